@@ -1,0 +1,32 @@
+"""gitimport: import Python code from exact, verified git commits.
+
+Map module names to ``REPO@REF:PATH`` specs in TOML, run ``gitimport sync``,
+then ``import name`` through :func:`install` or ``gitimport run``.  This
+package's top level stays tiny because every interpreter started under
+``gitimport run`` imports it: heavy machinery is imported only when needed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .finder import GitImportFinder
+
+__version__ = "0.1.0"
+__all__ = ["__version__", "install", "uninstall"]
+
+
+def install(config: Config | None = None) -> GitImportFinder:
+    """Serve configured modules on import; see :func:`gitimport.finder.install`."""
+    from .finder import install as install_finder
+
+    return install_finder(config)
+
+
+def uninstall() -> None:
+    """Stop serving configured modules; see :func:`gitimport.finder.uninstall`."""
+    from .finder import uninstall as uninstall_finder
+
+    uninstall_finder()

@@ -1,0 +1,7 @@
+"""``python -m gitimport``: the same as the ``gitimport`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

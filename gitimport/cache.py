@@ -1,0 +1,270 @@
+"""The content-addressed cache on disk (DESIGN §5), without any git machinery.
+
+Layout under the cache dir (the ``-v1`` suffixes version the layout, so a
+later layout never misreads this one)::
+
+    repos-v1/<key>/                    bare repositories, one per normalized URL
+    trees-v1/<object>-<root>/<root>    a materialized file or folder, read-only
+    trees-v1/<object>-<root>/manifest.json       sha256 of every file, the digest
+    trees-v1/<object>-<root>/bytecode-<tag>.json sha256 of every .pyc for one interpreter
+    tmp-v1/                            build folders, renamed into trees-v1/
+    locks-v1/                          file locks
+
+Invariants kept here: a ``trees-v1`` entry is complete or absent (it is built
+in ``tmp-v1`` and renamed into place in one step); its files are read-only;
+``bytecode-<tag>.json`` exists only after every ``.pyc`` it lists is written.
+This module is on the warm import path: it must not import dulwich, and the
+common question "is this tree here and compiled for me?" costs one ``stat``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+REPOS = "repos-v1"
+TREES = "trees-v1"
+TMP = "tmp-v1"
+LOCKS = "locks-v1"
+MANIFEST = "manifest.json"
+LOCK_TIMEOUT_SECONDS = 600.0
+
+
+def bytecode_record_name() -> str:
+    """Name of the record of this interpreter's .pyc files inside a tree entry."""
+    return f"bytecode-{sys.implementation.cache_tag}.json"
+
+
+@dataclass(frozen=True)
+class TreeLocation:
+    """Where one materialized root lives: ``entry/root``."""
+
+    entry: Path
+    root: str
+
+    @property
+    def path(self) -> Path:
+        return self.entry / self.root
+
+    @property
+    def manifest(self) -> Path:
+        return self.entry / MANIFEST
+
+    @property
+    def bytecode_record(self) -> Path:
+        return self.entry / bytecode_record_name()
+
+
+class Cache:
+    """Paths and small operations on one cache folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def repo_dir(self, identity: str) -> Path:
+        """The bare repository for a normalized URL; the slug is for people only."""
+        import hashlib
+
+        slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in identity.rstrip("/").rsplit("/", 1)[-1])[:40]
+        key = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:32]
+        return self.root / REPOS / f"{key}-{slug}"
+
+    def tree(self, object_id: str, root: str) -> TreeLocation:
+        """Where the tree or blob ``object_id`` is materialized under the name ``root``."""
+        return TreeLocation(self.root / TREES / f"{object_id}-{root}", root)
+
+    def has_tree(self, object_id: str, root: str) -> bool:
+        return self.tree(object_id, root).manifest.is_file()
+
+    @contextlib.contextmanager
+    def lock(self, name: str) -> Iterator[None]:
+        """Hold an inter-process lock on ``name`` (a repository key or tree entry)."""
+        from filelock import FileLock, Timeout
+
+        folder = self.root / LOCKS
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.lock"
+        try:
+            with FileLock(str(path), timeout=LOCK_TIMEOUT_SECONDS):
+                yield
+        except Timeout:
+            from .errors import GitImportError
+
+            raise GitImportError(
+                f"Waited {LOCK_TIMEOUT_SECONDS:.0f} s for the cache lock {path}.",
+                "another gitimport process holds it; wait for it to finish, or remove the lock file if none is running",
+            ) from None
+
+    def new_build_dir(self) -> Path:
+        """A fresh temporary folder on the cache's file system, for atomic renames."""
+        import tempfile
+
+        folder = self.root / TMP
+        folder.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix="build-", dir=folder))
+
+
+def read_manifest(location: TreeLocation) -> dict[str, object]:
+    import json
+
+    with open(location.manifest, encoding="utf-8") as handle:
+        manifest: dict[str, object] = json.load(handle)
+    return manifest
+
+
+def write_json(path: Path, data: object) -> None:
+    """Write JSON next to its final name and rename it into place."""
+    import json
+
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=1, sort_keys=True)
+    os.chmod(tmp, 0o444)
+    os.replace(tmp, path)
+
+
+def compile_tree(entry: Path, final_entry: Path) -> dict[str, str]:
+    """Compile every ``.py`` under ``entry`` to an unchecked hash-based ``.pyc``.
+
+    ``final_entry`` is where the files will live once renamed into place; it is
+    the file name compiled into the code objects, so tracebacks name the real
+    file.  Sources that do not compile are skipped (importing them raises the
+    natural ``SyntaxError``).  Returns the sha256 of each ``.pyc``, by path
+    relative to ``entry``.
+    """
+    import importlib.util
+    import py_compile
+
+    written: dict[str, str] = {}
+    for source in sorted(entry.rglob("*.py")):
+        if source.is_symlink() or "__pycache__" in source.parts:
+            continue
+        relative = source.relative_to(entry)
+        cfile = Path(importlib.util.cache_from_source(str(source)))
+        cfile.parent.mkdir(exist_ok=True)
+        try:
+            py_compile.compile(
+                str(source),
+                cfile=str(cfile),
+                dfile=str(final_entry / relative),
+                doraise=True,
+                invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+            )
+        except py_compile.PyCompileError:
+            continue
+        os.chmod(cfile, 0o444)
+        written[cfile.relative_to(entry).as_posix()] = sha256_file(cfile)
+    return written
+
+
+def ensure_bytecode(cache: Cache, location: TreeLocation) -> None:
+    """Give this interpreter its .pyc files for a tree, once, under a lock.
+
+    Trees are compiled for the interpreter that materializes them; another
+    Python version that imports the tree later compiles it here on its first
+    import, so no interpreter ever recompiles on every start.  A cache we
+    cannot write to is not an error: imports then work from source.
+    """
+    if location.bytecode_record.exists():
+        return
+    try:
+        with cache.lock(location.entry.name):
+            if location.bytecode_record.exists():
+                return
+            write_json(location.bytecode_record, compile_tree(location.entry, location.entry))
+    except OSError:
+        return
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, or of a symlink's link text (DESIGN §8)."""
+    import hashlib
+
+    if path.is_symlink():
+        return hashlib.sha256(os.readlink(path).encode("utf-8", "surrogateescape")).hexdigest()
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def dirhash(file_hashes: dict[str, str]) -> str:
+    """The lock's ``digest``: Go's dirhash over ``sha256  path`` lines sorted by UTF-8 bytes."""
+    import hashlib
+
+    lines = "".join(f"{file_hashes[p]}  {p}\n" for p in sorted(file_hashes, key=lambda p: p.encode("utf-8", "surrogateescape")))
+    return "sha256:" + hashlib.sha256(lines.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a folder of read-only files (folders stay writable by their owner)."""
+    import shutil
+
+    def make_writable_and_retry(func, target, _exc_info):  # type: ignore[no-untyped-def]
+        os.chmod(os.path.dirname(target), 0o755)
+        func(target)
+
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path, onerror=make_writable_and_retry)
+
+
+def verify_tree(location: TreeLocation, expected_digest: str | None = None) -> list[str]:
+    """Re-hash a materialized tree; return what is wrong (empty when all is well).
+
+    Checks every file against the manifest written at materialization, the
+    manifest's digest against ``expected_digest`` (the lock's), and this
+    interpreter's ``.pyc`` files against their record.  Extra files count too:
+    only what the commit holds may be imported from the cache.
+    """
+    if not location.manifest.is_file():
+        return [f"{location.entry} is missing"]
+    manifest = read_manifest(location)
+    problems: list[str] = []
+    recorded = manifest.get("files")
+    if not isinstance(recorded, dict):
+        return [f"{location.manifest} is damaged"]
+    if expected_digest is not None and manifest.get("digest") != expected_digest:
+        problems.append(f"{location.entry} has digest {manifest.get('digest')}, the lock says {expected_digest}")
+    if dirhash(recorded) != manifest.get("digest"):
+        problems.append(f"{location.manifest} does not match its own digest")
+    base = location.entry if manifest.get("kind") == "module" else location.path
+    expected = {str(base / rel): sha for rel, sha in recorded.items()}
+    record = location.bytecode_record
+    if record.is_file():
+        import json
+
+        with open(record, encoding="utf-8") as handle:
+            expected.update({str(location.entry / rel): h for rel, h in json.load(handle).items()})
+    for path_text, sha in sorted(expected.items()):
+        path = Path(path_text)
+        if not path.exists() and not path.is_symlink():
+            problems.append(f"{path} is missing")
+        elif sha256_file(path) != sha:
+            problems.append(f"{path} was modified")
+    present = _files_under(location.path)
+    for extra in sorted(present - set(expected)):
+        problems.append(f"{extra} is not part of the commit")
+    return problems
+
+
+def _files_under(path: Path) -> set[str]:
+    if not path.is_dir() or path.is_symlink():
+        return set()
+    found = set()
+    for folder, dirs, files in os.walk(path):
+        for name in files:
+            full = os.path.join(folder, name)
+            if "__pycache__" in Path(full).relative_to(path).parts:
+                continue
+            found.add(full)
+        for name in dirs:
+            if os.path.islink(os.path.join(folder, name)):
+                found.add(os.path.join(folder, name))
+    return found

@@ -1,0 +1,267 @@
+"""Finding and reading the configuration (DESIGN §3).
+
+The configuration says which module names come from which specs, where the
+cache and the lock live, and which network rules apply.  It is read on the warm
+import path, so this module stays cheap: TOML parsing and spec parsing only,
+nothing that touches the network or imports dulwich.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._toml import parse_toml, read_toml
+from .errors import ConfigError, SpecError
+from .spec import Spec, parse_spec, validate_module_name
+
+CONFIG_NAME = "gitimport.toml"
+PYPROJECT_NAME = "pyproject.toml"
+DEFAULT_LOCK_NAME = "gitimport.lock"
+
+_SETTINGS = ("cache-dir", "lockfile", "offline", "frozen", "allow-hosts", "insecure-hosts")
+_TABLES = ("modules", "mirrors")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+_SCRIPT_BLOCK = re.compile(r"(?m)^# /// (?P<type>[a-zA-Z0-9-]+)$\s(?P<content>(^#(| .*)$\s)+)^# ///$")
+
+
+@dataclass(frozen=True)
+class Config:
+    """A loaded configuration with every default and override applied."""
+
+    path: Path | None
+    cache_dir: Path
+    lockfile: Path | None
+    modules: dict[str, Spec] = field(default_factory=dict)
+    mirrors: dict[str, str] = field(default_factory=dict)
+    offline: bool = False
+    frozen: bool = False
+    allow_hosts: tuple[str, ...] = ()
+    insecure_hosts: tuple[str, ...] = ()
+    shadowed: Path | None = None  # a pyproject.toml [tool.gitimport] that gitimport.toml overrides
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative paths in the config resolve against."""
+        return self.path.parent if self.path else Path.cwd()
+
+
+def find_config_file(start: Path | None = None) -> tuple[Path | None, Path | None]:
+    """Locate the config file: ``GITIMPORT_CONFIG``, else walk up from ``start``.
+
+    Returns the file and, when a ``gitimport.toml`` wins over a pyproject.toml
+    with ``[tool.gitimport]`` in the same folder, that pyproject.toml.
+    """
+    explicit = os.environ.get("GITIMPORT_CONFIG")
+    if explicit:
+        path = Path(explicit).expanduser().absolute()
+        if not path.is_file():
+            raise ConfigError(
+                f"GITIMPORT_CONFIG names {path}, which is not a file.",
+                "point GITIMPORT_CONFIG at a gitimport.toml, a pyproject.toml or a script, or unset it",
+            )
+        return path, None
+    folder = (start or Path.cwd()).absolute()
+    for candidate in (folder, *folder.parents):
+        config = candidate / CONFIG_NAME
+        pyproject = candidate / PYPROJECT_NAME
+        pyproject_has_table = pyproject.is_file() and _has_gitimport_table(pyproject)
+        if config.is_file():
+            return config, pyproject if pyproject_has_table else None
+        if pyproject_has_table:
+            return pyproject, None
+    return None, None
+
+
+def _has_gitimport_table(pyproject: Path) -> bool:
+    """Cheap test before parsing: most pyproject.toml files are not ours."""
+    try:
+        text = pyproject.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    if "gitimport" not in text:
+        return False
+    tool = parse_toml(text, pyproject, ConfigError).get("tool", {})
+    return isinstance(tool, dict) and isinstance(tool.get("gitimport"), dict)
+
+
+def load_config(path: Path | None = None, *, start: Path | None = None) -> Config:
+    """Load the configuration from ``path``, or discover it (DESIGN §3).
+
+    With no configuration anywhere, an empty one is returned: ``pin()`` and
+    ``gitimport.install()`` still work, and commands that need modules say so.
+
+    Raises:
+      ConfigError: malformed TOML (with file, line and column) or bad keys.
+      SpecError: a module spec or name that breaks DESIGN §2.
+    """
+    shadowed = None
+    if path is None:
+        path, shadowed = find_config_file(start)
+    if path is None:
+        return _build(None, {}, shadowed=None)
+    path = path.absolute()
+    return _build(path, _read_table(path), shadowed=shadowed)
+
+
+def _read_table(path: Path) -> dict[str, Any]:
+    """The gitimport settings table of a gitimport.toml, pyproject.toml or script."""
+    if path.suffix == ".py":
+        return read_script_table(path)
+    document = read_toml(path, ConfigError)
+    if path.name == CONFIG_NAME:
+        return document
+    table = document.get("tool", {}).get("gitimport")
+    if table is None:
+        raise ConfigError(f"{path} has no [tool.gitimport] table.", 'add [tool.gitimport.modules] with NAME = "REPO@REF:PATH" lines')
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: tool.gitimport must be a table.", "write [tool.gitimport] as a table header")
+    return table
+
+
+def read_script_table(script: Path) -> dict[str, Any]:
+    """Read ``[tool.gitimport]`` from a script's PEP 723 ``# /// script`` block."""
+    try:
+        text = script.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Cannot read script {script}: {exc}.", "check the path") from None
+    blocks = [m for m in _SCRIPT_BLOCK.finditer(text) if m.group("type") == "script"]
+    if len(blocks) > 1:
+        raise ConfigError(f"{script} has more than one '# /// script' block.", "PEP 723 allows exactly one")
+    if not blocks:
+        return {}
+    content = "".join(line[2:] if line.startswith("# ") else line[1:] for line in blocks[0].group("content").splitlines(keepends=True))
+    offset = text[: blocks[0].start()].count("\n") + 1
+    document = parse_toml("\n" * offset + content, script, ConfigError)
+    table = document.get("tool", {}).get("gitimport", {})
+    return table if isinstance(table, dict) else {}
+
+
+def _build(path: Path | None, table: Mapping[str, Any], shadowed: Path | None) -> Config:
+    where = str(path) if path else "the configuration"
+    unknown = sorted(set(table) - set(_SETTINGS) - set(_TABLES))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(repr(k) for k in unknown)}.",
+            f"known keys: {', '.join(_SETTINGS + _TABLES)}",
+        )
+    base = path.parent if path else Path.cwd()
+    offline = _env_flag("GITIMPORT_OFFLINE", _bool_setting(table, "offline", where))
+    frozen = _env_flag("GITIMPORT_FROZEN", _bool_setting(table, "frozen", where))
+    return Config(
+        path=path,
+        cache_dir=_cache_dir(table, base, where),
+        lockfile=_lockfile(table, path, where),
+        modules=_modules(table.get("modules", {}), base, where),
+        mirrors=_mirrors(table.get("mirrors", {}), where),
+        offline=offline,
+        frozen=frozen,
+        allow_hosts=_host_list(table, "allow-hosts", where),
+        insecure_hosts=_host_list(table, "insecure-hosts", where),
+        shadowed=shadowed,
+    )
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    if value.strip().lower() in _TRUE:
+        return True
+    if value.strip().lower() in _FALSE:
+        return False
+    raise ConfigError(f"{name}={value!r} is not a boolean.", f"set {name}=1 or {name}=0")
+
+
+def _bool_setting(table: Mapping[str, Any], key: str, where: str) -> bool:
+    value = table.get(key, False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: '{key}' must be true or false, not {value!r}.", f"write {key} = true")
+    return value
+
+
+def _string_setting(table: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = table.get(key)
+    if value is not None and (not isinstance(value, str) or not value):
+        raise ConfigError(f"{where}: '{key}' must be a non-empty string, not {value!r}.", f'write {key} = "…"')
+    return value
+
+
+def _cache_dir(table: Mapping[str, Any], base: Path, where: str) -> Path:
+    from_env = os.environ.get("GITIMPORT_CACHE_DIR")
+    if from_env:
+        return Path(from_env).expanduser().absolute()
+    configured = _string_setting(table, "cache-dir", where)
+    if configured:
+        return (base / Path(configured).expanduser()).absolute()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("gitimport", appauthor=False))
+
+
+def _lockfile(table: Mapping[str, Any], path: Path | None, where: str) -> Path | None:
+    if path is None:
+        return None
+    configured = _string_setting(table, "lockfile", where)
+    if configured:
+        return (path.parent / Path(configured).expanduser()).absolute()
+    if path.suffix == ".py":
+        return path.with_name(path.name + ".lock")
+    return path.parent / DEFAULT_LOCK_NAME
+
+
+def _host_list(table: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+    value = table.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(h, str) and h for h in value):
+        raise ConfigError(f"{where}: '{key}' must be a list of host names, not {value!r}.", f'write {key} = ["git.example.com"]')
+    return tuple(h.lower() for h in value)
+
+
+def _mirrors(value: Any, where: str) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) and k and v for k, v in value.items()):
+        raise ConfigError(
+            f"{where}: [mirrors] must map URL prefixes to URL prefixes.",
+            '"https://github.com/" = "https://git-mirror.example.internal/github/"',
+        )
+    return dict(value)
+
+
+def _modules(value: Any, base: Path, where: str) -> dict[str, Spec]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: [modules] must be a table of NAME = SPEC.", 'write mylib = "https://host/repo@v1:src/mylib"')
+    modules: dict[str, Spec] = {}
+    for name, raw in _flatten_modules(value):
+        validate_module_name(name)
+        if name in modules:
+            raise ConfigError(
+                f"{where}: module {name!r} is defined twice (as a quoted and a dotted key).",
+                "keep one definition per module name",
+            )
+        try:
+            modules[name] = parse_spec(raw, base)
+        except SpecError as exc:
+            raise SpecError(f"{where}: module {name!r}: {exc.message}", exc.hint) from None
+    return dict(sorted(modules.items()))
+
+
+def _flatten_modules(table: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """Turn TOML dotted keys (``acme.tools = …``) into dotted module names.
+
+    A nested table is a spec when it has a ``git`` key and a level of dotted
+    names otherwise, so ``"acme.tools"`` and ``acme.tools`` mean the same.
+    """
+    items: list[tuple[str, Any]] = []
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and "git" not in value:
+            if not value:
+                raise SpecError(f"Module {name!r} has an empty table as its spec.", 'write { git = "REPO", ref = "REF", path = "PATH" }')
+            items.extend(_flatten_modules(value, prefix=f"{name}."))
+        else:
+            items.append((name, value))
+    return items

@@ -1,0 +1,312 @@
+"""Talking to remote repositories through dulwich: list refs, fetch commits.
+
+This is the only module that speaks git protocols.  It applies mirrors and the
+host policy to every URL it contacts, fetches as little as it can (the wanted
+commits at depth 1, falling back to deeper fetches only for servers that
+refuse), and translates dulwich's transport-specific exceptions into
+:class:`FetchError` with one sentence and a hint.  It is imported lazily, never
+on the warm import path, and it never puts credentials into a message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import ipaddress
+import os
+import socket
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dulwich.client import GitClient, HTTPUnauthorized, get_transport_and_path
+from dulwich.errors import GitProtocolError, HangupException, NotGitRepository
+from dulwich.objects import ObjectID
+from dulwich.refs import Ref
+from dulwich.repo import Repo
+
+from .config import Config
+from .errors import FetchError, PolicyError, RefNotFoundError
+from .spec import RepoURL, is_commit_id, redact_url
+
+DEFAULT_TIMEOUT_SECONDS = 60.0
+PIN_REF_PREFIX = b"refs/gitimport/"
+
+
+@dataclass(frozen=True)
+class RemoteRefs:
+    """What ls-remote said: ref name to advertised id, and to the commit it peels to."""
+
+    advertised: dict[str, str]
+    peeled: dict[str, str]
+
+    def names(self) -> list[str]:
+        return sorted(self.advertised)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A ref resolved to a commit, and what kind of ref it was."""
+
+    commit: str
+    kind: str  # tag | branch | HEAD | commit | ref
+
+
+@dataclass
+class FetchStats:
+    """What one fetch brought: for the summary people read."""
+
+    objects: int = 0
+    bytes: int = 0
+    skipped: bool = False
+
+
+def apply_mirrors(url: str, mirrors: dict[str, str]) -> str:
+    """Rewrite the longest matching URL prefix, like git's ``url.<base>.insteadOf``."""
+    matches = [prefix for prefix in mirrors if url.startswith(prefix)]
+    if not matches:
+        return url
+    prefix = max(matches, key=len)
+    return mirrors[prefix] + url[len(prefix) :]
+
+
+def check_policy(url: str, config: Config) -> None:
+    """Refuse a URL the configuration does not allow (DESIGN §3, §8 host policy)."""
+    from .spec import parse_repo
+
+    repo = parse_repo(url)
+    if repo.is_local:
+        return
+    host = repo.host or ""
+    if config.allow_hosts and host not in config.allow_hosts:
+        raise PolicyError(
+            f"Host {host!r} of {redact_url(url)} is not in allow-hosts.",
+            f"add {host!r} to allow-hosts in {config.path or 'the config'} if you trust it",
+        )
+    if repo.scheme in ("http", "git") and not _is_loopback(host) and host not in config.insecure_hosts:
+        raise PolicyError(
+            f"Refusing {repo.scheme}:// for {redact_url(url)}: it is not encrypted or authenticated.",
+            f"use https:// or ssh://, or add {host!r} to insecure-hosts in the config",
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Remote:
+    """One repository as we contact it: its URL after mirrors, its client."""
+
+    def __init__(self, repo: RepoURL, config: Config, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
+        self.repo = repo
+        self.url = apply_mirrors(repo.fetch, config.mirrors)
+        self.display = redact_url(self.url)
+        self.timeout = timeout
+        check_policy(repo.fetch, config)
+        if self.url != repo.fetch:
+            check_policy(self.url, config)
+        self._client: GitClient | None = None
+        self._path = ""
+
+    def _connect(self) -> tuple[GitClient, str]:
+        if self._client is None:
+            kwargs: dict[str, Any] = {}
+            if self.url.startswith(("http://", "https://")):
+                from dulwich.client import default_urllib3_manager
+
+                kwargs["pool_manager"] = default_urllib3_manager(None, timeout=self.timeout)
+            ssh_command = os.environ.get("GIT_SSH_COMMAND")
+            if ssh_command:
+                kwargs["ssh_command"] = ssh_command
+            self._client, self._path = get_transport_and_path(self.url, **kwargs)
+        return self._client, self._path
+
+    def ls_remote(self) -> RemoteRefs:
+        """List the remote's refs once, with annotated tags peeled to commits."""
+        client, path = self._connect()
+        with self._translated_errors():
+            result = client.get_refs(path.encode() if isinstance(path, str) else path)
+        raw = {name.decode("utf-8", "replace"): sha.decode("ascii") for name, sha in result.refs.items() if sha}
+        advertised = {name: sha for name, sha in raw.items() if not name.endswith("^{}")}
+        peeled = {name: raw.get(name + "^{}", sha) for name, sha in advertised.items()}
+        if self.repo.is_local:
+            peeled = self._peel_locally(advertised)
+        return RemoteRefs(advertised=advertised, peeled=peeled)
+
+    def _peel_locally(self, advertised: dict[str, str]) -> dict[str, str]:
+        """file:// and plain paths advertise no ``^{}`` entries: peel in the source repo."""
+        from dulwich.object_store import peel_sha
+
+        with self._translated_errors(), Repo(self._local_path()) as source:
+            return {name: peel_sha(source.object_store, ObjectID(sha.encode()))[1].id.decode() for name, sha in advertised.items()}
+
+    def _local_path(self) -> str:
+        return self.url[len("file://") :] if self.url.startswith("file://") else self.url
+
+    def fetch(self, target: Repo, commits: set[str], refs: RemoteRefs | None = None) -> FetchStats:
+        """Bring ``commits`` into ``target`` and keep them reachable from our own refs.
+
+        Tries, in order: the commits by id at depth 1; the ref tips that peel to
+        them at depth 1 (for servers that refuse wants that are not tips); all
+        refs at full depth.  Stops as soon as every commit is present.
+        """
+        missing = {c for c in commits if not has_object(target, c)}
+        if not missing:
+            return FetchStats(skipped=True)
+        before = _pack_sizes(target)
+        attempts: list[tuple[set[str], int | None]] = [(missing, 1)]
+        if refs is not None:
+            tips = {sha for name, sha in refs.advertised.items() if refs.peeled.get(name) in missing}
+            if tips:
+                attempts.append((tips, 1))
+        attempts.append((set(), None))
+        error: FetchError | None = None
+        for wants, depth in attempts:
+            try:
+                self._fetch_once(target, wants, depth)
+            except FetchError as exc:
+                error = error or exc
+                continue
+            missing = {c for c in missing if not has_object(target, c)}
+            if not missing:
+                break
+        if missing:
+            if error:
+                raise error
+            raise FetchError(
+                f"{self.display} did not send commit {sorted(missing)[0]}.",
+                "the commit may have been removed by a force-push; check the spec's ref, or run `gitimport sync --upgrade`",
+            )
+        for commit in commits:
+            target.refs[Ref(PIN_REF_PREFIX + commit.encode())] = ObjectID(commit.encode())
+        after = _pack_sizes(target)
+        new = {p: s for p, s in after.items() if p not in before}
+        return FetchStats(objects=sum(_pack_object_count(p) for p in new), bytes=sum(new.values()))
+
+    def _fetch_once(self, target: Repo, wants: set[str], depth: int | None) -> None:
+        client, path = self._connect()
+
+        def determine_wants(refs: dict[bytes, bytes], depth: int | None = None) -> list[bytes]:
+            if wants:
+                return sorted(w.encode() for w in wants)
+            return sorted({sha for name, sha in refs.items() if sha and not name.endswith(b"^{}")})
+
+        with self._translated_errors():
+            client.fetch(path, target, determine_wants=determine_wants, depth=depth)  # type: ignore[arg-type]
+
+    @contextlib.contextmanager
+    def _translated_errors(self) -> Iterator[None]:
+        """Turn every transport's exceptions into one readable FetchError."""
+        previous = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(self.timeout)
+        try:
+            yield
+        except FetchError:
+            raise
+        except HTTPUnauthorized:
+            raise FetchError(
+                f"{self.display} requires authentication.",
+                "put credentials in ~/.netrc or in the URL (they are never written to the lock)",
+            ) from None
+        except NotGitRepository:
+            raise FetchError(f"No git repository at {self.display}.", "check the REPO part of the spec") from None
+        except (GitProtocolError, OSError, zlib.error, AssertionError, ValueError) as exc:
+            raise FetchError(_explain(exc, self.display), _hint(exc)) from None
+        finally:
+            socket.setdefaulttimeout(previous)
+
+
+def _explain(exc: BaseException, display: str) -> str:
+    text = redact_url(str(exc))
+    lowered = text.lower()
+    if (
+        isinstance(exc, socket.gaierror)
+        or "name or service not known" in lowered
+        or "failed to resolve" in lowered
+        or "nodename nor servname" in lowered
+    ):
+        return f"Cannot resolve the host of {display}."
+    if isinstance(exc, ConnectionRefusedError) or "connection refused" in lowered:
+        return f"Connection refused by {display}."
+    if isinstance(exc, (socket.timeout, TimeoutError)) or "timed out" in lowered:
+        return f"Timed out talking to {display}."
+    if "404" in text or "not found" in lowered or "does not appear to be a git repository" in lowered or "not a git repository" in lowered:
+        return f"No git repository at {display}."
+    if isinstance(exc, HangupException):
+        return f"{display} hung up during the transfer."
+    if isinstance(exc, zlib.error):
+        return f"{display} sent corrupt data."
+    return f"Fetching from {display} failed: {text.splitlines()[0] if text else type(exc).__name__}."
+
+
+def _hint(exc: BaseException) -> str:
+    text = str(exc).lower()
+    if isinstance(exc, socket.gaierror) or "resolve" in text or "name or service" in text:
+        return "check the host name in the spec and your network"
+    if "404" in text or "not found" in text or "repository" in text:
+        return "check the REPO part of the spec"
+    return "check the URL and your network, then run `gitimport sync` again"
+
+
+def resolve_ref(refs: RemoteRefs, ref: str, display: str) -> Resolved:
+    """Resolve REF the way git does: full names, then tags, then branches.
+
+    Raises:
+      RefNotFoundError: with the closest tag and branch names as a hint.
+    """
+    if is_commit_id(ref):
+        return Resolved(ref, "commit")
+    candidates = [(ref, "HEAD" if ref == "HEAD" else "ref"), (f"refs/tags/{ref}", "tag"), (f"refs/heads/{ref}", "branch")]
+    for name, kind in candidates:
+        if name in refs.peeled:
+            if ref.startswith("refs/tags/"):
+                kind = "tag"
+            elif ref.startswith("refs/heads/"):
+                kind = "branch"
+            return Resolved(refs.peeled[name], kind)
+    short = [n.split("/", 2)[-1] for n in refs.names() if n.startswith(("refs/tags/", "refs/heads/"))]
+    close = difflib.get_close_matches(ref, short, n=3, cutoff=0.5)
+    if close:
+        hint = f"did you mean {', '.join(repr(c) for c in close)}?"
+    elif short:
+        hint = f"it has: {', '.join(sorted(short)[:10])}"
+    else:
+        hint = "the repository has no tags or branches"
+    if len(ref) < 40 and all(c in "0123456789abcdef" for c in ref):
+        hint += "; commit ids must be written in full (40 hex digits)"
+    raise RefNotFoundError(f"Ref {ref!r} is not in {display}.", hint)
+
+
+def has_object(repo: Repo, object_id: str) -> bool:
+    return ObjectID(object_id.encode()) in repo.object_store
+
+
+def open_bare_repo(path: Path) -> Repo:
+    """Open the cache's bare repository for a remote, creating it on first use."""
+    if (path / "objects").is_dir():
+        return Repo(str(path))
+    path.mkdir(parents=True, exist_ok=True)
+    return Repo.init_bare(str(path))
+
+
+def _pack_sizes(repo: Repo) -> dict[str, int]:
+    pack_dir = os.path.join(repo.path, "objects", "pack")
+    try:
+        names = os.listdir(pack_dir)
+    except FileNotFoundError:
+        return {}
+    return {os.path.join(pack_dir, n): os.path.getsize(os.path.join(pack_dir, n)) for n in names if n.endswith(".pack")}
+
+
+def _pack_object_count(pack_path: str) -> int:
+    """Objects in a pack, read from its header (bytes 8-12, big-endian)."""
+    with open(pack_path, "rb") as handle:
+        header = handle.read(12)
+    return int.from_bytes(header[8:12], "big") if len(header) == 12 else 0

@@ -1,0 +1,268 @@
+"""Writing ``commit:path`` from a git object store into the cache, verified.
+
+Every object read on the way is re-hashed and compared with the id that named
+it: the commit, each tree from the commit's root down to PATH, every tree and
+blob below it.  So the files written are exactly the tree that the commit id
+names, and the SHA-256 ``digest`` computed over them is compared with the
+lock's, which also catches content that collides under SHA-1.  A tree is built
+in a temporary folder and renamed into the cache only when all of this holds;
+on any failure nothing is left behind.  Nothing fetched is ever executed here:
+Python files are compiled, not imported.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+import posixpath
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from .cache import MANIFEST, Cache, TreeLocation, bytecode_record_name, compile_tree, dirhash, remove_tree, write_json
+from .errors import IntegrityError, PathNotFoundError, UnsafeTreeError
+
+if TYPE_CHECKING:
+    from dulwich.objects import ObjectID
+
+MODE_TREE = 0o040000
+MODE_LINK = 0o120000
+MODE_GITLINK = 0o160000
+_TYPE_NAMES = {1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}
+
+
+class ObjectStore(Protocol):
+    """The one call we need from dulwich's object stores."""
+
+    def get_raw(self, name: ObjectID) -> tuple[int, bytes]: ...
+
+
+@dataclass(frozen=True)
+class Root:
+    """What PATH means for module NAME in one commit (DESIGN §2 rules 1-4)."""
+
+    path: str
+    kind: str
+    object: str
+    mode: int
+
+
+@dataclass
+class Materialized:
+    """A tree written into the cache, with what the lock records about it."""
+
+    root: Root
+    digest: str
+    location: TreeLocation
+    notes: list[str] = field(default_factory=list)
+
+
+def read_object(store: ObjectStore, object_id: str, expected_type: bytes) -> bytes:
+    """Read a raw object and check that it hashes to its id and has the right type."""
+    try:
+        type_num, data = store.get_raw(_object_id(object_id))
+    except KeyError:
+        raise IntegrityError(
+            f"Git object {object_id} is missing from the cache.", "run `gitimport sync --repair` to fetch it again"
+        ) from None
+    type_name = _TYPE_NAMES.get(type_num, b"?")
+    actual = hashlib.sha1(b"%s %d\x00" % (type_name, len(data)) + data).hexdigest()
+    if actual != object_id or type_name != expected_type:
+        raise IntegrityError(
+            f"Git object {object_id} is corrupt: its content hashes to {actual} ({type_name.decode()}).",
+            "run `gitimport sync --repair`; if it persists, the server sent bad data",
+        )
+    return data
+
+
+def _object_id(hexsha: str) -> ObjectID:
+    from dulwich.objects import ObjectID
+
+    return ObjectID(hexsha.encode("ascii"))
+
+
+def tree_entries(store: ObjectStore, tree_id: str) -> list[tuple[str, int, str]]:
+    """The verified entries of a tree as (name, mode, hex id)."""
+    from dulwich.objects import parse_tree
+
+    data = read_object(store, tree_id, b"tree")
+    entries = []
+    for name, mode, sha in parse_tree(data, 20):
+        hexsha = sha.decode("ascii") if len(sha) == 40 else sha.hex()
+        entries.append((name.decode("utf-8", "surrogateescape"), mode, hexsha))
+    return entries
+
+
+def commit_tree(store: ObjectStore, commit_id: str) -> str:
+    data = read_object(store, commit_id, b"commit")
+    first_line = data.split(b"\n", 1)[0]
+    if not first_line.startswith(b"tree "):
+        raise IntegrityError(f"Commit {commit_id} has no tree line.", "the repository is damaged; run `gitimport sync --repair`")
+    return first_line[5:].decode("ascii")
+
+
+def find_root(store: ObjectStore, commit_id: str, path: str, name: str) -> Root:
+    """Apply DESIGN §2's PATH rules to find what module ``name`` imports.
+
+    Raises:
+      PathNotFoundError: PATH is not in the commit, or it holds nothing importable.
+      UnsafeTreeError: PATH lies inside a submodule.
+    """
+    leaf = name.rsplit(".", 1)[-1]
+    object_id, mode = commit_tree(store, commit_id), MODE_TREE
+    walked: list[str] = []
+    for part in path.split("/") if path else []:
+        if mode == MODE_GITLINK:
+            break
+        if mode != MODE_TREE:
+            raise PathNotFoundError(
+                f"PATH {path!r} goes through {'/'.join(walked)!r}, which is a file in commit {commit_id[:12]}.",
+                "check the PATH after ':' in the spec",
+            )
+        entries = {n: (m, s) for n, m, s in tree_entries(store, object_id)}
+        if part not in entries:
+            where = "/".join(walked) or "the repository root"
+            close = difflib.get_close_matches(part, list(entries), n=3)
+            hint = (
+                f"did you mean {', '.join(repr('/'.join([*walked, c])) for c in close)}?"
+                if close
+                else f"{where} holds: {', '.join(sorted(entries)[:12]) or 'nothing'}"
+            )
+            raise PathNotFoundError(f"PATH {path!r} is not in commit {commit_id[:12]}: {where} has no {part!r}.", hint)
+        walked.append(part)
+        mode, object_id = entries[part]
+    if mode == MODE_GITLINK:
+        raise UnsafeTreeError(
+            f"PATH {path!r} lies inside a git submodule ({'/'.join(walked)!r}) in commit {commit_id[:12]}.",
+            "submodules are not followed: point a spec at the submodule's own repository",
+        )
+    if mode != MODE_TREE:
+        if path.endswith(".py") and mode != MODE_LINK:
+            return Root(path, "module", object_id, mode)
+        raise PathNotFoundError(f"PATH {path!r} is a file but not a .py module.", "point PATH at a .py file or a folder")
+    return _root_in_folder(store, path, object_id, leaf)
+
+
+def _root_in_folder(store: ObjectStore, path: str, tree_id: str, leaf: str) -> Root:
+    entries = {n: (m, s) for n, m, s in tree_entries(store, tree_id)}
+    if path and _is_file(entries.get("__init__.py")):
+        return Root(path, "package", tree_id, MODE_TREE)
+    joined = posixpath.join(path, f"{leaf}.py") if path else f"{leaf}.py"
+    if _is_file(entries.get(f"{leaf}.py")):
+        return Root(joined, "module", entries[f"{leaf}.py"][1], entries[f"{leaf}.py"][0])
+    if entries.get(leaf, (0, ""))[0] == MODE_TREE:
+        sub_path = posixpath.join(path, leaf) if path else leaf
+        sub_id = entries[leaf][1]
+        sub_entries = {n: m for n, m, _ in tree_entries(store, sub_id)}
+        kind = "package" if sub_entries.get("__init__.py", 0) & 0o170000 == 0o100000 else "namespace"
+        return Root(sub_path, kind, sub_id, MODE_TREE)
+    if path:
+        return Root(path, "namespace", tree_id, MODE_TREE)
+    raise PathNotFoundError(
+        f"The repository root holds neither {leaf}.py nor a folder {leaf}/.",
+        "add ':PATH' to the spec to name the file or folder to import",
+    )
+
+
+def _is_file(entry: tuple[int, str] | None) -> bool:
+    return entry is not None and entry[0] & 0o170000 == 0o100000
+
+
+def materialize(
+    store: ObjectStore,
+    cache: Cache,
+    root: Root,
+    root_name: str,
+    expected_digest: str | None = None,
+) -> Materialized:
+    """Write a verified root into the cache (or find it already there).
+
+    Raises:
+      IntegrityError: an object that does not hash to its id, or a digest
+        different from ``expected_digest`` (the lock's).
+      UnsafeTreeError: a name or symlink that would escape the tree.
+    """
+    location = cache.tree(root.object, root_name)
+    build = cache.new_build_dir()
+    try:
+        staged = build / root_name
+        hashes: dict[str, str] = {}
+        notes: list[str] = []
+        if root.mode == MODE_TREE:
+            staged.mkdir()
+            for relative, mode, object_id in _walk(store, root.object, "", notes):
+                _write_entry(store, staged, relative, mode, object_id, hashes)
+        else:
+            _write_entry(store, build, root_name, root.mode, root.object, hashes)
+            hashes = {root_name: hashes[root_name]}
+        digest = dirhash(hashes)
+        if expected_digest is not None and digest != expected_digest:
+            raise IntegrityError(
+                f"Content of {root.path or '/'} ({root.object[:12]}) has digest {digest}, but the lock says {expected_digest}.",
+                "the server sent content that differs from what was locked; do not trust it, and check the repository and the lock",
+            )
+        write_json(build / bytecode_record_name(), compile_tree(build, location.entry))
+        write_json(build / MANIFEST, {"object": root.object, "kind": root.kind, "root": root_name, "digest": digest, "files": hashes})
+        _publish(build, location)
+    finally:
+        remove_tree(build)
+    return Materialized(root=root, digest=digest, location=location, notes=notes)
+
+
+def _publish(build: Path, location: TreeLocation) -> None:
+    """Rename the build into place; a tree another process published first is as good."""
+    location.entry.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.rename(build, location.entry)
+    except OSError:
+        if not location.manifest.is_file():
+            raise
+
+
+def _walk(store: ObjectStore, tree_id: str, prefix: str, notes: list[str]) -> Iterator[tuple[str, int, str]]:
+    """Yield (relative path, mode, id) for every entry below a tree, verified and safe."""
+    seen_folded: dict[str, str] = {}
+    for name, mode, object_id in tree_entries(store, tree_id):
+        relative = f"{prefix}{name}"
+        _check_name(name, relative)
+        folded = name.casefold()
+        if folded in seen_folded:
+            raise UnsafeTreeError(
+                f"{prefix}{seen_folded[folded]!s} and {relative} differ only in case.",
+                "they would collide on a case-insensitive file system; rename one in the repository",
+            )
+        seen_folded[folded] = name
+        if mode == MODE_GITLINK:
+            notes.append(f"submodule {relative} ({object_id[:12]}) is not followed")
+            continue
+        yield relative, mode, object_id
+        if mode == MODE_TREE:
+            yield from _walk(store, object_id, relative + "/", notes)
+
+
+def _check_name(name: str, relative: str) -> None:
+    if name in ("", ".", "..", ".git") or "/" in name or "\\" in name or "\x00" in name or name.casefold() == ".git":
+        raise UnsafeTreeError(f"The tree holds an unsafe entry name {relative!r}.", "refusing to write names that could escape the tree")
+
+
+def _write_entry(store: ObjectStore, base: Path, relative: str, mode: int, object_id: str, hashes: dict[str, str]) -> None:
+    target = base / relative
+    if mode == MODE_TREE:
+        target.mkdir()
+        return
+    data = read_object(store, object_id, b"blob")
+    if mode == MODE_LINK:
+        link = data.decode("utf-8", "surrogateescape")
+        resolved = posixpath.normpath(posixpath.join(posixpath.dirname(relative), link))
+        if link.startswith("/") or resolved == ".." or resolved.startswith("../"):
+            raise UnsafeTreeError(
+                f"Symlink {relative!r} points outside the imported tree ({link!r}).", "refusing to follow links out of the tree"
+            )
+        os.symlink(link, target)
+    else:
+        with open(target, "xb") as handle:
+            handle.write(data)
+        os.chmod(target, 0o555 if mode & 0o111 else 0o444)
+    hashes[relative] = hashlib.sha256(data).hexdigest()

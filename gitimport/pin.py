@@ -1,0 +1,112 @@
+"""``pin()``: import a module inline from a spec, without a config entry.
+
+A pin is recorded in no lock; its reproducibility comes from a commit id in the
+spec or from ``commit=``.  Pins of an exact commit are remembered in the cache
+(``pins-v1/``), so a warm ``pin()`` costs what a warm import costs; pins of a
+moving ref are resolved against the remote on every first call in a process,
+with a warning, because that is what a moving ref means.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import sys
+import warnings
+from dataclasses import asdict
+from pathlib import Path
+from types import ModuleType
+
+from .cache import Cache, write_json
+from .config import load_config
+from .errors import GitImportError, GitImportImportError, IntegrityError, SpecError
+from .finder import GitImportFinder, install, installed_finder
+from .lock import LockEntry
+from .spec import Spec, is_commit_id, parse_spec, validate_module_name
+
+PINS = "pins-v1"
+_warned: set[str] = set()
+
+
+def pin(spec: str, name: str | None = None, commit: str | None = None) -> ModuleType:
+    """Import the module that ``spec`` names and return it.
+
+    Args:
+      spec: ``REPO@REF[:PATH]``; a relative local REPO resolves against the
+        calling file's folder.
+      name: register the module under this name for later ``import name``;
+        default: the file stem or last PATH component.
+      commit: the 40-hex commit the ref must resolve to, else refuse.
+
+    Raises:
+      ImportError: for every failure, with the reason and a hint.
+    """
+    try:
+        parsed = parse_spec(spec, _caller_dir())
+        module_name = validate_module_name(name or default_name(parsed))
+        if commit is not None and not is_commit_id(commit):
+            raise SpecError(f"commit={commit!r} is not a full 40-hex commit id.", "pass the full commit id, or leave commit out")
+        finder = installed_finder() or install(load_config())
+        entry = _resolve(finder, parsed, module_name, commit)
+    except GitImportError as exc:
+        raise GitImportImportError(f"Cannot pin {spec!r}: {exc}", name=name) from None
+    existing = sys.modules.get(module_name)
+    if existing is not None and finder.entry(module_name) == entry:
+        return existing
+    finder.register(module_name, entry)
+    sys.modules.pop(module_name, None)
+    return importlib.import_module(module_name)
+
+
+def default_name(spec: Spec) -> str:
+    """The file stem or last PATH component, else the repository's name."""
+    last = spec.path.rsplit("/", 1)[-1] if spec.path else spec.repo.normalized.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    return last[:-3] if last.endswith(".py") else last.replace("-", "_")
+
+
+def _caller_dir() -> Path:
+    frame = sys._getframe(2)
+    filename = frame.f_code.co_filename
+    return Path(filename).parent.absolute() if os.path.isfile(filename) else Path.cwd()
+
+
+def _resolve(finder: GitImportFinder, spec: Spec, name: str, commit: str | None) -> LockEntry:
+    if spec.is_pinned_commit and commit is not None and commit != spec.ref:
+        raise IntegrityError(f"The spec names commit {spec.ref[:12]}, but commit= says {commit[:12]}.", "make them agree")
+    exact = spec.ref if spec.is_pinned_commit else None
+    if exact is None and commit is None and spec.redacted not in _warned:
+        _warned.add(spec.redacted)
+        warnings.warn(f"pin({spec.redacted!r}) follows a moving ref; pass commit= to make it reproducible", stacklevel=4)
+    record = _record_path(finder.cache, spec, name)
+    if exact is not None:
+        remembered = _read_record(record)
+        if remembered is not None and finder.cache.has_tree(remembered.object, remembered.root_name or name):
+            return remembered
+    from .sync import lock_one
+
+    entry = lock_one(finder.config, name, spec, warn=lambda m: print(m, file=sys.stderr))
+    if commit is not None and entry.commit != commit:
+        raise IntegrityError(
+            f"{spec.redacted} resolved to commit {entry.commit[:12]}, but commit= requires {commit[:12]}.",
+            "the ref moved: check the repository, or update commit=",
+        )
+    if exact is not None:
+        write_json(record, asdict(entry))
+    return entry
+
+
+def _record_path(cache: Cache, spec: Spec, name: str) -> Path:
+    key = hashlib.sha256(f"{spec.repo.identity}\0{spec.ref}\0{spec.path}\0{name}".encode()).hexdigest()[:32]
+    folder = cache.root / PINS
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{key}.json"
+
+
+def _read_record(path: Path) -> LockEntry | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return LockEntry(**json.load(handle))
+    except (OSError, ValueError, TypeError):
+        return None

@@ -1,0 +1,319 @@
+"""``gitimport sync``: from config to lock to verified files in the cache.
+
+The operation in four steps: decide per module whether its lock entry still
+holds (same redacted spec, no upgrade asked); resolve the others with one
+ls-remote per repository; fetch what the cache lacks with one fetch per
+repository; materialize and verify each module, then write the lock once.
+A sync whose lock and cache are complete touches no network and imports no
+dulwich.  On any failure the lock file is left as it was.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from .cache import Cache, remove_tree, verify_tree
+from .config import Config
+from .errors import ConfigError, IntegrityError, OfflineError, OutOfDateError
+from .lock import Lock, LockEntry, read_lock, write_lock
+from .spec import Spec, is_commit_id
+
+if TYPE_CHECKING:
+    from dulwich.repo import Repo
+
+    from .fetch import RemoteRefs, Resolved
+
+Reporter = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    """How much a sync may change.  ``upgrade`` is None for no upgrade, empty for all."""
+
+    locked: bool = False
+    frozen: bool = False
+    offline: bool = False
+    upgrade: frozenset[str] | None = None
+    repair: bool = False
+
+    def upgrades(self, name: str) -> bool:
+        return self.upgrade is not None and (not self.upgrade or name in self.upgrade)
+
+
+@dataclass
+class ModuleOutcome:
+    """What sync did for one module, for the summary."""
+
+    name: str
+    entry: LockEntry
+    action: str  # locked | added | changed | upgraded | unchanged
+    ref_kind: str = ""
+    materialized: bool = False
+
+
+@dataclass
+class SyncReport:
+    modules: list[ModuleOutcome] = field(default_factory=list)
+    fetched: dict[str, tuple[int, int]] = field(default_factory=dict)  # url -> (objects, bytes)
+    removed: list[str] = field(default_factory=list)
+    lock_written: bool = False
+    lockfile: Path | None = None
+
+
+@dataclass
+class _Plan:
+    """One module's work: its spec, its current entry, and what to do with it."""
+
+    name: str
+    spec: Spec
+    entry: LockEntry | None
+    resolve: bool
+    action: str
+    commit: str | None = None
+    ref_kind: str = ""
+
+
+def sync(
+    config: Config,
+    options: SyncOptions = SyncOptions(),
+    only: Iterable[str] | None = None,
+    warn: Reporter = lambda message: None,
+) -> SyncReport:
+    """Bring lock and cache in line with the config (or with ``only`` those modules).
+
+    Raises:
+      OutOfDateError: the lock would change under ``locked`` or ``frozen``.
+      OfflineError: the network is needed and offline mode forbids it.
+      FetchError, RefNotFoundError, PathNotFoundError, IntegrityError,
+      UnsafeTreeError, PolicyError: from the steps below, lock untouched.
+    """
+    if config.lockfile is None:
+        raise ConfigError(
+            "No gitimport configuration found in this folder or above it.",
+            "create gitimport.toml with a [modules] table, or [tool.gitimport.modules] in pyproject.toml",
+        )
+    frozen = options.frozen or config.frozen
+    offline = options.offline or config.offline
+    lock = read_lock(config.lockfile)
+    names = sorted(config.modules) if only is None else sorted(only)
+    unknown = [n for n in names if n not in config.modules]
+    if unknown:
+        raise ConfigError(f"{', '.join(unknown)} is not a module in {config.path}.", "list the configured modules with `gitimport list`")
+    plans = [_plan(name, config.modules[name], lock.get(name), options) for name in names]
+    removed = sorted(set(lock.modules) - set(config.modules)) if only is None else []
+    _refuse_changes(plans, removed if options.locked else [], config, locked=options.locked, frozen=frozen)
+
+    cache = Cache(config.cache_dir)
+    report = SyncReport(lockfile=config.lockfile)
+    for group in _by_repository(plans):
+        _sync_repository(group, config, config.lockfile, cache, report, offline=offline, repair=options.repair, warn=warn)
+
+    entries = dict(lock.modules)
+    for name in removed:
+        entries.pop(name, None)
+    for outcome in report.modules:
+        entries[outcome.name] = outcome.entry
+    report.removed = removed
+    if not frozen and not options.locked:
+        report.lock_written = write_lock(config.lockfile, Lock(modules=entries))
+    return report
+
+
+def lock_one(config: Config, name: str, spec: Spec, warn: Reporter = lambda message: None) -> LockEntry:
+    """Resolve, fetch and materialize one spec that no lock file records (``pin()``)."""
+    report = SyncReport()
+    lockfile = config.lockfile or Path.cwd() / "gitimport.lock"
+    plan = _Plan(name, spec, None, resolve=True, action="added")
+    _sync_repository([plan], config, lockfile, Cache(config.cache_dir), report, offline=config.offline, repair=False, warn=warn)
+    return report.modules[0].entry
+
+
+def _plan(name: str, spec: Spec, entry: LockEntry | None, options: SyncOptions) -> _Plan:
+    if entry is None:
+        return _Plan(name, spec, None, resolve=True, action="added")
+    if entry.spec != spec.redacted:
+        return _Plan(name, spec, entry, resolve=True, action="changed")
+    if options.upgrades(name) and not spec.is_pinned_commit:
+        return _Plan(name, spec, entry, resolve=True, action="upgraded")
+    return _Plan(name, spec, entry, resolve=False, action="unchanged", commit=entry.commit)
+
+
+def _refuse_changes(plans: list[_Plan], removed: list[str], config: Config, *, locked: bool, frozen: bool) -> None:
+    """Under --locked or frozen, a lock that would change is an error (exit 3)."""
+    if not (locked or frozen):
+        return
+    reasons = [
+        f"{p.name} is not in the lock" if p.action == "added" else f"{p.name}'s spec changed since the lock"
+        for p in plans
+        if p.action in ("added", "changed")
+    ]
+    reasons += [f"{name} is in the lock but no longer configured" for name in removed]
+    if locked:
+        reasons += [f"{p.name} would be upgraded" for p in plans if p.action == "upgraded"]
+    if reasons:
+        flag = "--locked" if locked else "frozen mode"
+        raise OutOfDateError(
+            f"{config.lockfile} is out of date and {flag} forbids changing it: {'; '.join(reasons)}.",
+            "run `gitimport sync` without --locked/--frozen and commit the new lock",
+        )
+
+
+def _by_repository(plans: list[_Plan]) -> list[list[_Plan]]:
+    groups: dict[str, list[_Plan]] = {}
+    for plan in plans:
+        groups.setdefault(plan.spec.repo.identity, []).append(plan)
+    return list(groups.values())
+
+
+def _sync_repository(
+    plans: list[_Plan],
+    config: Config,
+    lockfile: Path,
+    cache: Cache,
+    report: SyncReport,
+    *,
+    offline: bool,
+    repair: bool,
+    warn: Reporter,
+) -> None:
+    """Resolve, fetch and materialize every module that comes from one repository."""
+    if repair:
+        for plan in plans:
+            _repair(plan, cache, warn)
+    needs_remote = any(p.resolve and not is_commit_id(p.spec.ref) for p in plans)
+    needs_tree = [p for p in plans if p.resolve or not _cached(cache, p)]
+    if not needs_tree:
+        report.modules.extend(ModuleOutcome(p.name, p.entry, p.action) for p in plans if p.entry)
+        return
+    if needs_remote and offline:
+        names = ", ".join(p.name for p in plans if p.resolve)
+        raise OfflineError(
+            f"Offline mode, but {names} must be resolved against {plans[0].spec.repo.normalized}.",
+            "run `gitimport sync` with the network, or pin a full commit id",
+        )
+    from .fetch import Remote, has_object, open_bare_repo, resolve_ref
+
+    remote = Remote(plans[0].spec.repo, config)
+    refs = remote.ls_remote() if needs_remote else None
+    for plan in plans:
+        if plan.resolve:
+            resolved = resolve_ref(refs, plan.spec.ref, remote.display) if refs else _commit_ref(plan.spec.ref)
+            plan.commit, plan.ref_kind = resolved.commit, resolved.kind
+        elif refs is not None and plan.entry is not None:
+            _report_moved_tag(plan, refs, warn)
+    repo_dir = cache.repo_dir(plans[0].spec.repo.identity)
+    with cache.lock(repo_dir.name), open_bare_repo(repo_dir) as repo:
+        wanted = {p.commit for p in needs_tree if p.commit}
+        if not all(has_object(repo, c) for c in wanted):
+            if offline:
+                raise OfflineError(
+                    f"Offline mode, but {', '.join(p.name for p in needs_tree)} is not in the cache.",
+                    "run `gitimport sync` once with the network",
+                )
+            stats = remote.fetch(repo, wanted, refs)
+            if not stats.skipped:
+                report.fetched[remote.display] = (stats.objects, stats.bytes)
+        lock_url = relative_lock_url(plans[0].spec, lockfile)
+        for plan in plans:
+            report.modules.append(_materialize(plan, repo, cache, lock_url, fresh=plan in needs_tree))
+
+
+def _commit_ref(ref: str) -> Resolved:
+    from .fetch import Resolved
+
+    return Resolved(ref, "commit")
+
+
+def _cached(cache: Cache, plan: _Plan) -> bool:
+    entry = plan.entry
+    return entry is not None and cache.has_tree(entry.object, root_name(entry, plan.name))
+
+
+def root_name(entry: LockEntry, name: str) -> str:
+    """The cache name of a module's root: its file or folder name, or NAME at the repo root."""
+    return entry.root_name or name.rsplit(".", 1)[-1]
+
+
+def _report_moved_tag(plan: _Plan, refs: RemoteRefs, warn: Reporter) -> None:
+    entry = plan.entry
+    assert entry is not None
+    current = refs.peeled.get(f"refs/tags/{entry.ref}")
+    if current and current != entry.commit:
+        warn(
+            f"warning: tag {entry.ref!r} of {plan.name} moved from {entry.commit[:12]} to {current[:12]}; "
+            f"keeping {entry.commit[:12]} (run `gitimport sync --upgrade {plan.name}` to follow it)"
+        )
+
+
+def _materialize(plan: _Plan, repo: Repo, cache: Cache, lock_url: str, fresh: bool) -> ModuleOutcome:
+    from .materialize import find_root, materialize
+
+    assert plan.commit is not None
+    entry = plan.entry
+    if not fresh and entry is not None:
+        return ModuleOutcome(plan.name, entry, plan.action)
+    root = find_root(repo.object_store, plan.commit, plan.spec.path, plan.name)
+    kept = entry if not plan.resolve else None
+    if kept is not None and (root.object != kept.object or root.path != kept.path):
+        raise IntegrityError(
+            f"{plan.name}: commit {kept.commit[:12]} holds {root.object[:12]} at {root.path!r}, "
+            f"but the lock says {kept.object[:12]} at {kept.path!r}.",
+            "the lock file was edited or the repository was rewritten; restore the lock or run `gitimport sync --upgrade`",
+        )
+    name = root.path.rsplit("/", 1)[-1] or plan.name.rsplit(".", 1)[-1]
+    expected = kept.digest if kept else None
+    if cache.has_tree(root.object, name):
+        digest = _cached_digest(cache, root.object, name)
+        if expected is not None and digest != expected:
+            raise IntegrityError(
+                f"{plan.name}: the cached tree has digest {digest}, but the lock says {expected}.",
+                "run `gitimport verify`, then `gitimport sync --repair`",
+            )
+    else:
+        digest = materialize(repo.object_store, cache, root, name, expected_digest=expected).digest
+    new_entry = LockEntry(
+        spec=plan.spec.redacted,
+        url=lock_url,
+        ref=plan.spec.ref,
+        commit=plan.commit,
+        path=root.path,
+        kind=root.kind,
+        object=root.object,
+        digest=digest,
+    )
+    action = plan.action if plan.resolve else "restored"
+    if plan.action == "upgraded" and entry is not None and entry.commit == plan.commit:
+        action = "unchanged"
+    return ModuleOutcome(plan.name, new_entry, action, ref_kind=plan.ref_kind, materialized=True)
+
+
+def _cached_digest(cache: Cache, object_id: str, name: str) -> str:
+    from .cache import read_manifest
+
+    return str(read_manifest(cache.tree(object_id, name)).get("digest"))
+
+
+def _repair(plan: _Plan, cache: Cache, warn: Reporter) -> None:
+    """Drop a cached tree that fails verification so it is materialized again."""
+    entry = plan.entry
+    if entry is None:
+        return
+    location = cache.tree(entry.object, root_name(entry, plan.name))
+    if not location.entry.exists():
+        return
+    problems = verify_tree(location, entry.digest)
+    if problems:
+        warn(f"repairing {plan.name}: {problems[0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
+        remove_tree(location.entry)
+
+
+def relative_lock_url(spec: Spec, lockfile: Path) -> str:
+    """A local repository's URL relative to the lock's folder (DESIGN §8)."""
+    if not spec.repo.is_local or spec.repo.normalized.startswith(("file://", "/")):
+        return spec.repo.normalized
+    relative = os.path.relpath(spec.repo.fetch, lockfile.parent).replace(os.sep, "/")
+    return relative if relative.startswith("..") else f"./{relative}"
