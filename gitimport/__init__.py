@@ -8,8 +8,7 @@ package's top level stays tiny because every interpreter started under
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .config import Config
     from .finder import GitImportFinder

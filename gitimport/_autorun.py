@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import sys
 
-from .errors import GitImportError
 from .finder import install
 
 try:
     install()
-except GitImportError as exc:
+except Exception as exc:  # a GitImportError, or a bug: either way, let Python start
     sys.stderr.write(f"gitimport: {exc}\n")

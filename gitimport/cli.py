@@ -167,7 +167,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     from .cache import Cache
     from .lock import read_lock
-    from .sync import root_name
 
     config = _config(args)
     lock = read_lock(config.lockfile)
@@ -178,7 +177,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         entry = lock.get(name)
         if entry is not None and entry.spec != spec.redacted:
             entry = None
-        cached = entry is not None and cache.has_tree(entry.object, root_name(entry, name))
+        cached = entry is not None and cache.has_tree(entry.object, entry.root_name(name))
         items.append(
             {
                 "name": name,
@@ -209,14 +208,13 @@ def cmd_which(args: argparse.Namespace) -> int:
     from .cache import Cache
     from .errors import UsageError
     from .lock import read_lock
-    from .sync import root_name
 
     config = _config(args)
     entry = read_lock(config.lockfile).get(args.name)
     spec = config.modules.get(args.name)
     if entry is None or spec is None or entry.spec != spec.redacted:
         raise UsageError(f"{args.name!r} is not a locked module of {config.path}.", "run `gitimport sync`, or check `gitimport list`")
-    location = Cache(config.cache_dir).tree(entry.object, root_name(entry, args.name))
+    location = Cache(config.cache_dir).tree(entry.object, entry.root_name(args.name))
     if not location.manifest.is_file():
         raise GitImportError(f"{args.name!r} is locked but not in the cache.", "run `gitimport sync`")
     print(location.path)
@@ -226,12 +224,11 @@ def cmd_which(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from .cache import Cache, verify_tree
     from .lock import read_lock
-    from .sync import root_name
 
     config = _config(args)
     lock = read_lock(config.lockfile)
     cache = Cache(config.cache_dir)
-    results = {name: verify_tree(cache.tree(entry.object, root_name(entry, name)), entry.digest) for name, entry in lock.modules.items()}
+    results = {name: verify_tree(cache.tree(entry.object, entry.root_name(name)), entry.digest) for name, entry in lock.modules.items()}
     if args.json:
         print(json.dumps({"ok": not any(results.values()), "modules": results}, indent=2))
     else:

@@ -6,109 +6,129 @@ standard loaders over the materialized files: ``SourceFileLoader`` for modules
 and packages, the namespace machinery for namespace packages.  Submodules are
 then found by the path finder through the package's ``__path__``.
 
-The warm path (lock entry present, tree in the cache) reads nothing but one
-``stat`` per pinned root and never imports dulwich.  When something is
-missing, the cold path runs a sync of that one module; every failure there
-reaches the importer as an ``ImportError`` that says what to run.
+The warm path must cost about what a plain ``sys.path`` import costs, so this
+module imports nothing beyond what every interpreter has loaded at start-up.
+Instead of parsing TOML and specs in every process, it reads a *runtime
+snapshot*: the name-to-folder table computed from the config and the lock,
+stored with ``marshal`` in ``__pycache__`` beside the config file, and valid
+only while the config text, the lock text and the environment it was computed
+from are unchanged (compared byte for byte).  Anything else (a stale or
+missing snapshot, a tree missing from the cache, a spec changed since the
+lock) takes the cold path, which imports the full machinery lazily and runs a
+sync of that one module.  Every failure there reaches the importer as an
+``ImportError`` that says what to run.
 """
 
 from __future__ import annotations
 
-import contextlib
+import _thread
+import marshal
+import os
 import sys
-import threading
-import warnings
-from collections.abc import Sequence
-from importlib.machinery import ModuleSpec, PathFinder
-from importlib.util import spec_from_file_location
-from types import ModuleType
 
-from .cache import Cache, ensure_bytecode
-from .config import Config, load_config
-from .errors import GitImportError, GitImportImportError
-from .lock import LockEntry, read_lock
-from .spec import Spec
+try:  # the objects importlib.machinery re-exports, without importing importlib
+    from _frozen_importlib import ModuleSpec
+    from _frozen_importlib_external import PathFinder, SourceFileLoader
+except ImportError:  # pragma: no cover - interpreters other than CPython
+    from importlib.machinery import ModuleSpec, PathFinder, SourceFileLoader
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+    from types import ModuleType
+    from typing import Any, Optional
+
+    from .config import Config
+    from .lock import LockEntry
+
+    #: name -> (kind, root folder or file, bytecode record) for a ready module,
+    #: or None for a configured module that needs the cold path.
+    Row = tuple[str, str, str]
+    Table = dict[str, Optional[Row]]
+
+SNAPSHOT_VERSION = 1
+_ENVIRONMENT = ("GITIMPORT_CACHE_DIR", "XDG_CACHE_HOME", "HOME", "LOCALAPPDATA")
+CONFIG_NAMES = ("gitimport.toml", "pyproject.toml")
 
 
 class GitImportFinder:
     """Finds configured module names in the gitimport cache."""
 
-    def __init__(self, config: Config) -> None:
-        self.config = config
-        self.cache = Cache(config.cache_dir)
-        self._specs: dict[str, Spec] = dict(config.modules)
-        self._entries: dict[str, LockEntry] = {}
-        self._parents: set[str] = set()
+    def __init__(self, config_path: str | None, table: Table, parents: frozenset[str] = frozenset()) -> None:
+        self.config_path = config_path
+        self._table = table
+        self._parents = set(parents)
         self._busy: set[str] = set()
-        self._mutex = threading.RLock()
-        self._load_lock()
-        for name in self._specs:
-            self._add_parents(name)
+        self._mutex = _thread.RLock()
+        self._config: Config | None = None
 
-    def _load_lock(self) -> None:
-        """Keep the lock entries that still match their spec; others are missing."""
-        lock = read_lock(self.config.lockfile)
-        self._entries = {
-            name: entry for name, entry in lock.modules.items() if name in self._specs and entry.spec == self._specs[name].redacted
-        }
+    @classmethod
+    def load(cls, config_path: str | None = None) -> GitImportFinder:
+        """Build the finder from the runtime snapshot, or from the config when it is stale."""
+        path = config_path or os.environ.get("GITIMPORT_CONFIG") or discover_config()
+        if path is not None:
+            path = os.path.abspath(path)
+            snapshot = read_snapshot(path)
+            if snapshot is not None:
+                return cls(path, snapshot["table"], frozenset(snapshot["parents"]))
+        from .config import load_config
 
-    def _add_parents(self, name: str) -> None:
-        parts = name.split(".")
-        for i in range(1, len(parts)):
-            self._parents.add(".".join(parts[:i]))
+        config = load_config(_as_path(path) if path else None)
+        finder = cls.from_config(config)
+        if config.path is not None:
+            write_snapshot(config, finder._table, finder._parents)
+        return finder
 
-    def register(self, name: str, entry: LockEntry) -> None:
-        """Serve ``name`` from a resolved entry (used by ``pin()``)."""
-        with self._mutex:
-            self._entries[name] = entry
-            self._specs.pop(name, None)
-            self._add_parents(name)
+    @classmethod
+    def from_config(cls, config: Config) -> GitImportFinder:
+        table, parents = build_table(config)
+        finder = cls(str(config.path) if config.path else None, table, parents)
+        finder._config = config
+        return finder
 
-    def entry(self, name: str) -> LockEntry | None:
-        """The entry ``name`` is served from, when it is locked or pinned."""
-        return self._entries.get(name)
+    @property
+    def config(self) -> Config:
+        """The full configuration, parsed on first use (the cold path only)."""
+        if self._config is None:
+            from .config import load_config
+
+            self._config = load_config(_as_path(self.config_path) if self.config_path else None)
+        return self._config
 
     def names(self) -> list[str]:
-        return sorted(set(self._specs) | set(self._entries))
+        return sorted(self._table)
+
+    def register(self, name: str, entry: LockEntry, cache_root: str) -> None:
+        """Serve ``name`` from a resolved entry (used by ``pin()``)."""
+        with self._mutex:
+            self._table[name] = table_row(entry, name, cache_root)
+            self._parents.update(_parents_of(name))
+
+    def served_from(self, name: str) -> str | None:
+        """The root folder or file ``name`` is served from, when it is ready."""
+        row = self._table.get(name)
+        return row[1] if row else None
 
     def find_spec(self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None) -> ModuleSpec | None:
         """Return a spec for a pinned name; ``None`` for everything else, quickly."""
-        entry = self._entries.get(fullname)
-        if entry is None:
-            if fullname in self._specs:
-                entry = self._cold_path(fullname)
-            elif fullname in self._parents:
-                return _namespace_parent(fullname, path)
-            else:
-                return None
-        return self._spec_for(fullname, entry)
+        if fullname not in self._table:
+            return _namespace_parent(fullname, path) if fullname in self._parents else None
+        row = self._table[fullname]
+        if row is None or not os.path.exists(row[2]):
+            row = self._cold_path(fullname)
+        return _spec_for(fullname, *row)
 
-    def _spec_for(self, name: str, entry: LockEntry) -> ModuleSpec | None:
-        location = self.cache.tree(entry.object, entry.root_name or name.rsplit(".", 1)[-1])
-        if not location.bytecode_record.exists():
-            if not location.manifest.exists():
-                entry = self._cold_path(name)
-                location = self.cache.tree(entry.object, entry.root_name or name.rsplit(".", 1)[-1])
-            ensure_bytecode(self.cache, location)
-        root = str(location.path)
-        if entry.kind == "module":
-            return spec_from_file_location(name, root)
-        if entry.kind == "package":
-            return spec_from_file_location(name, f"{root}/__init__.py", submodule_search_locations=[root])
-        spec = ModuleSpec(name, None, is_package=True)
-        spec.submodule_search_locations = [root]
-        return spec
+    def _cold_path(self, name: str) -> Row:
+        """Compile, or resolve, fetch and materialize, one module; ImportError on failure."""
+        from .errors import GitImportError, GitImportImportError
 
-    def _cold_path(self, name: str) -> LockEntry:
-        """Resolve, fetch and materialize one module; raise ImportError on failure."""
         with self._mutex:
             if name in self._busy:
                 raise GitImportImportError(f"gitimport cannot import {name!r} while fetching it.", name=name)
             self._busy.add(name)
             try:
-                from .sync import sync
-
-                report = sync(self.config, only=[name], warn=_stderr)
+                row = _prepare(self.config, name)
             except GitImportError as exc:
                 hint = exc.hint or ""
                 if "gitimport sync" not in hint:
@@ -116,14 +136,176 @@ class GitImportFinder:
                 raise GitImportImportError(f"Cannot import {name!r} with gitimport: {exc.message}\nhint: {hint}", name=name) from None
             finally:
                 self._busy.discard(name)
-            entry = next(outcome.entry for outcome in report.modules if outcome.name == name)
-            self._entries[name] = entry
-            return entry
+            self._table[name] = row
+            return row
 
     def invalidate_caches(self) -> None:
-        """Re-read the lock, so a sync in another process is seen (importlib.invalidate_caches)."""
-        with contextlib.suppress(GitImportError):
-            self._load_lock()
+        """Forget the parsed config, so a sync in another process is seen."""
+        self._config = None
+        with self._mutex:
+            for name in [n for n, row in self._table.items() if row is not None and not os.path.exists(row[2])]:
+                self._table[name] = None
+
+
+def _spec_for(name: str, kind: str, root: str, record: str) -> ModuleSpec:
+    """The spec ``spec_from_file_location`` would build, without importing importlib.util."""
+    if kind == "namespace":
+        spec = ModuleSpec(name, None, is_package=True)
+        spec.submodule_search_locations = [root]
+        return spec
+    origin = f"{root}/__init__.py" if kind == "package" else root
+    spec = ModuleSpec(name, SourceFileLoader(name, origin), origin=origin, is_package=kind == "package")
+    if kind == "package":
+        spec.submodule_search_locations = [root]
+    spec.has_location = True
+    return spec
+
+
+def _as_path(path: str) -> Path:
+    from pathlib import Path
+
+    return Path(path)
+
+
+def discover_config(start: str | None = None) -> str | None:
+    """Walk up to the first gitimport.toml, or pyproject.toml that mentions gitimport.
+
+    A cheap version of :func:`gitimport.config.find_config_file` for the warm
+    path: it does not parse TOML.  When it guesses a pyproject.toml that has no
+    table after all, no snapshot exists for it and the full loader decides.
+    """
+    folder = os.path.abspath(start or os.getcwd())
+    while True:
+        candidate = os.path.join(folder, CONFIG_NAMES[0])
+        if os.path.isfile(candidate):
+            return candidate
+        pyproject = os.path.join(folder, CONFIG_NAMES[1])
+        if os.path.isfile(pyproject) and _mentions_gitimport(pyproject):
+            return pyproject
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+
+
+def _mentions_gitimport(path: str) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return b"tool.gitimport" in handle.read()
+    except OSError:
+        return False
+
+
+def snapshot_path(config_path: str) -> str:
+    folder, name = os.path.split(config_path)
+    return os.path.join(folder, "__pycache__", f"{name}.gitimport-v{SNAPSHOT_VERSION}.marshal")
+
+
+def _read_bytes(path: str | None) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def _environment() -> tuple[str | None, ...]:
+    return tuple(os.environ.get(name) for name in _ENVIRONMENT)
+
+
+def read_snapshot(config_path: str) -> dict[str, Any] | None:
+    """The snapshot for this config, if it was computed from exactly today's inputs."""
+    data = _read_bytes(snapshot_path(config_path))
+    if data is None:
+        return None
+    try:
+        snapshot = marshal.loads(data)
+    except (ValueError, EOFError, TypeError):
+        return None
+    if not isinstance(snapshot, dict) or snapshot.get("version") != SNAPSHOT_VERSION:
+        return None
+    if snapshot.get("environment") != _environment() or snapshot.get("config_text") != _read_bytes(config_path):
+        return None
+    if snapshot.get("lock_text") != _read_bytes(snapshot.get("lockfile")):
+        return None
+    return snapshot
+
+
+def write_snapshot(config: Config, table: Table, parents: set[str] | frozenset[str]) -> None:
+    """Record the table for the next interpreter; a folder we cannot write is fine."""
+    if config.path is None:
+        return
+    lockfile = str(config.lockfile) if config.lockfile else None
+    ready = {name: row for name, row in table.items() if row is not None}
+    if len(ready) != len(table):
+        return  # some module is not ready: the next process must look again
+    snapshot = {
+        "version": SNAPSHOT_VERSION,
+        "environment": _environment(),
+        "config_text": _read_bytes(str(config.path)),
+        "lockfile": lockfile,
+        "lock_text": _read_bytes(lockfile),
+        "table": ready,
+        "parents": tuple(sorted(parents)),
+    }
+    target = snapshot_path(str(config.path))
+    temporary = f"{target}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(temporary, "wb") as handle:
+            handle.write(marshal.dumps(snapshot))
+        os.replace(temporary, target)
+    except OSError:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def build_table(config: Config) -> tuple[Table, frozenset[str]]:
+    """Rows for every configured module whose lock entry matches its spec and is cached."""
+    from .lock import read_lock
+
+    lock = read_lock(config.lockfile)
+    cache_root = str(config.cache_dir)
+    table: Table = {}
+    parents: set[str] = set()
+    for name, spec in config.modules.items():
+        entry = lock.get(name)
+        row = table_row(entry, name, cache_root) if entry is not None and entry.spec == spec.redacted else None
+        table[name] = row if row is not None and os.path.exists(row[2]) else None
+        parents.update(_parents_of(name))
+    return table, frozenset(parents)
+
+
+def table_row(entry: LockEntry, name: str, cache_root: str) -> Row:
+    """(kind, root, bytecode record) of a locked entry, from the cache layout."""
+    from .cache import Cache
+
+    location = Cache(_as_path(cache_root)).tree(entry.object, entry.root_name(name))
+    return entry.kind, str(location.path), str(location.bytecode_record)
+
+
+def _prepare(config: Config, name: str) -> Row:
+    """The cold path: bring one module into the cache (syncing it if needed)."""
+    from .cache import Cache, ensure_bytecode
+    from .lock import read_lock
+    from .sync import sync
+
+    spec = config.modules.get(name)
+    entry = read_lock(config.lockfile).get(name)
+    cache = Cache(config.cache_dir)
+    if spec is None or entry is None or entry.spec != spec.redacted or not cache.has_tree(entry.object, entry.root_name(name)):
+        report = sync(config, only=[name], warn=_stderr)
+        entry = next(outcome.entry for outcome in report.modules if outcome.name == name)
+    row = table_row(entry, name, str(config.cache_dir))
+    ensure_bytecode(cache, cache.tree(entry.object, entry.root_name(name)))
+    return row
+
+
+def _parents_of(name: str) -> list[str]:
+    parts = name.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
 
 
 def _namespace_parent(name: str, path: Sequence[str] | None) -> ModuleSpec | None:
@@ -156,7 +338,7 @@ def install(config: Config | None = None) -> GitImportFinder:
     global _installed
     if _installed is not None and _installed in sys.meta_path:
         return _installed
-    finder = GitImportFinder(config if config is not None else load_config())
+    finder = GitImportFinder.from_config(config) if config is not None else GitImportFinder.load()
     _warn_already_imported(finder)
     position = next((i for i, f in enumerate(sys.meta_path) if f is PathFinder), len(sys.meta_path))
     sys.meta_path.insert(position, finder)
@@ -177,12 +359,11 @@ def installed_finder() -> GitImportFinder | None:
 
 
 def _warn_already_imported(finder: GitImportFinder) -> None:
-    cache_root = str(finder.cache.root)
     for name in finder.names():
         module = sys.modules.get(name)
-        origin = getattr(getattr(module, "__spec__", None), "origin", None) or ""
-        if module is not None and not origin.startswith(cache_root):
-            warnings.warn(
-                f"{name!r} was imported before gitimport.install() (from {origin or 'elsewhere'}); that copy stays in use",
-                stacklevel=3,
-            )
+        if module is None:
+            continue
+        origin = getattr(getattr(module, "__spec__", None), "origin", None) or "elsewhere"
+        import warnings
+
+        warnings.warn(f"{name!r} was imported before gitimport.install() (from {origin}); that copy stays in use", stacklevel=3)

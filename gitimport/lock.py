@@ -41,10 +41,13 @@ class LockEntry:
     object: str
     digest: str
 
-    @property
-    def root_name(self) -> str:
-        """File or folder name of the imported root, as kept in the cache."""
-        return self.path.rsplit("/", 1)[-1]
+    def root_name(self, module: str) -> str:
+        """File or folder name of the imported root as kept in the cache.
+
+        That is the last component of ``path``, or the module's own last name
+        for a namespace package at the repository root (an empty path).
+        """
+        return self.path.rsplit("/", 1)[-1] or module.rsplit(".", 1)[-1]
 
 
 @dataclass(frozen=True)

@@ -84,14 +84,26 @@ def _object_id(hexsha: str) -> ObjectID:
 
 
 def tree_entries(store: ObjectStore, tree_id: str) -> list[tuple[str, int, str]]:
-    """The verified entries of a tree as (name, mode, hex id)."""
-    from dulwich.objects import parse_tree
+    """The verified entries of a tree as (name, mode, hex id).
 
+    The tree format is parsed here rather than by dulwich, whose parser changed
+    signature between the versions we support: ``<octal mode> <name>\\0<20-byte id>``.
+    """
     data = read_object(store, tree_id, b"tree")
     entries = []
-    for name, mode, sha in parse_tree(data, 20):
-        hexsha = sha.decode("ascii") if len(sha) == 40 else sha.hex()
-        entries.append((name.decode("utf-8", "surrogateescape"), mode, hexsha))
+    position = 0
+    try:
+        while position < len(data):
+            space = data.index(b" ", position)
+            nul = data.index(b"\x00", space)
+            mode = int(data[position:space], 8)
+            object_id = data[nul + 1 : nul + 21]
+            if len(object_id) != 20:
+                raise ValueError("truncated entry")
+            entries.append((data[space + 1 : nul].decode("utf-8", "surrogateescape"), mode, object_id.hex()))
+            position = nul + 21
+    except ValueError:
+        raise IntegrityError(f"Tree {tree_id} is malformed.", "the repository is damaged; run `gitimport sync --repair`") from None
     return entries
 
 

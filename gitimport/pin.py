@@ -22,7 +22,7 @@ from types import ModuleType
 from .cache import Cache, write_json
 from .config import load_config
 from .errors import GitImportError, GitImportImportError, IntegrityError, SpecError
-from .finder import GitImportFinder, install, installed_finder
+from .finder import GitImportFinder, install, installed_finder, table_row
 from .lock import LockEntry
 from .spec import Spec, is_commit_id, parse_spec, validate_module_name
 
@@ -52,10 +52,11 @@ def pin(spec: str, name: str | None = None, commit: str | None = None) -> Module
         entry = _resolve(finder, parsed, module_name, commit)
     except GitImportError as exc:
         raise GitImportImportError(f"Cannot pin {spec!r}: {exc}", name=name) from None
+    cache_root = str(finder.config.cache_dir)
     existing = sys.modules.get(module_name)
-    if existing is not None and finder.entry(module_name) == entry:
+    if existing is not None and finder.served_from(module_name) == table_row(entry, module_name, cache_root)[1]:
         return existing
-    finder.register(module_name, entry)
+    finder.register(module_name, entry, cache_root)
     sys.modules.pop(module_name, None)
     return importlib.import_module(module_name)
 
@@ -79,10 +80,11 @@ def _resolve(finder: GitImportFinder, spec: Spec, name: str, commit: str | None)
     if exact is None and commit is None and spec.redacted not in _warned:
         _warned.add(spec.redacted)
         warnings.warn(f"pin({spec.redacted!r}) follows a moving ref; pass commit= to make it reproducible", stacklevel=4)
-    record = _record_path(finder.cache, spec, name)
+    cache = Cache(finder.config.cache_dir)
+    record = _record_path(cache, spec, name)
     if exact is not None:
         remembered = _read_record(record)
-        if remembered is not None and finder.cache.has_tree(remembered.object, remembered.root_name or name):
+        if remembered is not None and cache.has_tree(remembered.object, remembered.root_name(name)):
             return remembered
     from .sync import lock_one
 

@@ -120,7 +120,15 @@ def sync(
     report.removed = removed
     if not frozen and not options.locked:
         report.lock_written = write_lock(config.lockfile, Lock(modules=entries))
+    _refresh_snapshot(config)
     return report
+
+
+def _refresh_snapshot(config: Config) -> None:
+    """Let the next interpreter start on the warm path (see gitimport.finder)."""
+    from .finder import build_table, write_snapshot
+
+    write_snapshot(config, *build_table(config))
 
 
 def lock_one(config: Config, name: str, spec: Spec, warn: Reporter = lambda message: None) -> LockEntry:
@@ -230,12 +238,7 @@ def _commit_ref(ref: str) -> Resolved:
 
 def _cached(cache: Cache, plan: _Plan) -> bool:
     entry = plan.entry
-    return entry is not None and cache.has_tree(entry.object, root_name(entry, plan.name))
-
-
-def root_name(entry: LockEntry, name: str) -> str:
-    """The cache name of a module's root: its file or folder name, or NAME at the repo root."""
-    return entry.root_name or name.rsplit(".", 1)[-1]
+    return entry is not None and cache.has_tree(entry.object, entry.root_name(plan.name))
 
 
 def _report_moved_tag(plan: _Plan, refs: RemoteRefs, warn: Reporter) -> None:
@@ -302,7 +305,7 @@ def _repair(plan: _Plan, cache: Cache, warn: Reporter) -> None:
     entry = plan.entry
     if entry is None:
         return
-    location = cache.tree(entry.object, root_name(entry, plan.name))
+    location = cache.tree(entry.object, entry.root_name(plan.name))
     if not location.entry.exists():
         return
     problems = verify_tree(location, entry.digest)

@@ -1,0 +1,84 @@
+"""Shared pytest fixtures: real fixture repositories and real servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+# Make ``support`` importable whatever pytest's import mode is.
+_TESTS_DIR = str(Path(__file__).resolve().parent)
+if _TESTS_DIR not in sys.path:
+    sys.path.insert(0, _TESTS_DIR)
+
+from support.repos import FixtureSet, build_all_fixture_repos  # noqa: E402
+from support.servers import (  # noqa: E402
+    SERVER_KINDS,
+    Server,
+    serve_dulwich_http,
+    serve_git_daemon,
+    serve_git_http_backend,
+)
+
+ServeFactory = Callable[..., Server]
+
+
+@pytest.fixture(scope="session")
+def fixture_repos(tmp_path_factory: pytest.TempPathFactory) -> FixtureSet:
+    """All fixture repositories, built once per session. Treat as read-only."""
+    return build_all_fixture_repos(tmp_path_factory.mktemp("fixture-repos") / "repos")
+
+
+@pytest.fixture
+def mutable_repos(fixture_repos: FixtureSet, tmp_path: Path) -> FixtureSet:
+    """A private copy of the fixture repositories that a test may change."""
+    return fixture_repos.copy_to(tmp_path / "mutable-repos")
+
+
+@pytest.fixture
+def serve() -> Iterator[ServeFactory]:
+    """Start servers on demand: ``serve("git-http-backend", root, auth=(u, p))``.
+
+    Kinds are the keys of ``SERVER_KINDS``; all are stopped after the test.
+    """
+    with contextlib.ExitStack() as stack:
+
+        def start(kind: str, root: Path, **kwargs: Any) -> Server:
+            return stack.enter_context(SERVER_KINDS[kind](root, **kwargs))
+
+        yield start
+
+
+@pytest.fixture
+def http_server(fixture_repos: FixtureSet) -> Iterator[Server]:
+    """dulwich.web smart HTTP (protocol v0) over the session's repositories."""
+    with serve_dulwich_http(fixture_repos.root) as server:
+        yield server
+
+
+@pytest.fixture
+def git_http_backend_server(fixture_repos: FixtureSet) -> Iterator[Server]:
+    """``git http-backend`` (protocol v2) over the session's repositories."""
+    with serve_git_http_backend(fixture_repos.root) as server:
+        yield server
+
+
+@pytest.fixture
+def git_daemon_server(fixture_repos: FixtureSet) -> Iterator[Server]:
+    """``git daemon`` (git://) over the session's repositories."""
+    with serve_git_daemon(fixture_repos.root) as server:
+        yield server
+
+
+@pytest.fixture(params=sorted(SERVER_KINDS))
+def any_server(request: pytest.FixtureRequest, fixture_repos: FixtureSet) -> Iterator[Server]:
+    """Each server kind in turn over the session's repositories.
+
+    Check ``server.kind``: "dulwich-http" cannot fetch a non-tip commit by id.
+    """
+    with SERVER_KINDS[request.param](fixture_repos.root) as server:
+        yield server
