@@ -223,6 +223,9 @@ class Remote:
             socket.setdefaulttimeout(previous)
 
 
+_NOT_FOUND_PHRASES = ("not found", "no such repository", "does not appear to be a git repository", "not a git repository")
+
+
 def _explain(exc: BaseException, display: str) -> str:
     text = redact_url(str(exc))
     lowered = text.lower()
@@ -237,7 +240,7 @@ def _explain(exc: BaseException, display: str) -> str:
         return f"Connection refused by {display}."
     if isinstance(exc, (socket.timeout, TimeoutError)) or "timed out" in lowered:
         return f"Timed out talking to {display}."
-    if "404" in text or "not found" in lowered or "does not appear to be a git repository" in lowered or "not a git repository" in lowered:
+    if "404" in text or any(phrase in lowered for phrase in _NOT_FOUND_PHRASES):
         return f"No git repository at {display}."
     if isinstance(exc, HangupException):
         return f"{display} hung up during the transfer."
@@ -288,12 +291,24 @@ def has_object(repo: Repo, object_id: str) -> bool:
     return ObjectID(object_id.encode()) in repo.object_store
 
 
-def open_bare_repo(path: Path) -> Repo:
-    """Open the cache's bare repository for a remote, creating it on first use."""
+@contextlib.contextmanager
+def bare_repository(path: Path, build_dir: Path) -> Iterator[Repo]:
+    """The cache's bare repository for a remote, created on first use.
+
+    A new repository is initialized in ``build_dir`` and renamed to ``path``
+    only when the block succeeds, so a failed first fetch leaves no trace.
+    Callers hold the repository's cache lock.
+    """
     if (path / "objects").is_dir():
-        return Repo(str(path))
-    path.mkdir(parents=True, exist_ok=True)
-    return Repo.init_bare(str(path))
+        with Repo(str(path)) as repo:
+            yield repo
+        return
+    staged = build_dir / "repo.git"
+    staged.mkdir()
+    with Repo.init_bare(str(staged)) as repo:
+        yield repo
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.rename(staged, path)
 
 
 def _pack_sizes(repo: Repo) -> dict[str, int]:

@@ -203,7 +203,7 @@ def _sync_repository(
             f"Offline mode, but {names} must be resolved against {plans[0].spec.repo.normalized}.",
             "run `gitimport sync` with the network, or pin a full commit id",
         )
-    from .fetch import Remote, has_object, open_bare_repo, resolve_ref
+    from .fetch import Remote, bare_repository, has_object, resolve_ref
 
     remote = Remote(plans[0].spec.repo, config)
     refs = remote.ls_remote() if needs_remote else None
@@ -214,20 +214,24 @@ def _sync_repository(
         elif refs is not None and plan.entry is not None:
             _report_moved_tag(plan, refs, warn)
     repo_dir = cache.repo_dir(plans[0].spec.repo.identity)
-    with cache.lock(repo_dir.name), open_bare_repo(repo_dir) as repo:
-        wanted = {p.commit for p in needs_tree if p.commit}
-        if not all(has_object(repo, c) for c in wanted):
-            if offline:
-                raise OfflineError(
-                    f"Offline mode, but {', '.join(p.name for p in needs_tree)} is not in the cache.",
-                    "run `gitimport sync` once with the network",
-                )
-            stats = remote.fetch(repo, wanted, refs)
-            if not stats.skipped:
-                report.fetched[remote.display] = (stats.objects, stats.bytes)
-        lock_url = relative_lock_url(plans[0].spec, lockfile)
-        for plan in plans:
-            report.modules.append(_materialize(plan, repo, cache, lock_url, fresh=plan in needs_tree))
+    build = cache.new_build_dir()
+    try:
+        with cache.lock(repo_dir.name), bare_repository(repo_dir, build) as repo:
+            wanted = {p.commit for p in needs_tree if p.commit}
+            if not all(has_object(repo, c) for c in wanted):
+                if offline:
+                    raise OfflineError(
+                        f"Offline mode, but {', '.join(p.name for p in needs_tree)} is not in the cache.",
+                        "run `gitimport sync` once with the network",
+                    )
+                stats = remote.fetch(repo, wanted, refs)
+                if not stats.skipped:
+                    report.fetched[remote.display] = (stats.objects, stats.bytes)
+            lock_url = relative_lock_url(plans[0].spec, lockfile)
+            for plan in plans:
+                report.modules.append(_materialize(plan, repo, cache, lock_url, fresh=plan in needs_tree))
+    finally:
+        remove_tree(build)
 
 
 def _commit_ref(ref: str) -> Resolved:

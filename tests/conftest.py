@@ -15,6 +15,7 @@ _TESTS_DIR = str(Path(__file__).resolve().parent)
 if _TESTS_DIR not in sys.path:
     sys.path.insert(0, _TESTS_DIR)
 
+from support.project import Project  # noqa: E402
 from support.repos import FixtureSet, build_all_fixture_repos  # noqa: E402
 from support.servers import (  # noqa: E402
     SERVER_KINDS,
@@ -82,3 +83,16 @@ def any_server(request: pytest.FixtureRequest, fixture_repos: FixtureSet) -> Ite
     """
     with SERVER_KINDS[request.param](fixture_repos.root) as server:
         yield server
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
+    """An empty project folder with a private cache, as the current folder."""
+    for name in ("GITIMPORT_CONFIG", "GITIMPORT_OFFLINE", "GITIMPORT_FROZEN"):
+        monkeypatch.delenv(name, raising=False)
+    root = tmp_path / "project"
+    root.mkdir()
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("GITIMPORT_CACHE_DIR", str(cache))
+    monkeypatch.chdir(root)
+    return Project(root, cache)
