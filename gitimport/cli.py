@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import __version__
-from .config import Config, load_config
+from .config import Config, load_config, script_with_config
 from .errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, GitImportError
 
 EXAMPLES = {
@@ -95,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--offline", action="store_true", help="never touch the network")
     sync.add_argument("--upgrade", nargs="*", metavar="NAME", help="re-resolve refs (all modules, or the NAMEs given)")
     sync.add_argument("--repair", action="store_true", help="re-materialize cached trees that fail verification")
+    sync.add_argument("script", nargs="?", type=Path, help="a script whose PEP 723 block holds [tool.gitimport]")
 
     run = command("run", cmd_run, "Run a command with pinned modules importable in every Python process it starts.")
     run.add_argument("argv", nargs=argparse.REMAINDER, metavar="COMMAND", help="the command (use -- before it)")
@@ -122,7 +123,11 @@ def _say(args: argparse.Namespace, text: str) -> None:
 def cmd_sync(args: argparse.Namespace) -> int:
     from .sync import SyncOptions, sync
 
-    config = _config(args)
+    scripts = [Path(n) for n in args.upgrade or [] if n.endswith(".py") and Path(n).is_file()]
+    if scripts and args.script is None:  # `sync --upgrade script.py`: argparse gave the script to --upgrade
+        args.script = scripts[0]
+        args.upgrade = [n for n in args.upgrade if Path(n) != scripts[0]]
+    config = load_config(args.script) if args.script else _config(args)
     if config.shadowed is not None:
         print(f"warning: {config.path} takes precedence over [tool.gitimport] in {config.shadowed}", file=sys.stderr)
     options = SyncOptions(
@@ -161,7 +166,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     argv = list(args.argv)
     if argv and argv[0] == "--":
         argv = argv[1:]
-    return run(_config(args), argv)
+    script = script_with_config(Path(argv[0])) if argv and argv[0].endswith(".py") else None
+    return run(load_config(script) if script else _config(args), argv)
 
 
 def cmd_list(args: argparse.Namespace) -> int:

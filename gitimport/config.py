@@ -124,6 +124,11 @@ def _read_table(path: Path) -> dict[str, Any]:
     return table
 
 
+def script_with_config(script: Path) -> Path | None:
+    """``script`` when its PEP 723 block holds ``[tool.gitimport]``, else None."""
+    return script if script.is_file() and read_script_table(script) else None
+
+
 def read_script_table(script: Path) -> dict[str, Any]:
     """Read ``[tool.gitimport]`` from a script's PEP 723 ``# /// script`` block."""
     try:

@@ -340,10 +340,22 @@ def install(config: Config | None = None) -> GitImportFinder:
         return _installed
     finder = GitImportFinder.from_config(config) if config is not None else GitImportFinder.load()
     _warn_already_imported(finder)
+    _export_to_children(finder)
     position = next((i for i, f in enumerate(sys.meta_path) if f is PathFinder), len(sys.meta_path))
     sys.meta_path.insert(position, finder)
     _installed = finder
     return finder
+
+
+def _export_to_children(finder: GitImportFinder) -> None:
+    """Child interpreters (subprocess, multiprocessing spawn/forkserver) install it too.
+
+    The same environment ``gitimport run`` sets: ``gitimport-run.pth`` sees it
+    in every Python started from here that has gitimport installed.
+    """
+    os.environ["GITIMPORT_RUN"] = "1"
+    if finder.config_path:
+        os.environ["GITIMPORT_CONFIG"] = finder.config_path
 
 
 def uninstall() -> None:
@@ -352,6 +364,7 @@ def uninstall() -> None:
     if _installed is not None and _installed in sys.meta_path:
         sys.meta_path.remove(_installed)
     _installed = None
+    os.environ.pop("GITIMPORT_RUN", None)
 
 
 def installed_finder() -> GitImportFinder | None:

@@ -54,7 +54,6 @@ UPLOAD_PACK_CONFIG = {
     "uploadpack.allowReachableSHA1InWant": "true",
     "uploadpack.allowTipSHA1InWant": "true",
     "uploadpack.allowFilter": "true",
-    "uploadpack.allowRefInWant": "true",
 }
 """Server-side git config: let clients fetch any commit by id, and filter."""
 
