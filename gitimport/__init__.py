@@ -21,7 +21,7 @@ def install(config: Config | None = None) -> GitImportFinder:
     """Serve configured modules on import; see :func:`gitimport.finder.install`."""
     from .finder import install as install_finder
 
-    return install_finder(config)
+    return install_finder(config, stacklevel=3)
 
 
 def uninstall() -> None:

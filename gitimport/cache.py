@@ -34,9 +34,15 @@ MANIFEST = "manifest.json"
 LOCK_TIMEOUT_SECONDS = 600.0
 
 
-def bytecode_record_name() -> str:
-    """Name of the record of this interpreter's .pyc files inside a tree entry."""
-    return f"bytecode-{sys.implementation.cache_tag}.json"
+def bytecode_suffix(optimize: int | None = None) -> str:
+    """``cpython-311``, or ``cpython-311.opt-1`` under ``python -O``: one set of .pyc per value."""
+    level = sys.flags.optimize if optimize is None else optimize
+    return sys.implementation.cache_tag + (f".opt-{level}" if level else "")
+
+
+def bytecode_record_name(optimize: int | None = None) -> str:
+    """Name of the record of one interpreter's .pyc files inside a tree entry."""
+    return f"bytecode-{bytecode_suffix(optimize)}.json"
 
 
 @dataclass(frozen=True)
@@ -127,24 +133,27 @@ def write_json(path: Path, data: object) -> None:
     os.replace(tmp, path)
 
 
-def compile_tree(entry: Path, final_entry: Path) -> dict[str, str]:
+def compile_tree(entry: Path, final_entry: Path, optimize: int | None = None) -> dict[str, str]:
     """Compile every ``.py`` under ``entry`` to an unchecked hash-based ``.pyc``.
 
     ``final_entry`` is where the files will live once renamed into place; it is
     the file name compiled into the code objects, so tracebacks name the real
     file.  Sources that do not compile are skipped (importing them raises the
     natural ``SyntaxError``).  Returns the sha256 of each ``.pyc``, by path
-    relative to ``entry``.
+    relative to ``entry``.  The .pyc paths are the ones the import system
+    looks for, whatever ``PYTHONPYCACHEPREFIX`` says, because the cache keeps
+    its bytecode beside its sources.
     """
-    import importlib.util
     import py_compile
 
+    level = sys.flags.optimize if optimize is None else optimize
+    suffix = bytecode_suffix(level)
     written: dict[str, str] = {}
     for source in sorted(entry.rglob("*.py")):
         if source.is_symlink() or "__pycache__" in source.parts:
             continue
         relative = source.relative_to(entry)
-        cfile = Path(importlib.util.cache_from_source(str(source)))
+        cfile = source.parent / "__pycache__" / f"{source.stem}.{suffix}.pyc"
         cfile.parent.mkdir(exist_ok=True)
         try:
             py_compile.compile(
@@ -152,6 +161,7 @@ def compile_tree(entry: Path, final_entry: Path) -> dict[str, str]:
                 cfile=str(cfile),
                 dfile=str(final_entry / relative),
                 doraise=True,
+                optimize=level,
                 invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
             )
         except py_compile.PyCompileError:
@@ -236,10 +246,9 @@ def verify_tree(location: TreeLocation, expected_digest: str | None = None) -> l
         problems.append(f"{location.manifest} does not match its own digest")
     base = location.entry if manifest.get("kind") == "module" else location.path
     expected = {str(base / rel): sha for rel, sha in recorded.items()}
-    record = location.bytecode_record
-    if record.is_file():
-        import json
+    import json
 
+    for record in sorted(location.entry.glob("bytecode-*.json")):
         with open(record, encoding="utf-8") as handle:
             expected.update({str(location.entry / rel): h for rel, h in json.load(handle).items()})
     for path_text, sha in sorted(expected.items()):

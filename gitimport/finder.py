@@ -42,12 +42,14 @@ if TYPE_CHECKING:
     from .config import Config
     from .lock import LockEntry
 
-    #: name -> (kind, root folder or file, bytecode record) for a ready module,
+    #: name -> (kind, root folder or file, tree entry folder) for a ready module,
     #: or None for a configured module that needs the cold path.
     Row = tuple[str, str, str]
     Table = dict[str, Optional[Row]]
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
+#: appended to a tree entry's folder: this interpreter's record of its .pyc files (see cache.bytecode_record_name)
+_BYTECODE_RECORD = f"/bytecode-{sys.implementation.cache_tag}{f'.opt-{sys.flags.optimize}' if sys.flags.optimize else ''}.json"
 _ENVIRONMENT = ("GITIMPORT_CACHE_DIR", "XDG_CACHE_HOME", "HOME", "LOCALAPPDATA")
 CONFIG_NAMES = ("gitimport.toml", "pyproject.toml")
 
@@ -115,9 +117,9 @@ class GitImportFinder:
         if fullname not in self._table:
             return _namespace_parent(fullname, path) if fullname in self._parents else None
         row = self._table[fullname]
-        if row is None or not os.path.exists(row[2]):
+        if row is None or not os.path.exists(row[2] + _BYTECODE_RECORD):
             row = self._cold_path(fullname)
-        return _spec_for(fullname, *row)
+        return _spec_for(fullname, row[0], row[1])
 
     def _cold_path(self, name: str) -> Row:
         """Compile, or resolve, fetch and materialize, one module; ImportError on failure."""
@@ -134,6 +136,9 @@ class GitImportFinder:
                 if "gitimport sync" not in hint:
                     hint = f"{hint}; then run `gitimport sync`" if hint else "run `gitimport sync`"
                 raise GitImportImportError(f"Cannot import {name!r} with gitimport: {exc.message}\nhint: {hint}", name=name) from None
+            except Exception as exc:  # DESIGN §8: every failure reaches the importer as an ImportError
+                message = f"Cannot import {name!r} with gitimport: {type(exc).__name__}: {exc}"
+                raise GitImportImportError(f"{message}\nhint: check the cache folder, then run `gitimport sync`", name=name) from exc
             finally:
                 self._busy.discard(name)
             self._table[name] = row
@@ -143,11 +148,11 @@ class GitImportFinder:
         """Forget the parsed config, so a sync in another process is seen."""
         self._config = None
         with self._mutex:
-            for name in [n for n, row in self._table.items() if row is not None and not os.path.exists(row[2])]:
+            for name in [n for n, row in self._table.items() if row is not None and not os.path.exists(row[2] + _BYTECODE_RECORD)]:
                 self._table[name] = None
 
 
-def _spec_for(name: str, kind: str, root: str, record: str) -> ModuleSpec:
+def _spec_for(name: str, kind: str, root: str) -> ModuleSpec:
     """The spec ``spec_from_file_location`` would build, without importing importlib.util."""
     if kind == "namespace":
         spec = ModuleSpec(name, None, is_package=True)
@@ -273,17 +278,17 @@ def build_table(config: Config) -> tuple[Table, frozenset[str]]:
     for name, spec in config.modules.items():
         entry = lock.get(name)
         row = table_row(entry, name, cache_root) if entry is not None and entry.spec == spec.redacted else None
-        table[name] = row if row is not None and os.path.exists(row[2]) else None
+        table[name] = row if row is not None and os.path.exists(row[2] + _BYTECODE_RECORD) else None
         parents.update(_parents_of(name))
     return table, frozenset(parents)
 
 
 def table_row(entry: LockEntry, name: str, cache_root: str) -> Row:
-    """(kind, root, bytecode record) of a locked entry, from the cache layout."""
+    """(kind, root, tree entry folder) of a locked entry, from the cache layout."""
     from .cache import Cache
 
     location = Cache(_as_path(cache_root)).tree(entry.object, entry.root_name(name))
-    return entry.kind, str(location.path), str(location.bytecode_record)
+    return entry.kind, str(location.path), str(location.entry)
 
 
 def _prepare(config: Config, name: str) -> Row:
@@ -329,7 +334,7 @@ def _stderr(message: str) -> None:
 _installed: GitImportFinder | None = None
 
 
-def install(config: Config | None = None) -> GitImportFinder:
+def install(config: Config | None = None, *, stacklevel: int = 2) -> GitImportFinder:
     """Put the finder on ``sys.meta_path`` just before the path finder (idempotent).
 
     Raises:
@@ -339,7 +344,7 @@ def install(config: Config | None = None) -> GitImportFinder:
     if _installed is not None and _installed in sys.meta_path:
         return _installed
     finder = GitImportFinder.from_config(config) if config is not None else GitImportFinder.load()
-    _warn_already_imported(finder)
+    _warn_already_imported(finder, stacklevel)
     _export_to_children(finder)
     position = next((i for i, f in enumerate(sys.meta_path) if f is PathFinder), len(sys.meta_path))
     sys.meta_path.insert(position, finder)
@@ -371,7 +376,7 @@ def installed_finder() -> GitImportFinder | None:
     return _installed
 
 
-def _warn_already_imported(finder: GitImportFinder) -> None:
+def _warn_already_imported(finder: GitImportFinder, stacklevel: int) -> None:
     for name in finder.names():
         module = sys.modules.get(name)
         if module is None:
@@ -379,4 +384,6 @@ def _warn_already_imported(finder: GitImportFinder) -> None:
         origin = getattr(getattr(module, "__spec__", None), "origin", None) or "elsewhere"
         import warnings
 
-        warnings.warn(f"{name!r} was imported before gitimport.install() (from {origin}); that copy stays in use", stacklevel=3)
+        warnings.warn(
+            f"{name!r} was imported before gitimport.install() (from {origin}); that copy stays in use", stacklevel=stacklevel + 1
+        )

@@ -79,7 +79,7 @@ def _resolve(finder: GitImportFinder, spec: Spec, name: str, commit: str | None)
     exact = spec.ref if spec.is_pinned_commit else None
     if exact is None and commit is None and spec.redacted not in _warned:
         _warned.add(spec.redacted)
-        warnings.warn(f"pin({spec.redacted!r}) follows a moving ref; pass commit= to make it reproducible", stacklevel=4)
+        warnings.warn(f"pin({spec.redacted!r}) follows a moving ref; pass commit= to make it reproducible", stacklevel=3)
     cache = Cache(finder.config.cache_dir)
     record = _record_path(cache, spec, name)
     if exact is not None:
