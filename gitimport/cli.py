@@ -95,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--offline", action="store_true", help="never touch the network")
     sync.add_argument("--upgrade", nargs="*", metavar="NAME", help="re-resolve refs (all modules, or the NAMEs given)")
     sync.add_argument("--repair", action="store_true", help="re-materialize cached trees that fail verification")
+    sync.add_argument("--python", metavar="PATH", help="check requirements against this interpreter (default: the current one)")
     sync.add_argument("script", nargs="?", type=Path, help="a script whose PEP 723 block holds [tool.gitimport]")
 
     run = command("run", cmd_run, "Run a command with pinned modules importable in every Python process it starts.")
@@ -157,7 +158,20 @@ def cmd_sync(args: argparse.Namespace) -> int:
         _say(args, f"Removed {name} from the lock")
     if report.lock_written:
         _say(args, f"Wrote {report.lockfile}")
+    _warn_unmet_requirements(config, args.python)
     return EXIT_OK
+
+
+def _warn_unmet_requirements(config: Config, python: str | None) -> None:
+    """Name what pinned packages need but the target interpreter lacks (DESIGN §8)."""
+    from .finder import build_table
+    from .requirements import unmet_requirements
+
+    dists = build_table(config)[2]
+    for unmet in unmet_requirements([dist_info for dist_info, _ in dists.values()], python):
+        found = f"{unmet.found} is installed" if unmet.found else "it is not installed"
+        target = python or sys.executable
+        print(f"warning: {unmet.distribution} requires {unmet.requirement!r}, but {found} for {target}", file=sys.stderr)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

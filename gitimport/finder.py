@@ -34,7 +34,7 @@ except ImportError:  # pragma: no cover - interpreters other than CPython
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
     from pathlib import Path
     from types import ModuleType
     from typing import Any, Optional
@@ -46,6 +46,8 @@ if TYPE_CHECKING:
     #: or None for a configured module that needs the cold path.
     Row = tuple[str, str, str]
     Table = dict[str, Optional[Row]]
+    #: normalized distribution name -> (.dist-info folder, ((root name, tree entry folder), ...))
+    Dists = dict[str, tuple[str, tuple[tuple[str, str], ...]]]
 
 SNAPSHOT_VERSION = 2
 #: appended to a tree entry's folder: this interpreter's record of its .pyc files (see cache.bytecode_record_name)
@@ -57,10 +59,11 @@ CONFIG_NAMES = ("gitimport.toml", "pyproject.toml")
 class GitImportFinder:
     """Finds configured module names in the gitimport cache."""
 
-    def __init__(self, config_path: str | None, table: Table, parents: frozenset[str] = frozenset()) -> None:
+    def __init__(self, config_path: str | None, table: Table, parents: frozenset[str] = frozenset(), dists: Dists | None = None) -> None:
         self.config_path = config_path
         self._table = table
         self._parents = set(parents)
+        self._dists: Dists = dists or {}
         self._busy: set[str] = set()
         self._mutex = _thread.RLock()
         self._config: Config | None = None
@@ -73,19 +76,19 @@ class GitImportFinder:
             path = os.path.abspath(path)
             snapshot = read_snapshot(path)
             if snapshot is not None:
-                return cls(path, snapshot["table"], frozenset(snapshot["parents"]))
+                return cls(path, snapshot["table"], frozenset(snapshot["parents"]), snapshot["dists"])
         from .config import load_config
 
         config = load_config(_as_path(path) if path else None)
         finder = cls.from_config(config)
         if config.path is not None:
-            write_snapshot(config, finder._table, finder._parents)
+            write_snapshot(config, finder._table, finder._parents, finder._dists)
         return finder
 
     @classmethod
     def from_config(cls, config: Config) -> GitImportFinder:
-        table, parents = build_table(config)
-        finder = cls(str(config.path) if config.path else None, table, parents)
+        table, parents, dists = build_table(config)
+        finder = cls(str(config.path) if config.path else None, table, parents, dists)
         finder._config = config
         return finder
 
@@ -143,6 +146,14 @@ class GitImportFinder:
                 self._busy.discard(name)
             self._table[name] = row
             return row
+
+    def find_distributions(self, context: Any = None) -> Iterator[Any]:
+        """Distributions of pinned packages, for ``importlib.metadata`` (pinned ones come first)."""
+        if not self._dists:
+            return iter(())
+        from .runtime_metadata import distributions
+
+        return distributions(self._dists, getattr(context, "name", None))
 
     def invalidate_caches(self) -> None:
         """Forget the parsed config, so a sync in another process is seen."""
@@ -238,7 +249,7 @@ def read_snapshot(config_path: str) -> dict[str, Any] | None:
     return snapshot
 
 
-def write_snapshot(config: Config, table: Table, parents: set[str] | frozenset[str]) -> None:
+def write_snapshot(config: Config, table: Table, parents: set[str] | frozenset[str], dists: Dists) -> None:
     """Record the table for the next interpreter; a folder we cannot write is fine."""
     if config.path is None:
         return
@@ -254,6 +265,7 @@ def write_snapshot(config: Config, table: Table, parents: set[str] | frozenset[s
         "lock_text": _read_bytes(lockfile),
         "table": ready,
         "parents": tuple(sorted(parents)),
+        "dists": dists,
     }
     target = snapshot_path(str(config.path))
     temporary = f"{target}.{os.getpid()}.tmp"
@@ -267,20 +279,32 @@ def write_snapshot(config: Config, table: Table, parents: set[str] | frozenset[s
             os.unlink(temporary)
 
 
-def build_table(config: Config) -> tuple[Table, frozenset[str]]:
-    """Rows for every configured module whose lock entry matches its spec and is cached."""
+def build_table(config: Config) -> tuple[Table, frozenset[str], Dists]:
+    """Rows for every configured module whose lock entry matches its spec and is cached,
+    and the distributions those modules belong to."""
     from .lock import read_lock
+    from .metadata import recorded_distribution
 
     lock = read_lock(config.lockfile)
     cache_root = str(config.cache_dir)
     table: Table = {}
     parents: set[str] = set()
+    roots: dict[str, list[tuple[str, str]]] = {}
     for name, spec in config.modules.items():
         entry = lock.get(name)
         row = table_row(entry, name, cache_root) if entry is not None and entry.spec == spec.redacted else None
-        table[name] = row if row is not None and os.path.exists(row[2] + _BYTECODE_RECORD) else None
+        ready = row is not None and os.path.exists(row[2] + _BYTECODE_RECORD)
+        table[name] = row if ready else None
         parents.update(_parents_of(name))
-    return table, frozenset(parents)
+        if ready and entry is not None and row is not None:
+            dist_info = recorded_distribution(config.cache_dir, spec.repo.identity, entry.commit, entry.path)
+            if dist_info:
+                roots.setdefault(dist_info, []).append((os.path.basename(row[1]), row[2]))
+    dists: Dists = {}
+    for dist_info, members in sorted(roots.items()):
+        name = os.path.basename(dist_info)[: -len(".dist-info")].rsplit("-", 1)[0]
+        dists.setdefault(name.replace("_", "-"), (dist_info, tuple(sorted(set(members)))))
+    return table, frozenset(parents), dists
 
 
 def table_row(entry: LockEntry, name: str, cache_root: str) -> Row:

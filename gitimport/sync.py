@@ -241,8 +241,15 @@ def _commit_ref(ref: str) -> Resolved:
 
 
 def _cached(cache: Cache, plan: _Plan) -> bool:
+    """The module's tree and its distribution record are both in the cache."""
+    from .metadata import dist_pointer
+
     entry = plan.entry
-    return entry is not None and cache.has_tree(entry.object, entry.root_name(plan.name))
+    return (
+        entry is not None
+        and cache.has_tree(entry.object, entry.root_name(plan.name))
+        and dist_pointer(cache.root, plan.spec.repo.identity, entry.commit, entry.path).is_file()
+    )
 
 
 def _report_moved_tag(plan: _Plan, refs: RemoteRefs, warn: Reporter) -> None:
@@ -292,6 +299,9 @@ def _materialize(plan: _Plan, repo: Repo, cache: Cache, lock_url: str, fresh: bo
         object=root.object,
         digest=digest,
     )
+    from .metadata import ensure_distribution
+
+    ensure_distribution(repo.object_store, cache.root, plan.spec.repo.identity, new_entry.ref, new_entry.commit, new_entry.path)
     action = plan.action if plan.resolve else "restored"
     if plan.action == "upgraded" and entry is not None and entry.commit == plan.commit:
         action = "unchanged"
