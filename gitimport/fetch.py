@@ -19,7 +19,8 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
+from urllib.parse import urlsplit
 
 from dulwich.client import GitClient, HTTPUnauthorized, get_transport_and_path
 from dulwich.errors import GitProtocolError, HangupException, NotGitRepository
@@ -32,6 +33,7 @@ from .errors import FetchError, PolicyError, RefNotFoundError
 from .spec import RepoURL, is_commit_id, redact_url
 
 DEFAULT_TIMEOUT_SECONDS = 60.0
+T = TypeVar("T")
 PIN_REF_PREFIX = b"refs/gitimport/"
 
 
@@ -102,37 +104,67 @@ def _is_loopback(host: str) -> bool:
 
 
 class Remote:
-    """One repository as we contact it: its URL after mirrors, its client."""
+    """One repository as we contact it: its URL after mirrors, its client, its credentials."""
 
     def __init__(self, repo: RepoURL, config: Config, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
+        from .credentials import from_netrc, split_userinfo
+
         self.repo = repo
-        self.url = apply_mirrors(repo.fetch, config.mirrors)
-        self.display = redact_url(self.url)
         self.timeout = timeout
+        self._git_config = _user_git_config()
+        contacted = apply_mirrors(repo.fetch, config.mirrors)
+        if contacted == repo.fetch and self._git_config is not None:
+            from dulwich.config import apply_instead_of
+
+            contacted = apply_instead_of(self._git_config, contacted)
         check_policy(repo.fetch, config)
-        if self.url != repo.fetch:
-            check_policy(self.url, config)
+        if contacted != repo.fetch:
+            check_policy(contacted, config)
+        self._is_http = contacted.startswith(("http://", "https://"))
+        self.url, self._credentials = split_userinfo(contacted) if self._is_http else (contacted, None)
+        if self._is_http and self._credentials is None:
+            self._credentials = from_netrc(urlsplit(self.url).hostname or "")
+        self.display = redact_url(self.url)
+        self._asked_helper = False
         self._client: GitClient | None = None
         self._path = ""
 
     def _connect(self) -> tuple[GitClient, str]:
         if self._client is None:
             kwargs: dict[str, Any] = {}
-            if self.url.startswith(("http://", "https://")):
+            if self._is_http:
                 from dulwich.client import default_urllib3_manager
 
-                kwargs["pool_manager"] = default_urllib3_manager(None, timeout=self.timeout)
-            ssh_command = os.environ.get("GIT_SSH_COMMAND")
+                kwargs["pool_manager"] = default_urllib3_manager(self._git_config, timeout=self.timeout)
+                if self._credentials is not None:
+                    kwargs["username"] = self._credentials.username
+                    kwargs["password"] = self._credentials.password
+            ssh_command = os.environ.get("GIT_SSH_COMMAND") or _config_value(self._git_config, b"core", b"sshCommand")
             if ssh_command:
                 kwargs["ssh_command"] = ssh_command
             self._client, self._path = get_transport_and_path(self.url, **kwargs)
         return self._client, self._path
 
+    def _authenticated(self, operation: Callable[[GitClient, str], T]) -> T:
+        """Run ``operation``; on a 401, ask git's credential helpers once and retry."""
+        try:
+            return operation(*self._connect())
+        except HTTPUnauthorized:
+            if not self._is_http or self._asked_helper:
+                raise
+            from .credentials import from_git_helper
+
+            self._asked_helper = True
+            credentials = from_git_helper(self.url)
+            if credentials is None:
+                raise
+            self._credentials, self._client = credentials, None
+            return operation(*self._connect())
+
     def ls_remote(self) -> RemoteRefs:
         """List the remote's refs once, with annotated tags peeled to commits."""
-        client, path = self._connect()
         with self._translated_errors():
-            result = client.get_refs(path.encode() if isinstance(path, str) else path)
+            result = self._authenticated(lambda client, path: client.get_refs(path.encode() if isinstance(path, str) else path))
         raw = {name.decode("utf-8", "replace"): sha.decode("ascii") for name, sha in result.refs.items() if sha}
         advertised = {name: sha for name, sha in raw.items() if not name.endswith("^{}")}
         peeled = {name: raw.get(name + "^{}", sha) for name, sha in advertised.items()}
@@ -150,7 +182,9 @@ class Remote:
     def _local_path(self) -> str:
         return self.url[len("file://") :] if self.url.startswith("file://") else self.url
 
-    def fetch(self, target: Repo, commits: set[str], refs: RemoteRefs | None = None) -> FetchStats:
+    def fetch(
+        self, target: Repo, commits: set[str], refs: RemoteRefs | None = None, progress: Callable[[bytes], None] | None = None
+    ) -> FetchStats:
         """Bring ``commits`` into ``target`` and keep them reachable from our own refs.
 
         Tries, in order: the commits by id at depth 1; the ref tips that peel to
@@ -170,7 +204,7 @@ class Remote:
         error: FetchError | None = None
         for wants, depth in attempts:
             try:
-                self._fetch_once(target, wants, depth)
+                self._fetch_once(target, wants, depth, progress)
             except FetchError as exc:
                 error = error or exc
                 continue
@@ -190,16 +224,17 @@ class Remote:
         new = {p: s for p, s in after.items() if p not in before}
         return FetchStats(objects=sum(_pack_object_count(p) for p in new), bytes=sum(new.values()))
 
-    def _fetch_once(self, target: Repo, wants: set[str], depth: int | None) -> None:
-        client, path = self._connect()
-
+    def _fetch_once(self, target: Repo, wants: set[str], depth: int | None, progress: Callable[[bytes], None] | None) -> None:
         def determine_wants(refs: dict[bytes, bytes], depth: int | None = None) -> list[bytes]:
             if wants:
                 return sorted(w.encode() for w in wants)
             return sorted({sha for name, sha in refs.items() if sha and not name.endswith(b"^{}")})
 
+        def fetch(client: GitClient, path: str) -> None:
+            client.fetch(path, target, determine_wants=determine_wants, depth=depth, progress=progress)  # type: ignore[arg-type]
+
         with self._translated_errors():
-            client.fetch(path, target, determine_wants=determine_wants, depth=depth)  # type: ignore[arg-type]
+            self._authenticated(fetch)
 
     @contextlib.contextmanager
     def _translated_errors(self) -> Iterator[None]:
@@ -224,6 +259,26 @@ class Remote:
 
 
 _NOT_FOUND_PHRASES = ("not found", "no such repository", "does not appear to be a git repository", "not a git repository")
+
+
+def _user_git_config() -> Any:
+    """The user's git configuration (insteadOf, proxies, sshCommand), or None if unreadable."""
+    from dulwich.config import StackedConfig
+
+    try:
+        return StackedConfig.default()
+    except (OSError, ValueError):
+        return None
+
+
+def _config_value(config: Any, section: bytes, name: bytes) -> str | None:
+    if config is None:
+        return None
+    try:
+        value = config.get(section, name)
+    except KeyError:
+        return None
+    return value.decode("utf-8") if isinstance(value, bytes) else None
 
 
 def _explain(exc: BaseException, display: str) -> str:

@@ -11,8 +11,9 @@ module imports nothing beyond what every interpreter has loaded at start-up.
 Instead of parsing TOML and specs in every process, it reads a *runtime
 snapshot*: the name-to-folder table computed from the config and the lock,
 stored with ``marshal`` in ``__pycache__`` beside the config file, and valid
-only while the config text, the lock text and the environment it was computed
-from are unchanged (compared byte for byte).  Anything else (a stale or
+only while the config, the lock and the environment it was computed from are
+unchanged (compared by a BLAKE2 hash of each file, so the snapshot never holds
+a copy of a token written in the config).  Anything else (a stale or
 missing snapshot, a tree missing from the cache, a spec changed since the
 lock) takes the cold path, which imports the full machinery lazily and runs a
 sync of that one module.  Every failure there reaches the importer as an
@@ -25,6 +26,11 @@ import _thread
 import marshal
 import os
 import sys
+
+try:
+    from _blake2 import blake2b as _blake2b
+except ImportError:  # pragma: no cover - interpreters without the builtin module
+    from hashlib import blake2b as _blake2b
 
 try:  # the objects importlib.machinery re-exports, without importing importlib
     from _frozen_importlib import ModuleSpec
@@ -49,7 +55,7 @@ if TYPE_CHECKING:
     #: normalized distribution name -> (.dist-info folder, ((root name, tree entry folder), ...))
     Dists = dict[str, tuple[str, tuple[tuple[str, str], ...]]]
 
-SNAPSHOT_VERSION = 2
+SNAPSHOT_VERSION = 3
 #: appended to a tree entry's folder: this interpreter's record of its .pyc files (see cache.bytecode_record_name)
 _BYTECODE_RECORD = f"/bytecode-{sys.implementation.cache_tag}{f'.opt-{sys.flags.optimize}' if sys.flags.optimize else ''}.json"
 _ENVIRONMENT = ("GITIMPORT_CACHE_DIR", "XDG_CACHE_HOME", "HOME", "LOCALAPPDATA")
@@ -227,6 +233,14 @@ def _read_bytes(path: str | None) -> bytes | None:
         return None
 
 
+def _fingerprint(path: str | None) -> bytes | None:
+    """A cryptographic hash of a file's bytes: the snapshot must not copy the config,
+    which may hold a token in a URL.  ``_blake2`` is built into CPython and costs
+    a tenth of ``hashlib``, which loads OpenSSL."""
+    data = _read_bytes(path)
+    return None if data is None else _blake2b(data, digest_size=20).digest()
+
+
 def _environment() -> tuple[str | None, ...]:
     return tuple(os.environ.get(name) for name in _ENVIRONMENT)
 
@@ -242,9 +256,9 @@ def read_snapshot(config_path: str) -> dict[str, Any] | None:
         return None
     if not isinstance(snapshot, dict) or snapshot.get("version") != SNAPSHOT_VERSION:
         return None
-    if snapshot.get("environment") != _environment() or snapshot.get("config_text") != _read_bytes(config_path):
+    if snapshot.get("environment") != _environment() or snapshot.get("config") != _fingerprint(config_path):
         return None
-    if snapshot.get("lock_text") != _read_bytes(snapshot.get("lockfile")):
+    if snapshot.get("lock") != _fingerprint(snapshot.get("lockfile")):
         return None
     return snapshot
 
@@ -260,9 +274,9 @@ def write_snapshot(config: Config, table: Table, parents: set[str] | frozenset[s
     snapshot = {
         "version": SNAPSHOT_VERSION,
         "environment": _environment(),
-        "config_text": _read_bytes(str(config.path)),
+        "config": _fingerprint(str(config.path)),
         "lockfile": lockfile,
-        "lock_text": _read_bytes(lockfile),
+        "lock": _fingerprint(lockfile),
         "table": ready,
         "parents": tuple(sorted(parents)),
         "dists": dists,
