@@ -81,7 +81,7 @@ class GitImportFinder:
         if path is not None:
             path = os.path.abspath(path)
             snapshot = read_snapshot(path)
-            if snapshot is not None:
+            if snapshot is not None and {"table", "parents", "dists"} <= snapshot.keys():
                 return cls(path, snapshot["table"], frozenset(snapshot["parents"]), snapshot["dists"])
         from .config import load_config
 
@@ -152,6 +152,15 @@ class GitImportFinder:
                 self._busy.discard(name)
             self._table[name] = row
             return row
+
+    def iter_modules(self, prefix: str = "") -> Iterator[tuple[str, bool]]:
+        """Top-level pinned names, for ``pkgutil.iter_modules()`` (as installed packages are listed)."""
+        tops = {name: row for name, row in self._table.items() if "." not in name}
+        for parent in self._parents:
+            if "." not in parent and parent not in tops:
+                tops[parent] = ("namespace", "", "")
+        for name, row in sorted(tops.items()):
+            yield prefix + name, row is None or row[0] != "module"
 
     def find_distributions(self, context: Any = None) -> Iterator[Any]:
         """Distributions of pinned packages, for ``importlib.metadata`` (pinned ones come first)."""
