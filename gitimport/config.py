@@ -23,7 +23,11 @@ CONFIG_NAME = "gitimport.toml"
 PYPROJECT_NAME = "pyproject.toml"
 DEFAULT_LOCK_NAME = "gitimport.lock"
 
-_SETTINGS = ("cache-dir", "lockfile", "offline", "frozen", "allow-hosts", "insecure-hosts")
+_SETTINGS = ("cache-dir", "lockfile", "offline", "frozen", "allow-hosts", "insecure-hosts", "max-file-size", "max-tree-size")
+DEFAULT_MAX_FILE_SIZE = 100 * 1024**2
+DEFAULT_MAX_TREE_SIZE = 1024**3
+_SIZE = re.compile(r"\s*(\d+)\s*(B|KB|MB|GB|KiB|MiB|GiB)?\s*", re.IGNORECASE)
+_UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "kib": 1024, "mib": 1024**2, "gib": 1024**3}
 _TABLES = ("modules", "mirrors")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -43,6 +47,8 @@ class Config:
     frozen: bool = False
     allow_hosts: tuple[str, ...] = ()
     insecure_hosts: tuple[str, ...] = ()
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    max_tree_size: int = DEFAULT_MAX_TREE_SIZE
     shadowed: Path | None = None  # a pyproject.toml [tool.gitimport] that gitimport.toml overrides
 
     @property
@@ -168,6 +174,8 @@ def _build(path: Path | None, table: Mapping[str, Any], shadowed: Path | None) -
         frozen=frozen,
         allow_hosts=_host_list(table, "allow-hosts", where),
         insecure_hosts=_host_list(table, "insecure-hosts", where),
+        max_file_size=_size_setting(table, "max-file-size", DEFAULT_MAX_FILE_SIZE, where),
+        max_tree_size=_size_setting(table, "max-tree-size", DEFAULT_MAX_TREE_SIZE, where),
         shadowed=shadowed,
     )
 
@@ -195,6 +203,17 @@ def _string_setting(table: Mapping[str, Any], key: str, where: str) -> str | Non
     if value is not None and (not isinstance(value, str) or not value):
         raise ConfigError(f"{where}: '{key}' must be a non-empty string, not {value!r}.", f'write {key} = "…"')
     return value
+
+
+def _size_setting(table: Mapping[str, Any], key: str, default: int, where: str) -> int:
+    """A size in bytes: an integer, or a string such as "20 MB" or "1GiB"."""
+    value = table.get(key, default)
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    match = _SIZE.fullmatch(value) if isinstance(value, str) else None
+    if match is None or int(match.group(1)) <= 0:
+        raise ConfigError(f"{where}: '{key}' must be a positive size, not {value!r}.", f'write {key} = "50 MB" or a number of bytes')
+    return int(match.group(1)) * _UNITS[(match.group(2) or "B").lower()]
 
 
 def _cache_dir(table: Mapping[str, Any], base: Path, where: str) -> Path:

@@ -49,6 +49,14 @@ class Root:
     mode: int
 
 
+@dataclass(frozen=True)
+class Limits:
+    """Sizes a materialized tree may not exceed (config ``max-file-size``, ``max-tree-size``)."""
+
+    max_file_size: int
+    max_tree_size: int
+
+
 @dataclass
 class Materialized:
     """A tree written into the cache, with what the lock records about it."""
@@ -187,6 +195,7 @@ def materialize(
     cache: Cache,
     root: Root,
     root_name: str,
+    limits: Limits,
     expected_digest: str | None = None,
 ) -> Materialized:
     """Write a verified root into the cache (or find it already there).
@@ -194,7 +203,8 @@ def materialize(
     Raises:
       IntegrityError: an object that does not hash to its id, or a digest
         different from ``expected_digest`` (the lock's).
-      UnsafeTreeError: a name or symlink that would escape the tree.
+      UnsafeTreeError: a name or symlink that would escape the tree, or a
+        file or tree over the size limits.
     """
     location = cache.tree(root.object, root_name)
     build = cache.new_build_dir()
@@ -204,10 +214,16 @@ def materialize(
         notes: list[str] = []
         if root.mode == MODE_TREE:
             staged.mkdir()
+            total = 0
             for relative, mode, object_id in _walk(store, root.object, "", notes):
-                _write_entry(store, staged, relative, mode, object_id, hashes)
+                total += _write_entry(store, staged, relative, mode, object_id, hashes, limits)
+                if total > limits.max_tree_size:
+                    raise UnsafeTreeError(
+                        f"{root.path or 'The repository root'} is larger than max-tree-size ({_size(limits.max_tree_size)}).",
+                        "raise max-tree-size in the config if this tree is expected to be this large",
+                    )
         else:
-            _write_entry(store, build, root_name, root.mode, root.object, hashes)
+            _write_entry(store, build, root_name, root.mode, root.object, hashes, limits)
             hashes = {root_name: hashes[root_name]}
         digest = dirhash(hashes)
         if expected_digest is not None and digest != expected_digest:
@@ -259,12 +275,18 @@ def _check_name(name: str, relative: str) -> None:
         raise UnsafeTreeError(f"The tree holds an unsafe entry name {relative!r}.", "refusing to write names that could escape the tree")
 
 
-def _write_entry(store: ObjectStore, base: Path, relative: str, mode: int, object_id: str, hashes: dict[str, str]) -> None:
+def _write_entry(store: ObjectStore, base: Path, relative: str, mode: int, object_id: str, hashes: dict[str, str], limits: Limits) -> int:
+    """Write one verified entry; return the bytes written."""
     target = base / relative
     if mode == MODE_TREE:
         target.mkdir()
-        return
+        return 0
     data = read_object(store, object_id, b"blob")
+    if len(data) > limits.max_file_size:
+        raise UnsafeTreeError(
+            f"{relative} is {_size(len(data))}, larger than max-file-size ({_size(limits.max_file_size)}).",
+            "raise max-file-size in the config if this file is expected",
+        )
     if mode == MODE_LINK:
         link = data.decode("utf-8", "surrogateescape")
         resolved = posixpath.normpath(posixpath.join(posixpath.dirname(relative), link))
@@ -278,3 +300,8 @@ def _write_entry(store: ObjectStore, base: Path, relative: str, mode: int, objec
             handle.write(data)
         os.chmod(target, 0o555 if mode & 0o111 else 0o444)
     hashes[relative] = hashlib.sha256(data).hexdigest()
+    return len(data)
+
+
+def _size(size: int) -> str:
+    return f"{size / 1024**2:.1f} MiB" if size >= 1024**2 else f"{size} bytes"

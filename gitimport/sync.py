@@ -229,7 +229,7 @@ def _sync_repository(
                     report.fetched[remote.display] = (stats.objects, stats.bytes)
             lock_url = relative_lock_url(plans[0].spec, lockfile)
             for plan in plans:
-                report.modules.append(_materialize(plan, repo, cache, lock_url, fresh=plan in needs_tree))
+                report.modules.append(_materialize(plan, repo, config, cache, lock_url, fresh=plan in needs_tree))
     finally:
         remove_tree(build)
 
@@ -263,8 +263,8 @@ def _report_moved_tag(plan: _Plan, refs: RemoteRefs, warn: Reporter) -> None:
         )
 
 
-def _materialize(plan: _Plan, repo: Repo, cache: Cache, lock_url: str, fresh: bool) -> ModuleOutcome:
-    from .materialize import find_root, materialize
+def _materialize(plan: _Plan, repo: Repo, config: Config, cache: Cache, lock_url: str, fresh: bool) -> ModuleOutcome:
+    from .materialize import Limits, find_root, materialize
 
     assert plan.commit is not None
     entry = plan.entry
@@ -288,7 +288,8 @@ def _materialize(plan: _Plan, repo: Repo, cache: Cache, lock_url: str, fresh: bo
                 "run `gitimport verify`, then `gitimport sync --repair`",
             )
     else:
-        digest = materialize(repo.object_store, cache, root, name, expected_digest=expected).digest
+        limits = Limits(config.max_file_size, config.max_tree_size)
+        digest = materialize(repo.object_store, cache, root, name, limits, expected_digest=expected).digest
     new_entry = LockEntry(
         spec=plan.spec.redacted,
         url=lock_url,

@@ -1,0 +1,210 @@
+"""Trees that try to escape, collide or overflow are refused, with nothing materialized.
+
+The repositories here are written object by object with dulwich, because git
+itself refuses to create most of them; a hostile server has no such scruples.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from dulwich.objects import Blob, Commit, Tree
+from dulwich.repo import Repo
+from support.project import Project
+
+from gitimport.lock import read_lock
+
+FILE, EXEC, LINK, DIR, GITLINK = 0o100644, 0o100755, 0o120000, 0o040000, 0o160000
+
+
+def raw_tree(repo: Repo, entries: list[tuple[bytes, int, bytes]]) -> bytes:
+    """Store a tree with exactly these entries (dulwich's Tree sorts and would accept bad names)."""
+    tree = Tree()
+    for name, mode, sha in entries:
+        tree.add(name, mode, sha)
+    repo.object_store.add_object(tree)
+    return tree.id
+
+
+def blob(repo: Repo, data: bytes) -> bytes:
+    item = Blob.from_string(data)
+    repo.object_store.add_object(item)
+    return item.id
+
+
+def commit_tree(repo: Repo, tree_id: bytes, tag: str = "v1") -> str:
+    commit = Commit()
+    commit.tree = tree_id
+    commit.author = commit.committer = b"Hostile <h@example.com>"
+    commit.author_time = commit.commit_time = 1700000000
+    commit.author_timezone = commit.commit_timezone = 0
+    commit.message = b"hostile\n"
+    repo.object_store.add_object(commit)
+    repo.refs[b"refs/heads/main"] = commit.id
+    repo.refs[f"refs/tags/{tag}".encode()] = commit.id
+    return commit.id.decode()
+
+
+def hostile_repo(tmp_path: Path, package_entries: list[tuple[bytes, int, bytes]] | None = None, build=None) -> Path:  # type: ignore[no-untyped-def]
+    path = tmp_path / "hostile"
+    path.mkdir()
+    repo = Repo.init_bare(str(path))
+    init = blob(repo, b"VALUE = 1\n")
+    entries = [(b"__init__.py", FILE, init)] + (package_entries or [])
+    if build is not None:
+        entries = build(repo, entries)
+    pkg = raw_tree(repo, entries)
+    commit_tree(repo, raw_tree(repo, [(b"pkg", DIR, pkg)]))
+    repo.close()
+    return path
+
+
+def refused(project: Project, repo: Path, spec_path: str = "pkg") -> str:
+    project.configure({"pkg": f"{repo}@v1:{spec_path}"})
+    result = project.cli("sync")
+    assert result.code != 0, result.out
+    assert result.err.startswith("error: ") and "hint: " in result.err and "Traceback" not in result.err
+    assert project.lock_text() is None
+    trees = project.cache / "trees-v1"
+    assert not trees.exists() or not any(trees.iterdir())
+    tmp = project.cache / "tmp-v1"
+    assert not tmp.exists() or not any(tmp.iterdir())
+    return result.err
+
+
+def test_dot_dot_entry_is_refused(project: Project, tmp_path: Path) -> None:
+    def build(repo: Repo, entries):  # type: ignore[no-untyped-def]
+        escape = raw_tree(repo, [(b"evil.py", FILE, blob(repo, b"x = 1\n"))])
+        return entries + [(b"..", DIR, escape)]
+
+    err = refused(project, hostile_repo(tmp_path, build=build))
+
+    assert "unsafe entry name" in err and ".." in err
+
+
+@pytest.mark.parametrize("name", [b".git", b".GIT", b".Git"])
+def test_dot_git_folder_is_refused(project: Project, tmp_path: Path, name: bytes) -> None:
+    def build(repo: Repo, entries):  # type: ignore[no-untyped-def]
+        hooks = raw_tree(repo, [(b"config", FILE, blob(repo, b"[core]\n\tfsmonitor = touch /tmp/pwned\n"))])
+        return entries + [(name, DIR, hooks)]
+
+    err = refused(project, hostile_repo(tmp_path, build=build))
+
+    assert "unsafe entry name" in err
+
+
+@pytest.mark.parametrize("target", [b"../../../../etc/passwd", b"/etc/passwd", b"sub/../../x"])
+def test_symlink_out_of_the_tree_is_refused(project: Project, tmp_path: Path, target: bytes) -> None:
+    def build(repo: Repo, entries):  # type: ignore[no-untyped-def]
+        return entries + [(b"link", LINK, blob(repo, target))]
+
+    err = refused(project, hostile_repo(tmp_path, build=build))
+
+    assert "points outside the imported tree" in err
+
+
+def test_symlink_inside_the_tree_is_kept(project: Project, tmp_path: Path) -> None:
+    def build(repo: Repo, entries):  # type: ignore[no-untyped-def]
+        return entries + [(b"data.txt", FILE, blob(repo, b"data\n")), (b"alias.txt", LINK, blob(repo, b"data.txt"))]
+
+    project.configure({"pkg": f"{hostile_repo(tmp_path, build=build)}@v1:pkg"})
+
+    assert project.cli("sync").code == 0
+
+
+def test_names_that_collide_on_a_case_insensitive_file_system(project: Project, tmp_path: Path) -> None:
+    def build(repo: Repo, entries):  # type: ignore[no-untyped-def]
+        return entries + [(b"Mod.py", FILE, blob(repo, b"a = 1\n")), (b"mod.py", FILE, blob(repo, b"a = 2\n"))]
+
+    err = refused(project, hostile_repo(tmp_path, build=build))
+
+    assert "differ only in case" in err
+
+
+def test_path_inside_a_submodule_is_refused(project: Project, tmp_path: Path) -> None:
+    def build(repo: Repo, entries):  # type: ignore[no-untyped-def]
+        return entries + [(b"vendored", GITLINK, b"1" * 40)]
+
+    err = refused(project, hostile_repo(tmp_path, build=build), spec_path="pkg/vendored/inner")
+
+    assert "inside a git submodule" in err
+
+
+def test_gitlink_inside_the_tree_is_reported_not_followed(project: Project, tmp_path: Path) -> None:
+    def build(repo: Repo, entries):  # type: ignore[no-untyped-def]
+        return entries + [(b"vendored", GITLINK, b"1" * 40)]
+
+    project.configure({"pkg": f"{hostile_repo(tmp_path, build=build)}@v1:pkg"})
+
+    assert project.cli("sync").code == 0
+    root = Path(project.cli("which", "pkg").out.strip())
+    assert not (root / "vendored").exists()
+
+
+def test_file_over_max_file_size_is_refused(project: Project, tmp_path: Path) -> None:
+    def build(repo: Repo, entries):  # type: ignore[no-untyped-def]
+        return entries + [(b"big.bin", FILE, blob(repo, b"x" * 5000))]
+
+    repo = hostile_repo(tmp_path, build=build)
+    project.configure({"pkg": f"{repo}@v1:pkg"}, settings="max-file-size = 4096")
+    result = project.cli("sync")
+
+    assert result.code == 1 and "big.bin is 5000 bytes, larger than max-file-size (4096 bytes)" in result.err
+    assert project.lock_text() is None
+
+
+def test_tree_over_max_tree_size_is_refused(project: Project, tmp_path: Path) -> None:
+    def build(repo: Repo, entries):  # type: ignore[no-untyped-def]
+        return entries + [(f"f{i}.txt".encode(), FILE, blob(repo, bytes([i]) * 1000)) for i in range(10)]
+
+    repo = hostile_repo(tmp_path, build=build)
+    project.configure({"pkg": f"{repo}@v1:pkg"}, settings='max-tree-size = "5 KB"')
+    result = project.cli("sync")
+
+    assert result.code == 1 and "larger than max-tree-size" in result.err
+
+
+def test_sync_never_executes_fetched_code(project: Project, tmp_path: Path) -> None:
+    """setup.py, __init__.py, conftest.py and .pth files that would leave a marker if run."""
+    marker = tmp_path / "EXECUTED"
+    payload = f"open({str(marker)!r}, 'w').write('pwned')\n".encode()
+
+    def build(repo: Repo, entries):  # type: ignore[no-untyped-def]
+        entries = [(n, m, blob(repo, payload) if n == b"__init__.py" else s) for n, m, s in entries]
+        return entries + [
+            (b"setup.py", FILE, blob(repo, payload)),
+            (b"conftest.py", FILE, blob(repo, payload)),
+            (b"evil.pth", FILE, blob(repo, b"import os; " + payload)),
+            (b"__main__.py", FILE, blob(repo, payload)),
+        ]
+
+    project.configure({"pkg": f"{hostile_repo(tmp_path, build=build)}@v1:pkg"})
+
+    assert project.cli("sync").code == 0
+    assert project.cli("verify").code == 0
+    assert not marker.exists()
+    lock = read_lock(project.lock_path).modules["pkg"]
+    assert lock.kind == "package"
+
+
+def test_blob_whose_content_does_not_match_its_id_is_refused(project: Project, tmp_path: Path) -> None:
+    """A repository whose object store returns other bytes under an id (a rewritten object)."""
+    path = hostile_repo(tmp_path)
+    repo = Repo(str(path))
+    init_id = blob(repo, b"VALUE = 1\n").decode()
+    repo.close()
+    loose = path / "objects" / init_id[:2] / init_id[2:]
+    import zlib
+
+    loose.chmod(0o644)
+    loose.write_bytes(zlib.compress(b"blob 10\x00VALUE = 2\n"))
+    project.configure({"pkg": f"{path}@v1:pkg"})
+
+    result = project.cli("sync")
+
+    assert result.code == 1
+    assert init_id in result.err or "corrupt" in result.err.lower()
+    assert project.lock_text() is None
+    assert hashlib.sha1(b"blob 10\x00VALUE = 2\n").hexdigest() != init_id
