@@ -77,7 +77,7 @@ def refused(project: Project, repo: Path, spec_path: str = "pkg") -> str:
 def test_dot_dot_entry_is_refused(project: Project, tmp_path: Path) -> None:
     def build(repo: Repo, entries):  # type: ignore[no-untyped-def]
         escape = raw_tree(repo, [(b"evil.py", FILE, blob(repo, b"x = 1\n"))])
-        return entries + [(b"..", DIR, escape)]
+        return [*entries, (b"..", DIR, escape)]
 
     err = refused(project, hostile_repo(tmp_path, build=build))
 
@@ -88,7 +88,7 @@ def test_dot_dot_entry_is_refused(project: Project, tmp_path: Path) -> None:
 def test_dot_git_folder_is_refused(project: Project, tmp_path: Path, name: bytes) -> None:
     def build(repo: Repo, entries):  # type: ignore[no-untyped-def]
         hooks = raw_tree(repo, [(b"config", FILE, blob(repo, b"[core]\n\tfsmonitor = touch /tmp/pwned\n"))])
-        return entries + [(name, DIR, hooks)]
+        return [*entries, (name, DIR, hooks)]
 
     err = refused(project, hostile_repo(tmp_path, build=build))
 
@@ -98,7 +98,7 @@ def test_dot_git_folder_is_refused(project: Project, tmp_path: Path, name: bytes
 @pytest.mark.parametrize("target", [b"../../../../etc/passwd", b"/etc/passwd", b"sub/../../x"])
 def test_symlink_out_of_the_tree_is_refused(project: Project, tmp_path: Path, target: bytes) -> None:
     def build(repo: Repo, entries):  # type: ignore[no-untyped-def]
-        return entries + [(b"link", LINK, blob(repo, target))]
+        return [*entries, (b"link", LINK, blob(repo, target))]
 
     err = refused(project, hostile_repo(tmp_path, build=build))
 
@@ -107,7 +107,7 @@ def test_symlink_out_of_the_tree_is_refused(project: Project, tmp_path: Path, ta
 
 def test_symlink_inside_the_tree_is_kept(project: Project, tmp_path: Path) -> None:
     def build(repo: Repo, entries):  # type: ignore[no-untyped-def]
-        return entries + [(b"data.txt", FILE, blob(repo, b"data\n")), (b"alias.txt", LINK, blob(repo, b"data.txt"))]
+        return [*entries, (b"data.txt", FILE, blob(repo, b"data\n")), (b"alias.txt", LINK, blob(repo, b"data.txt"))]
 
     project.configure({"pkg": f"{hostile_repo(tmp_path, build=build)}@v1:pkg"})
 
@@ -116,7 +116,7 @@ def test_symlink_inside_the_tree_is_kept(project: Project, tmp_path: Path) -> No
 
 def test_names_that_collide_on_a_case_insensitive_file_system(project: Project, tmp_path: Path) -> None:
     def build(repo: Repo, entries):  # type: ignore[no-untyped-def]
-        return entries + [(b"Mod.py", FILE, blob(repo, b"a = 1\n")), (b"mod.py", FILE, blob(repo, b"a = 2\n"))]
+        return [*entries, (b"Mod.py", FILE, blob(repo, b"a = 1\n")), (b"mod.py", FILE, blob(repo, b"a = 2\n"))]
 
     err = refused(project, hostile_repo(tmp_path, build=build))
 
@@ -125,7 +125,7 @@ def test_names_that_collide_on_a_case_insensitive_file_system(project: Project, 
 
 def test_path_inside_a_submodule_is_refused(project: Project, tmp_path: Path) -> None:
     def build(repo: Repo, entries):  # type: ignore[no-untyped-def]
-        return entries + [(b"vendored", GITLINK, b"1" * 40)]
+        return [*entries, (b"vendored", GITLINK, b"1" * 40)]
 
     err = refused(project, hostile_repo(tmp_path, build=build), spec_path="pkg/vendored/inner")
 
@@ -134,7 +134,7 @@ def test_path_inside_a_submodule_is_refused(project: Project, tmp_path: Path) ->
 
 def test_gitlink_inside_the_tree_is_reported_not_followed(project: Project, tmp_path: Path) -> None:
     def build(repo: Repo, entries):  # type: ignore[no-untyped-def]
-        return entries + [(b"vendored", GITLINK, b"1" * 40)]
+        return [*entries, (b"vendored", GITLINK, b"1" * 40)]
 
     project.configure({"pkg": f"{hostile_repo(tmp_path, build=build)}@v1:pkg"})
 
@@ -145,7 +145,7 @@ def test_gitlink_inside_the_tree_is_reported_not_followed(project: Project, tmp_
 
 def test_file_over_max_file_size_is_refused(project: Project, tmp_path: Path) -> None:
     def build(repo: Repo, entries):  # type: ignore[no-untyped-def]
-        return entries + [(b"big.bin", FILE, blob(repo, b"x" * 5000))]
+        return [*entries, (b"big.bin", FILE, blob(repo, b"x" * 5000))]
 
     repo = hostile_repo(tmp_path, build=build)
     project.configure({"pkg": f"{repo}@v1:pkg"}, settings="max-file-size = 4096")
@@ -173,7 +173,8 @@ def test_sync_never_executes_fetched_code(project: Project, tmp_path: Path) -> N
 
     def build(repo: Repo, entries):  # type: ignore[no-untyped-def]
         entries = [(n, m, blob(repo, payload) if n == b"__init__.py" else s) for n, m, s in entries]
-        return entries + [
+        return [
+            *entries,
             (b"setup.py", FILE, blob(repo, payload)),
             (b"conftest.py", FILE, blob(repo, payload)),
             (b"evil.pth", FILE, blob(repo, b"import os; " + payload)),
