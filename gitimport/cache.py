@@ -88,30 +88,77 @@ class Cache:
 
     @contextlib.contextmanager
     def lock(self, name: str) -> Iterator[None]:
-        """Hold an inter-process lock on ``name`` (a repository key or tree entry)."""
+        """Hold an inter-process lock on ``name`` (a repository key or tree entry).
+
+        The holder writes its pid and command beside the lock, so a process
+        that waits too long (``GITIMPORT_LOCK_TIMEOUT`` seconds, default 600)
+        can say who is in the way.
+        """
         from filelock import FileLock, Timeout
 
         folder = self.root / LOCKS
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{name}.lock"
+        holder = folder / f"{name}.holder"
+        timeout = float(os.environ.get("GITIMPORT_LOCK_TIMEOUT", LOCK_TIMEOUT_SECONDS))
+        lock = FileLock(str(path), timeout=timeout)
         try:
-            with FileLock(str(path), timeout=LOCK_TIMEOUT_SECONDS):
-                yield
+            lock.acquire()
         except Timeout:
             from .errors import GitImportError
 
             raise GitImportError(
-                f"Waited {LOCK_TIMEOUT_SECONDS:.0f} s for the cache lock {path}.",
-                "another gitimport process holds it; wait for it to finish, or remove the lock file if none is running",
+                f"Waited {timeout:g} s for the cache lock {path}, held by {_read_holder(holder)}.",
+                "wait for that process to finish, or stop it; the lock is released when it exits",
             ) from None
+        try:
+            with contextlib.suppress(OSError):
+                holder.write_text(f"process {os.getpid()} ({' '.join(sys.argv)[:200]})", encoding="utf-8")
+            yield
+        finally:
+            lock.release()
 
     def new_build_dir(self) -> Path:
-        """A fresh temporary folder on the cache's file system, for atomic renames."""
+        """A fresh temporary folder on the cache's file system, for atomic renames.
+
+        Its name carries our pid, so :meth:`remove_stale_builds` can tell the
+        leftovers of a killed process from the work of a running one.
+        """
         import tempfile
 
         folder = self.root / TMP
         folder.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix="build-", dir=folder))
+        return Path(tempfile.mkdtemp(prefix=f"build-{os.getpid()}-", dir=folder))
+
+    def remove_stale_builds(self) -> None:
+        """Remove build folders of processes that no longer run (killed mid-sync)."""
+        folder = self.root / TMP
+        if not folder.is_dir():
+            return
+        for build in folder.iterdir():
+            parts = build.name.split("-")
+            if len(parts) >= 3 and parts[1].isdigit() and not process_alive(int(parts[1])):
+                remove_tree(build)
+
+
+def process_alive(pid: int) -> bool:
+    """True when ``pid`` is a running process (or one we may not signal)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def _read_holder(holder: Path) -> str:
+    try:
+        return holder.read_text(encoding="utf-8") or "another process"
+    except OSError:
+        return "another process"
 
 
 def read_manifest(location: TreeLocation) -> dict[str, object]:

@@ -342,6 +342,13 @@ def resolve_ref(refs: RemoteRefs, ref: str, display: str) -> Resolved:
     raise RefNotFoundError(f"Ref {ref!r} is not in {display}.", hint)
 
 
+def _remove_fetch_leftovers(objects: Path) -> None:
+    """Temporary pack files of a fetch that was killed; safe because we hold the repository's lock."""
+    for pattern in ("tmp_pack_*", "incoming-*", "pack/tmp_*"):
+        for leftover in objects.glob(pattern):
+            leftover.unlink(missing_ok=True)
+
+
 def has_object(repo: Repo, object_id: str) -> bool:
     return ObjectID(object_id.encode()) in repo.object_store
 
@@ -355,6 +362,7 @@ def bare_repository(path: Path, build_dir: Path) -> Iterator[Repo]:
     Callers hold the repository's cache lock.
     """
     if (path / "objects").is_dir():
+        _remove_fetch_leftovers(path / "objects")
         with Repo(str(path)) as repo:
             yield repo
         return

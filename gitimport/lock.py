@@ -122,6 +122,16 @@ def render_lock(lock: Lock) -> str:
     return HEADER + "\n" + tomli_w.dumps(document)
 
 
+def _remove_stale_temporaries(path: Path) -> None:
+    """Temporary lock files of killed writers (``.gitimport.lock.<pid>.<random>.tmp``)."""
+    from .cache import process_alive
+
+    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+        pid = leftover.name[len(path.name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and not process_alive(int(pid)):
+            leftover.unlink(missing_ok=True)
+
+
 def write_lock(path: Path, lock: Lock) -> bool:
     """Write the lock atomically; return False when the file already says this.
 
@@ -137,7 +147,8 @@ def write_lock(path: Path, lock: Lock) -> bool:
             return False
     except (OSError, UnicodeDecodeError):
         pass
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _remove_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)

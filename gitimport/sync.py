@@ -108,6 +108,7 @@ def sync(
     _refuse_changes(plans, removed if options.locked else [], config, locked=options.locked, frozen=frozen)
 
     cache = Cache(config.cache_dir)
+    cache.remove_stale_builds()
     report = SyncReport(lockfile=config.lockfile)
     for group in _by_repository(plans):
         _sync_repository(group, config, config.lockfile, cache, report, offline=offline, repair=options.repair, warn=warn)
