@@ -23,7 +23,20 @@ CONFIG_NAME = "gitimport.toml"
 PYPROJECT_NAME = "pyproject.toml"
 DEFAULT_LOCK_NAME = "gitimport.lock"
 
-_SETTINGS = ("cache-dir", "lockfile", "offline", "frozen", "allow-hosts", "insecure-hosts", "max-file-size", "max-tree-size")
+_SETTINGS = (
+    "cache-dir",
+    "lockfile",
+    "offline",
+    "frozen",
+    "allow-hosts",
+    "insecure-hosts",
+    "max-file-size",
+    "max-tree-size",
+    "timeout",
+    "retries",
+)
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_RETRIES = 3
 DEFAULT_MAX_FILE_SIZE = 100 * 1024**2
 DEFAULT_MAX_TREE_SIZE = 1024**3
 _SIZE = re.compile(r"\s*(\d+)\s*(B|KB|MB|GB|KiB|MiB|GiB)?\s*", re.IGNORECASE)
@@ -49,6 +62,8 @@ class Config:
     insecure_hosts: tuple[str, ...] = ()
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     max_tree_size: int = DEFAULT_MAX_TREE_SIZE
+    timeout: float = DEFAULT_TIMEOUT
+    retries: int = DEFAULT_RETRIES
     shadowed: Path | None = None  # a pyproject.toml [tool.gitimport] that gitimport.toml overrides
 
     @property
@@ -176,6 +191,8 @@ def _build(path: Path | None, table: Mapping[str, Any], shadowed: Path | None) -
         insecure_hosts=_host_list(table, "insecure-hosts", where),
         max_file_size=_size_setting(table, "max-file-size", DEFAULT_MAX_FILE_SIZE, where),
         max_tree_size=_size_setting(table, "max-tree-size", DEFAULT_MAX_TREE_SIZE, where),
+        timeout=_number_setting(table, "timeout", "GITIMPORT_TIMEOUT", DEFAULT_TIMEOUT, where),
+        retries=int(_number_setting(table, "retries", "GITIMPORT_RETRIES", DEFAULT_RETRIES, where, integer=True)),
         shadowed=shadowed,
     )
 
@@ -202,6 +219,21 @@ def _string_setting(table: Mapping[str, Any], key: str, where: str) -> str | Non
     value = table.get(key)
     if value is not None and (not isinstance(value, str) or not value):
         raise ConfigError(f"{where}: '{key}' must be a non-empty string, not {value!r}.", f'write {key} = "…"')
+    return value
+
+
+def _number_setting(table: Mapping[str, Any], key: str, env: str, default: float, where: str, integer: bool = False) -> float:
+    """A non-negative number (seconds, or a count) from the environment, the config, or the default."""
+    raw: Any = os.environ.get(env, table.get(key, default))
+    try:
+        value = int(raw) if integer else float(raw)
+    except (TypeError, ValueError):
+        value = -1
+    if isinstance(raw, bool) or value < 0 or (key == "timeout" and value == 0):
+        source = env if env in os.environ else f"{where}: '{key}'"
+        raise ConfigError(
+            f"{source} must be a positive {'whole ' if integer else ''}number, not {raw!r}.", f"for example {key} = {default:g}"
+        )
     return value
 
 

@@ -57,6 +57,9 @@ class PolicyError(UsageError):
 class FetchError(GitImportError):
     """The network or a remote repository failed us."""
 
+    #: worth retrying: a reset, a timeout, a truncated transfer, HTTP 5xx or 429
+    transient = False
+
 
 class RefNotFoundError(FetchError):
     """A ref that the remote does not have."""

@@ -15,6 +15,7 @@ import difflib
 import ipaddress
 import os
 import socket
+import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from typing import Any, Callable, TypeVar
 from urllib.parse import urlsplit
 
 from dulwich.client import GitClient, HTTPUnauthorized, get_transport_and_path
-from dulwich.errors import GitProtocolError, HangupException, NotGitRepository
+from dulwich.errors import HangupException, NotGitRepository
 from dulwich.objects import ObjectID
 from dulwich.refs import Ref
 from dulwich.repo import Repo
@@ -33,6 +34,8 @@ from .errors import FetchError, PolicyError, RefNotFoundError
 from .spec import RepoURL, is_commit_id, redact_url
 
 DEFAULT_TIMEOUT_SECONDS = 60.0
+DEFAULT_RETRIES = 3
+RETRY_BACKOFF_SECONDS = 0.5
 T = TypeVar("T")
 PIN_REF_PREFIX = b"refs/gitimport/"
 
@@ -106,11 +109,12 @@ def _is_loopback(host: str) -> bool:
 class Remote:
     """One repository as we contact it: its URL after mirrors, its client, its credentials."""
 
-    def __init__(self, repo: RepoURL, config: Config, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
+    def __init__(self, repo: RepoURL, config: Config) -> None:
         from .credentials import from_netrc, split_userinfo
 
         self.repo = repo
-        self.timeout = timeout
+        self.timeout = config.timeout
+        self.retries = config.retries
         self._git_config = _user_git_config()
         contacted = apply_mirrors(repo.fetch, config.mirrors)
         if contacted == repo.fetch and self._git_config is not None:
@@ -163,8 +167,12 @@ class Remote:
 
     def ls_remote(self) -> RemoteRefs:
         """List the remote's refs once, with annotated tags peeled to commits."""
-        with self._translated_errors():
-            result = self._authenticated(lambda client, path: client.get_refs(path.encode() if isinstance(path, str) else path))
+
+        def list_refs() -> Any:
+            with self._translated_errors():
+                return self._authenticated(lambda client, path: client.get_refs(path.encode() if isinstance(path, str) else path))
+
+        result = self._retrying(list_refs, self.retries)
         raw = {name.decode("utf-8", "replace"): sha.decode("ascii") for name, sha in result.refs.items() if sha}
         advertised = {name: sha for name, sha in raw.items() if not name.endswith("^{}")}
         peeled = {name: raw.get(name + "^{}", sha) for name, sha in advertised.items()}
@@ -202,9 +210,12 @@ class Remote:
                 attempts.append((tips, 1))
         attempts.append((set(), None))
         error: FetchError | None = None
-        for wants, depth in attempts:
+        for number, (wants, depth) in enumerate(attempts):
             try:
-                self._fetch_once(target, wants, depth, progress)
+                # a failing attempt that has a fallback is retried once; the last one fully
+                self._fetch_once(
+                    target, wants, depth, progress, retries=self.retries if number == len(attempts) - 1 else min(1, self.retries)
+                )
             except FetchError as exc:
                 error = error or exc
                 continue
@@ -224,7 +235,7 @@ class Remote:
         new = {p: s for p, s in after.items() if p not in before}
         return FetchStats(objects=sum(_pack_object_count(p) for p in new), bytes=sum(new.values()))
 
-    def _fetch_once(self, target: Repo, wants: set[str], depth: int | None, progress: Callable[[bytes], None] | None) -> None:
+    def _fetch_once(self, target: Repo, wants: set[str], depth: int | None, progress: Callable[[bytes], None] | None, retries: int) -> None:
         def determine_wants(refs: dict[bytes, bytes], depth: int | None = None) -> list[bytes]:
             if wants:
                 return sorted(w.encode() for w in wants)
@@ -233,8 +244,11 @@ class Remote:
         def fetch(client: GitClient, path: str) -> None:
             client.fetch(path, target, determine_wants=determine_wants, depth=depth, progress=progress)  # type: ignore[arg-type]
 
-        with self._translated_errors():
-            self._authenticated(fetch)
+        def attempt() -> None:
+            with self._translated_errors():
+                self._authenticated(fetch)
+
+        self._retrying(attempt, retries)
 
     @contextlib.contextmanager
     def _translated_errors(self) -> Iterator[None]:
@@ -252,10 +266,29 @@ class Remote:
             ) from None
         except NotGitRepository:
             raise FetchError(f"No git repository at {self.display}.", "check the REPO part of the spec") from None
-        except (GitProtocolError, OSError, zlib.error, AssertionError, ValueError) as exc:
-            raise FetchError(_explain(exc, self.display), _hint(exc)) from None
+        except Exception as exc:  # every transport and pack parser has its own exceptions
+            error = FetchError(_explain(exc, self.display), _hint(exc))
+            error.transient = _is_transient(exc)
+            raise error from None
         finally:
             socket.setdefaulttimeout(previous)
+
+    def _retrying(self, action: Callable[[], T], retries: int) -> T:
+        """Run a remote operation, retrying transient faults with exponential backoff.
+
+        Repositories on local disk are never retried: what failed there fails again.
+        """
+        if self.repo.is_local:
+            retries = 0
+        for attempt in range(retries + 1):
+            try:
+                return action()
+            except FetchError as exc:
+                if not exc.transient or attempt == retries:
+                    raise
+                self._client = None  # a fresh connection for the next attempt
+                time.sleep(RETRY_BACKOFF_SECONDS * 2**attempt)
+        raise AssertionError("unreachable")
 
 
 _NOT_FOUND_PHRASES = ("not found", "no such repository", "does not appear to be a git repository", "not a git repository")
@@ -279,6 +312,18 @@ def _config_value(config: Any, section: bytes, name: bytes) -> str | None:
     except KeyError:
         return None
     return value.decode("utf-8") if isinstance(value, bytes) else None
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """Faults worth another try: resets, timeouts, truncated transfers, HTTP 5xx and 429."""
+    if isinstance(exc, (ConnectionRefusedError, socket.gaierror)):
+        return False  # nothing listens there, or no such host: retrying only delays the error
+    if isinstance(exc, (ConnectionError, TimeoutError, socket.timeout, HangupException, zlib.error, EOFError)):
+        return True
+    text = str(exc).lower()
+    if any(f"{code}" in text for code in (429, 500, 502, 503, 504)):
+        return True
+    return any(word in text for word in ("timed out", "reset", "broken pipe", "incomplete", "truncated", "checksum", "closed"))
 
 
 def _explain(exc: BaseException, display: str) -> str:
