@@ -22,8 +22,12 @@ else:  # pragma: no cover - exercised on Python 3.9 and 3.10 only
 _POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$|\s*\(at end of document\)$")
 
 
-def parse_toml(text: str, source: Path, error: type[UsageError]) -> dict[str, Any]:
-    """Parse TOML text read from ``source``; raise ``error`` quoting file:line:column."""
+def parse_toml(text: str, source: Path, error: type[UsageError], column_offset: int = 0) -> dict[str, Any]:
+    """Parse TOML text read from ``source``; raise ``error`` quoting file:line:column.
+
+    ``column_offset`` is added to reported columns, for text that was taken
+    out of a prefix (the ``# `` of a PEP 723 script block).
+    """
     try:
         document: dict[str, Any] = tomllib.loads(text)
         return document
@@ -32,10 +36,10 @@ def parse_toml(text: str, source: Path, error: type[UsageError]) -> dict[str, An
         match = _POSITION.search(message)
         reason = _POSITION.sub("", message)
         if match and match.group(1):
-            where = f"{source}:{match.group(1)}:{match.group(2)}"
+            where = f"{source}:{match.group(1)}:{int(match.group(2)) + column_offset}"
         else:
             last_line = text.rsplit("\n", 1)[-1]
-            where = f"{source}:{text.count(chr(10)) + 1}:{len(last_line) + 1}"
+            where = f"{source}:{text.count(chr(10)) + 1}:{len(last_line) + 1 + column_offset}"
         raise error(
             f"{where}: invalid TOML: {reason[:1].lower()}{reason[1:]}.",
             "fix the file at that line and column (TOML syntax: https://toml.io)",

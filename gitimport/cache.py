@@ -128,7 +128,9 @@ class Cache:
 
         folder = self.root / TMP
         folder.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f"build-{os.getpid()}-", dir=folder))
+        build = Path(tempfile.mkdtemp(prefix=f"build-{os.getpid()}-", dir=folder))
+        build.chmod(0o755)  # mkdtemp makes it private; the cache is readable like any installed package
+        return build
 
     def remove_stale_builds(self) -> None:
         """Remove build folders of processes that no longer run (killed mid-sync)."""

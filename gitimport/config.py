@@ -163,7 +163,7 @@ def read_script_table(script: Path) -> dict[str, Any]:
         return {}
     content = "".join(line[2:] if line.startswith("# ") else line[1:] for line in blocks[0].group("content").splitlines(keepends=True))
     offset = text[: blocks[0].start()].count("\n") + 1
-    document = parse_toml("\n" * offset + content, script, ConfigError)
+    document = parse_toml("\n" * offset + content, script, ConfigError, column_offset=2)
     table = document.get("tool", {}).get("gitimport", {})
     return table if isinstance(table, dict) else {}
 
@@ -292,7 +292,10 @@ def _modules(value: Any, base: Path, where: str) -> dict[str, Spec]:
         raise ConfigError(f"{where}: [modules] must be a table of NAME = SPEC.", 'write mylib = "https://host/repo@v1:src/mylib"')
     modules: dict[str, Spec] = {}
     for name, raw in _flatten_modules(value):
-        validate_module_name(name)
+        try:
+            validate_module_name(name)
+        except SpecError as exc:
+            raise SpecError(f"{where}: {exc.message}", exc.hint) from None
         if name in modules:
             raise ConfigError(
                 f"{where}: module {name!r} is defined twice (as a quoted and a dotted key).",
@@ -308,13 +311,13 @@ def _modules(value: Any, base: Path, where: str) -> dict[str, Spec]:
 def _flatten_modules(table: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
     """Turn TOML dotted keys (``acme.tools = …``) into dotted module names.
 
-    A nested table is a spec when it has a ``git`` key and a level of dotted
-    names otherwise, so ``"acme.tools"`` and ``acme.tools`` mean the same.
+    A nested table is a spec when it has a ``git``, ``ref`` or ``path`` key,
+    and a level of dotted names otherwise, so ``"acme.tools"`` and ``acme.tools`` mean the same.
     """
     items: list[tuple[str, Any]] = []
     for key, value in table.items():
         name = f"{prefix}{key}"
-        if isinstance(value, dict) and "git" not in value:
+        if isinstance(value, dict) and not set(value) & {"git", "ref", "path"}:
             if not value:
                 raise SpecError(f"Module {name!r} has an empty table as its spec.", 'write { git = "REPO", ref = "REF", path = "PATH" }')
             items.extend(_flatten_modules(value, prefix=f"{name}."))

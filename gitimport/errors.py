@@ -62,10 +62,12 @@ class FetchError(GitImportError):
 
 
 class RefNotFoundError(FetchError):
-    """A ref that the remote does not have."""
+    """A ref that the remote does not have: the spec names something that is not there."""
+
+    exit_code = EXIT_USAGE
 
 
-class PathNotFoundError(GitImportError):
+class PathNotFoundError(UsageError):
     """A spec PATH that the commit does not contain."""
 
 

@@ -74,7 +74,7 @@ def read_lock(path: Path | None) -> Lock:
         return EMPTY_LOCK
     document = read_toml(path, LockFileError)
     version = document.get("version")
-    if version != LOCK_VERSION:
+    if type(version) is not int or version != LOCK_VERSION:  # not True, not 1.0
         raise LockFileError(
             f"{path}: unsupported lock version {version!r} (this gitimport reads version {LOCK_VERSION}).",
             "upgrade gitimport, or delete the lock and run `gitimport sync` to write a new one",

@@ -169,21 +169,29 @@ def _root_in_folder(store: ObjectStore, path: str, tree_id: str, leaf: str) -> R
     entries = {n: (m, s) for n, m, s in tree_entries(store, tree_id)}
     if path and _is_file(entries.get("__init__.py")):
         return Root(path, "package", tree_id, MODE_TREE)
-    joined = posixpath.join(path, f"{leaf}.py") if path else f"{leaf}.py"
+    sub_path = posixpath.join(path, leaf) if path else leaf
+    sub_kind = _folder_kind(store, entries.get(leaf))
+    if sub_kind == "package":  # Python's own order: a package folder, then a module file, then a namespace folder
+        return Root(sub_path, "package", entries[leaf][1], MODE_TREE)
     if _is_file(entries.get(f"{leaf}.py")):
+        joined = posixpath.join(path, f"{leaf}.py") if path else f"{leaf}.py"
         return Root(joined, "module", entries[f"{leaf}.py"][1], entries[f"{leaf}.py"][0])
-    if entries.get(leaf, (0, ""))[0] == MODE_TREE:
-        sub_path = posixpath.join(path, leaf) if path else leaf
-        sub_id = entries[leaf][1]
-        sub_entries = {n: m for n, m, _ in tree_entries(store, sub_id)}
-        kind = "package" if sub_entries.get("__init__.py", 0) & 0o170000 == 0o100000 else "namespace"
-        return Root(sub_path, kind, sub_id, MODE_TREE)
+    if sub_kind == "namespace":
+        return Root(sub_path, "namespace", entries[leaf][1], MODE_TREE)
     if path:
         return Root(path, "namespace", tree_id, MODE_TREE)
     raise PathNotFoundError(
         f"The repository root holds neither {leaf}.py nor a folder {leaf}/.",
         "add ':PATH' to the spec to name the file or folder to import",
     )
+
+
+def _folder_kind(store: ObjectStore, entry: tuple[int, str] | None) -> str | None:
+    """"package" for a folder with ``__init__.py``, "namespace" for another folder, else None."""
+    if entry is None or entry[0] != MODE_TREE:
+        return None
+    names = {n: m for n, m, _ in tree_entries(store, entry[1])}
+    return "package" if names.get("__init__.py", 0) & 0o170000 == 0o100000 else "namespace"
 
 
 def _is_file(entry: tuple[int, str] | None) -> bool:
@@ -264,6 +272,9 @@ def _walk(store: ObjectStore, tree_id: str, prefix: str, notes: list[str]) -> It
         seen_folded[folded] = name
         if mode == MODE_GITLINK:
             notes.append(f"submodule {relative} ({object_id[:12]}) is not followed")
+            continue
+        if name == "__pycache__" or name.endswith((".pyc", ".pyo")):
+            notes.append(f"{relative} is bytecode committed to the repository: not taken (DESIGN §8)")
             continue
         yield relative, mode, object_id
         if mode == MODE_TREE:

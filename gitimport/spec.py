@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import keyword
 import os
+import posixpath
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -116,18 +117,19 @@ def parse_spec(value: str | Mapping[str, object], base_dir: Path | None = None) 
             'write "REPO@REF:PATH" or { git = "REPO", ref = "REF", path = "PATH" }',
         )
     text = value.strip()
+    shown = redact_url(text)
     repo_text, at, rest = text.rpartition("@")
     if not at or not repo_text or _looks_like_userinfo_only(repo_text, rest):
         raise SpecError(
-            f"Spec {text!r} has no @REF.",
+            f"Spec {shown!r} has no @REF.",
             "add the tag, branch or commit to import, e.g. 'https://host/repo@v1.0:src/pkg'",
         )
     ref, _, path = rest.partition(":")
     return Spec(
         text=text,
-        repo=parse_repo(repo_text, base_dir, spec_text=text),
-        ref=validate_ref(ref, text),
-        path=normalize_path(path, text),
+        repo=parse_repo(repo_text, base_dir, spec_text=shown),
+        ref=validate_ref(ref, shown),
+        path=normalize_path(path, shown),
     )
 
 
@@ -145,7 +147,7 @@ def _looks_like_userinfo_only(repo_text: str, rest: str) -> bool:
 
 def _parse_table(table: Mapping[str, object], base_dir: Path | None) -> Spec:
     unknown = sorted(set(table) - TABLE_KEYS)
-    shown = "{" + ", ".join(f"{k} = {v!r}" for k, v in table.items()) + "}"
+    shown = "{" + ", ".join(f"{k} = {redact_url(v)!r}" if isinstance(v, str) else f"{k} = {v!r}" for k, v in table.items()) + "}"
     if unknown:
         raise SpecError(
             f"Spec table {shown} has unknown key(s): {', '.join(unknown)}.",
@@ -172,7 +174,7 @@ def _parse_table(table: Mapping[str, object], base_dir: Path | None) -> Spec:
 
 def parse_repo(text: str, base_dir: Path | None = None, spec_text: str | None = None) -> RepoURL:
     """Parse the REPO part of a spec into a :class:`RepoURL`."""
-    quoted = spec_text if spec_text is not None else text
+    quoted = spec_text if spec_text is not None else redact_url(text)
     if not text:
         raise SpecError(f"Spec {quoted!r} has an empty REPO.", "write a URL, a local path or github:owner/repo before the @")
     if _is_local_path(text):
@@ -186,7 +188,7 @@ def parse_repo(text: str, base_dir: Path | None = None, spec_text: str | None = 
     if match and match.group("path"):
         return _scp_repo(match, text)
     raise SpecError(
-        f"Spec {quoted!r} has a REPO that is not a URL, a local path or a shorthand: {text!r}.",
+        f"Spec {quoted!r} has a REPO that is not a URL, a local path or a shorthand: {redact_url(text)!r}.",
         "use https://host/path, ssh://host/path, git://host/path, file:///path, user@host:path, ./path or github:owner/repo",
     )
 
@@ -216,7 +218,10 @@ def _shorthand_repo(prefix: str, rest: str, quoted: str) -> RepoURL:
 
 
 def _url_repo(text: str, quoted: str) -> RepoURL:
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError as exc:
+        raise SpecError(f"Spec {quoted!r} has a REPO URL that cannot be parsed.", str(exc)) from None
     scheme = parts.scheme.lower()
     if scheme not in SCHEMES:
         raise SpecError(
@@ -226,7 +231,7 @@ def _url_repo(text: str, quoted: str) -> RepoURL:
     if scheme == "file":
         if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
             raise SpecError(f"Spec {quoted!r} has a file URL that is not absolute.", "write file:///absolute/path")
-        normalized = _strip_repo_suffix(f"file://{parts.path}")
+        normalized = _strip_repo_suffix(f"file://{posixpath.normpath(parts.path)}")
         return RepoURL(fetch=text, normalized=normalized, identity=normalized, is_local=True)
     try:
         host = parts.hostname
@@ -253,10 +258,14 @@ def _scp_repo(match: re.Match[str], text: str) -> RepoURL:
 
 
 def _strip_repo_suffix(url: str) -> str:
-    url = url.rstrip("/") or url
-    if url.endswith(".git") and len(url) > 4:
-        url = url[:-4].rstrip("/") or url
-    return url
+    """Drop trailing ``/`` and ``.git`` (repeatedly, so the result is stable), keeping a name."""
+    while True:
+        stripped = url.rstrip("/")
+        if stripped.endswith(".git") and not stripped[:-4].endswith(("/", ":")) and len(stripped) > 4:
+            stripped = stripped[:-4]
+        if stripped == url or not stripped:
+            return url
+        url = stripped
 
 
 def validate_ref(ref: str, spec_text: str) -> str:
@@ -266,8 +275,8 @@ def validate_ref(ref: str, spec_text: str) -> str:
     problem = None
     if _BAD_REF_CHARS.search(ref):
         problem = "contains a space, control character or one of ~^:?*[\\"
-    elif ".." in ref or "@{" in ref or "//" in ref:
-        problem = "contains '..', '@{' or '//'"
+    elif ".." in ref or "@" in ref or "//" in ref:
+        problem = "contains '..', '@' or '//'"
     elif ref.startswith(("-", "/", ".")) or ref.endswith(("/", ".", ".lock")):
         problem = "starts with '-', '/' or '.', or ends with '/', '.' or '.lock'"
     if problem:

@@ -152,7 +152,7 @@ def test_local_repository_not_found(synced: Project, tmp_path: Path) -> None:
 def test_ref_not_found_suggests_close_names(synced: Project, git_http_backend_server: Server) -> None:
     add_module(synced, "remote", f"{git_http_backend_server.repo_url('toolbox')}@v3:tools/helper.py")
 
-    result = fails_cleanly(synced, "sync", code=1)
+    result = fails_cleanly(synced, "sync", code=2)
 
     assert "Ref 'v3' is not in" in result.err and "did you mean" in result.err and "'v1'" in result.err
 
@@ -161,7 +161,7 @@ def test_abbreviated_commit_id_gets_a_hint(synced: Project, fixture_repos: Fixtu
     short = fixture_repos["toolbox"].commits[0][:10]
     add_module(synced, "remote", f"{fixture_repos['toolbox'].path}@{short}")
 
-    result = fails_cleanly(synced, "sync", code=1)
+    result = fails_cleanly(synced, "sync", code=2)
 
     assert "40 hex" in result.err
 
@@ -177,7 +177,7 @@ def test_unknown_full_commit_id(synced: Project, git_http_backend_server: Server
 def test_path_not_in_the_commit_suggests_close_names(synced: Project, fixture_repos: FixtureSet) -> None:
     add_module(synced, "remote", f"{fixture_repos['toolbox'].path}@v1:tools/helpr.py")
 
-    result = fails_cleanly(synced, "sync", code=1)
+    result = fails_cleanly(synced, "sync", code=2)
 
     assert "PATH 'tools/helpr.py' is not in commit" in result.err and "tools/helper.py" in result.err
 
@@ -185,7 +185,7 @@ def test_path_not_in_the_commit_suggests_close_names(synced: Project, fixture_re
 def test_path_that_is_not_a_python_file(synced: Project, fixture_repos: FixtureSet) -> None:
     add_module(synced, "remote", f"{fixture_repos['toolbox'].path}@v1:pyproject.toml")
 
-    result = fails_cleanly(synced, "sync", code=1)
+    result = fails_cleanly(synced, "sync", code=2)
 
     assert "not a .py module" in result.err
 
@@ -193,7 +193,7 @@ def test_path_that_is_not_a_python_file(synced: Project, fixture_repos: FixtureS
 def test_name_not_found_at_the_repository_root(synced: Project, fixture_repos: FixtureSet) -> None:
     add_module(synced, "missing_here", f"{fixture_repos['toolbox'].path}@v1")
 
-    result = fails_cleanly(synced, "sync", code=1)
+    result = fails_cleanly(synced, "sync", code=2)
 
     assert "missing_here.py" in result.err and "':PATH'" in result.err
 

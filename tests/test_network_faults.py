@@ -1,0 +1,85 @@
+"""A hostile server: transient faults are retried, lasting ones give one clear error (issue 5, item 9).
+
+Each test checks the outcome a user sees and that lock and cache are unchanged
+on failure.
+"""
+
+from __future__ import annotations
+
+import pytest
+from support.hostile import Fault, hostile_front
+from support.project import Project
+from support.servers import Server
+
+from gitimport.lock import read_lock
+
+
+@pytest.fixture(autouse=True)
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gitimport.fetch
+
+    monkeypatch.setattr(gitimport.fetch, "RETRY_BACKOFF_SECONDS", 0.05)
+
+
+def sync_through(project: Project, server: Server, fault: Fault, *extra: str) -> tuple[int, str]:
+    with hostile_front(server.url.rstrip("/"), fault) as front:
+        project.configure({"helper": f"{front}/toolbox@v1:tools/helper.py"}, settings="\n".join(extra))
+        result = project.cli("sync")
+    return result.code, result.err
+
+
+@pytest.mark.parametrize("kind", ["status-500", "status-429", "close-mid-pack"])
+def test_a_transient_fault_is_retried(project: Project, git_http_backend_server: Server, kind: str) -> None:
+    fault = Fault(kind, times=1)
+
+    code, err = sync_through(project, git_http_backend_server, fault)
+
+    assert code == 0, err
+    assert fault.damaged == 1
+    assert read_lock(project.lock_path).modules["helper"].ref == "v1"
+    assert project.cli("verify").code == 0
+
+
+def test_a_stall_longer_than_the_timeout_is_retried(project: Project, git_http_backend_server: Server) -> None:
+    fault = Fault("stall", times=1, seconds=3)
+
+    code, err = sync_through(project, git_http_backend_server, fault, "timeout = 1")
+
+    assert code == 0, err
+    assert fault.damaged == 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [("status-500", "500"), ("status-429", "429"), ("close-mid-pack", ""), ("corrupt-pack", "")],
+)
+def test_a_lasting_fault_fails_cleanly(project: Project, git_http_backend_server: Server, kind: str, message: str) -> None:
+    fault = Fault(kind, times=-1)
+
+    code, err = sync_through(project, git_http_backend_server, fault, "retries = 2")
+
+    assert code == 1, err
+    lines = err.strip().splitlines()
+    assert lines[0].startswith("error: ") and lines[-1].startswith("hint: ") and len(lines) == 2, err
+    assert message in err
+    assert project.lock_text() is None
+    trees = project.cache / "trees-v1"
+    assert not trees.exists() or not any(trees.iterdir())
+    assert not (project.cache / "repos-v1").exists() or not any((project.cache / "repos-v1").iterdir())
+    assert fault.damaged >= 3  # the first attempt and its retries
+
+
+def test_a_lasting_stall_times_out_with_a_clear_error(project: Project, git_http_backend_server: Server) -> None:
+    fault = Fault("stall", times=-1, seconds=3)
+
+    code, err = sync_through(project, git_http_backend_server, fault, "timeout = 0.5", "retries = 1")
+
+    assert code == 1
+    assert "Timed out" in err or "timed out" in err
+    assert project.lock_text() is None
+
+
+def test_bad_timeout_setting_is_a_usage_error(project: Project, git_http_backend_server: Server) -> None:
+    code, err = sync_through(project, git_http_backend_server, Fault("status-500", times=0), 'timeout = "soon"')
+
+    assert code == 2 and "'timeout' must be a positive number" in err
