@@ -34,7 +34,9 @@ _SETTINGS = (
     "max-tree-size",
     "timeout",
     "retries",
+    "verify",
 )
+VERIFY_MODES = ("off", "import")
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_RETRIES = 3
 DEFAULT_MAX_FILE_SIZE = 100 * 1024**2
@@ -64,6 +66,7 @@ class Config:
     max_tree_size: int = DEFAULT_MAX_TREE_SIZE
     timeout: float = DEFAULT_TIMEOUT
     retries: int = DEFAULT_RETRIES
+    verify_on_import: bool = False
     shadowed: Path | None = None  # a pyproject.toml [tool.gitimport] that gitimport.toml overrides
 
     @property
@@ -193,6 +196,7 @@ def _build(path: Path | None, table: Mapping[str, Any], shadowed: Path | None) -
         max_tree_size=_size_setting(table, "max-tree-size", DEFAULT_MAX_TREE_SIZE, where),
         timeout=_number_setting(table, "timeout", "GITIMPORT_TIMEOUT", DEFAULT_TIMEOUT, where),
         retries=int(_number_setting(table, "retries", "GITIMPORT_RETRIES", DEFAULT_RETRIES, where, integer=True)),
+        verify_on_import=_verify_mode(table, where) == "import",
         shadowed=shadowed,
     )
 
@@ -220,6 +224,14 @@ def _string_setting(table: Mapping[str, Any], key: str, where: str) -> str | Non
     if value is not None and (not isinstance(value, str) or not value):
         raise ConfigError(f"{where}: '{key}' must be a non-empty string, not {value!r}.", f'write {key} = "…"')
     return value
+
+
+def _verify_mode(table: Mapping[str, Any], where: str) -> str:
+    """``verify = "import"`` re-hashes a module's cached files on its first import in a process."""
+    value = os.environ.get("GITIMPORT_VERIFY", table.get("verify", "off"))
+    if value not in VERIFY_MODES:
+        raise ConfigError(f"{where}: 'verify' must be one of {', '.join(VERIFY_MODES)}, not {value!r}.", 'write verify = "import"')
+    return str(value)
 
 
 def _number_setting(table: Mapping[str, Any], key: str, env: str, default: float, where: str, integer: bool = False) -> float:

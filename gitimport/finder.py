@@ -55,21 +55,29 @@ if TYPE_CHECKING:
     #: normalized distribution name -> (.dist-info folder, ((root name, tree entry folder), ...))
     Dists = dict[str, tuple[str, tuple[tuple[str, str], ...]]]
 
-SNAPSHOT_VERSION = 3
+SNAPSHOT_VERSION = 4
 #: appended to a tree entry's folder: this interpreter's record of its .pyc files (see cache.bytecode_record_name)
 _BYTECODE_RECORD = f"/bytecode-{sys.implementation.cache_tag}{f'.opt-{sys.flags.optimize}' if sys.flags.optimize else ''}.json"
-_ENVIRONMENT = ("GITIMPORT_CACHE_DIR", "XDG_CACHE_HOME", "HOME", "LOCALAPPDATA")
+_ENVIRONMENT = ("GITIMPORT_CACHE_DIR", "GITIMPORT_VERIFY", "XDG_CACHE_HOME", "HOME", "LOCALAPPDATA")
 CONFIG_NAMES = ("gitimport.toml", "pyproject.toml")
 
 
 class GitImportFinder:
     """Finds configured module names in the gitimport cache."""
 
-    def __init__(self, config_path: str | None, table: Table, parents: frozenset[str] = frozenset(), dists: Dists | None = None) -> None:
+    def __init__(
+        self,
+        config_path: str | None,
+        table: Table,
+        parents: frozenset[str] = frozenset(),
+        dists: Dists | None = None,
+        verify: dict[str, str] | None = None,
+    ) -> None:
         self.config_path = config_path
         self._table = table
         self._parents = set(parents)
         self._dists: Dists = dists or {}
+        self._unverified: dict[str, str] = dict(verify or {})  # name -> digest, until first import
         self._busy: set[str] = set()
         self._mutex = _thread.RLock()
         self._config: Config | None = None
@@ -81,20 +89,20 @@ class GitImportFinder:
         if path is not None:
             path = os.path.abspath(path)
             snapshot = read_snapshot(path)
-            if snapshot is not None and {"table", "parents", "dists"} <= snapshot.keys():
-                return cls(path, snapshot["table"], frozenset(snapshot["parents"]), snapshot["dists"])
+            if snapshot is not None and {"table", "parents", "dists", "verify"} <= snapshot.keys():
+                return cls(path, snapshot["table"], frozenset(snapshot["parents"]), snapshot["dists"], snapshot["verify"])
         from .config import load_config
 
         config = load_config(_as_path(path) if path else None)
         finder = cls.from_config(config)
         if config.path is not None:
-            write_snapshot(config, finder._table, finder._parents, finder._dists)
+            write_snapshot(config, finder._table, finder._parents, finder._dists, finder._unverified)
         return finder
 
     @classmethod
     def from_config(cls, config: Config) -> GitImportFinder:
-        table, parents, dists = build_table(config)
-        finder = cls(str(config.path) if config.path else None, table, parents, dists)
+        table, parents, dists, verify = build_table(config)
+        finder = cls(str(config.path) if config.path else None, table, parents, dists, verify)
         finder._config = config
         return finder
 
@@ -128,6 +136,8 @@ class GitImportFinder:
         row = self._table[fullname]
         if row is None or not os.path.exists(row[2] + _BYTECODE_RECORD):
             row = self._cold_path(fullname)
+        if self._unverified and fullname in self._unverified:
+            _verify_on_import(fullname, row, self._unverified.pop(fullname))
         return _spec_for(fullname, row[0], row[1])
 
     def _cold_path(self, name: str) -> Row:
@@ -176,6 +186,23 @@ class GitImportFinder:
         with self._mutex:
             for name in [n for n, row in self._table.items() if row is not None and not os.path.exists(row[2] + _BYTECODE_RECORD)]:
                 self._table[name] = None
+
+
+def _verify_on_import(name: str, row: Row, digest: str) -> None:
+    """``verify = "import"``: re-hash the cached files before the first import in this process."""
+    from pathlib import Path
+
+    from .cache import TreeLocation, verify_tree
+    from .errors import GitImportImportError
+
+    problems = verify_tree(TreeLocation(Path(row[2]), os.path.basename(row[1])), digest)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise GitImportImportError(
+            f"Refusing to import {name!r}: its cached files do not match the lock: {problems[0]}{more}.\n"
+            "hint: run `gitimport verify`, then `gitimport sync --repair` to restore them",
+            name=name,
+        )
 
 
 def _spec_for(name: str, kind: str, root: str) -> ModuleSpec:
@@ -272,7 +299,7 @@ def read_snapshot(config_path: str) -> dict[str, Any] | None:
     return snapshot
 
 
-def write_snapshot(config: Config, table: Table, parents: set[str] | frozenset[str], dists: Dists) -> None:
+def write_snapshot(config: Config, table: Table, parents: set[str] | frozenset[str], dists: Dists, verify: dict[str, str]) -> None:
     """Record the table for the next interpreter; a folder we cannot write is fine."""
     if config.path is None:
         return
@@ -289,6 +316,7 @@ def write_snapshot(config: Config, table: Table, parents: set[str] | frozenset[s
         "table": ready,
         "parents": tuple(sorted(parents)),
         "dists": dists,
+        "verify": verify,
     }
     target = snapshot_path(str(config.path))
     temporary = f"{target}.{os.getpid()}.tmp"
@@ -302,9 +330,10 @@ def write_snapshot(config: Config, table: Table, parents: set[str] | frozenset[s
             os.unlink(temporary)
 
 
-def build_table(config: Config) -> tuple[Table, frozenset[str], Dists]:
+def build_table(config: Config) -> tuple[Table, frozenset[str], Dists, dict[str, str]]:
     """Rows for every configured module whose lock entry matches its spec and is cached,
-    and the distributions those modules belong to."""
+    the distributions those modules belong to, and (with ``verify = "import"``) the
+    digests to check on first import."""
     from .lock import read_lock
     from .metadata import recorded_distribution
 
@@ -313,12 +342,15 @@ def build_table(config: Config) -> tuple[Table, frozenset[str], Dists]:
     table: Table = {}
     parents: set[str] = set()
     roots: dict[str, list[tuple[str, str]]] = {}
+    verify: dict[str, str] = {}
     for name, spec in config.modules.items():
         entry = lock.get(name)
         row = table_row(entry, name, cache_root) if entry is not None and entry.spec == spec.redacted else None
         ready = row is not None and os.path.exists(row[2] + _BYTECODE_RECORD)
         table[name] = row if ready else None
         parents.update(_parents_of(name))
+        if ready and entry is not None and config.verify_on_import:
+            verify[name] = entry.digest
         if ready and entry is not None and row is not None:
             dist_info = recorded_distribution(config.cache_dir, spec.repo.identity, entry.commit, entry.path)
             if dist_info:
@@ -327,7 +359,7 @@ def build_table(config: Config) -> tuple[Table, frozenset[str], Dists]:
     for dist_info, members in sorted(roots.items()):
         name = os.path.basename(dist_info)[: -len(".dist-info")].rsplit("-", 1)[0]
         dists.setdefault(name.replace("_", "-"), (dist_info, tuple(sorted(set(members)))))
-    return table, frozenset(parents), dists
+    return table, frozenset(parents), dists, verify
 
 
 def table_row(entry: LockEntry, name: str, cache_root: str) -> Row:
