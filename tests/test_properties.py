@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -15,14 +16,24 @@ from gitimport.lock import Lock, read_lock
 from gitimport.spec import Spec, parse_spec
 
 BASE = Path("/projects/app")
+#: GITIMPORT_FUZZ_EXAMPLES=20000 turns the suite into a fuzz run with fresh random inputs
+FUZZ_EXAMPLES = int(os.environ.get("GITIMPORT_FUZZ_EXAMPLES", "0"))
 PROPERTY_SETTINGS = settings(
-    max_examples=200,
+    max_examples=FUZZ_EXAMPLES or 200,
     deadline=None,
-    derandomize=True,  # the same examples on every run: a stable suite
+    derandomize=not FUZZ_EXAMPLES,  # the same examples on every ordinary run: a stable suite
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
-ENVIRONMENT = ("GITIMPORT_CONFIG", "GITIMPORT_CACHE_DIR", "GITIMPORT_OFFLINE", "GITIMPORT_FROZEN", "GITIMPORT_TIMEOUT", "GITIMPORT_RETRIES")
+ENVIRONMENT = (
+    "GITIMPORT_CONFIG",
+    "GITIMPORT_CACHE_DIR",
+    "GITIMPORT_OFFLINE",
+    "GITIMPORT_FROZEN",
+    "GITIMPORT_TIMEOUT",
+    "GITIMPORT_RETRIES",
+    "GITIMPORT_VERIFY",
+)
 
 
 @pytest.fixture(autouse=True)
