@@ -35,6 +35,8 @@ _SETTINGS = (
     "timeout",
     "retries",
     "verify",
+    "require-signed",
+    "trusted-signers",
 )
 VERIFY_MODES = ("off", "import")
 DEFAULT_TIMEOUT = 60.0
@@ -67,7 +69,13 @@ class Config:
     timeout: float = DEFAULT_TIMEOUT
     retries: int = DEFAULT_RETRIES
     verify_on_import: bool = False
+    require_signed: bool = False
+    trusted_signers: Path | None = None
     shadowed: Path | None = None  # a pyproject.toml [tool.gitimport] that gitimport.toml overrides
+
+    def requires_signature(self, spec: Spec) -> bool:
+        """A module's own ``require-signed`` wins over the global setting."""
+        return self.require_signed if spec.require_signed is None else spec.require_signed
 
     @property
     def base_dir(self) -> Path:
@@ -197,6 +205,8 @@ def _build(path: Path | None, table: Mapping[str, Any], shadowed: Path | None) -
         timeout=_number_setting(table, "timeout", "GITIMPORT_TIMEOUT", DEFAULT_TIMEOUT, where),
         retries=int(_number_setting(table, "retries", "GITIMPORT_RETRIES", DEFAULT_RETRIES, where, integer=True)),
         verify_on_import=_verify_mode(table, where) == "import",
+        require_signed=_bool_setting(table, "require-signed", where),
+        trusted_signers=_path_setting(table, "trusted-signers", base, where),
         shadowed=shadowed,
     )
 
@@ -224,6 +234,11 @@ def _string_setting(table: Mapping[str, Any], key: str, where: str) -> str | Non
     if value is not None and (not isinstance(value, str) or not value):
         raise ConfigError(f"{where}: '{key}' must be a non-empty string, not {value!r}.", f'write {key} = "…"')
     return value
+
+
+def _path_setting(table: Mapping[str, Any], key: str, base: Path, where: str) -> Path | None:
+    value = _string_setting(table, key, where)
+    return (base / Path(value).expanduser()).absolute() if value else None
 
 
 def _verify_mode(table: Mapping[str, Any], where: str) -> str:

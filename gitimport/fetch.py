@@ -38,6 +38,7 @@ DEFAULT_RETRIES = 3
 RETRY_BACKOFF_SECONDS = 0.5
 T = TypeVar("T")
 PIN_REF_PREFIX = b"refs/gitimport/"
+TAG_REF_PREFIX = b"refs/gitimport-tags/"
 
 
 @dataclass(frozen=True)
@@ -392,6 +393,17 @@ def _remove_fetch_leftovers(objects: Path) -> None:
     for pattern in ("tmp_pack_*", "incoming-*", "pack/tmp_*"):
         for leftover in objects.glob(pattern):
             leftover.unlink(missing_ok=True)
+
+
+def kept_tag(repo: Repo, tag_name: str) -> str | None:
+    """The tag object id the cache recorded for ``tag_name`` when its signature was checked."""
+    value = repo.refs.as_dict().get(Ref(TAG_REF_PREFIX + tag_name.encode()))
+    return value.decode() if value else None
+
+
+def keep_tag(repo: Repo, tag_name: str, tag_object: str) -> None:
+    """Remember a verified tag object, so its signature can be checked again offline."""
+    repo.refs[Ref(TAG_REF_PREFIX + tag_name.encode())] = ObjectID(tag_object.encode())
 
 
 def has_object(repo: Repo, object_id: str) -> bool:

@@ -26,7 +26,7 @@ SHORTHANDS = {
     "codeberg": "codeberg.org",
 }
 SCHEMES = ("https", "http", "ssh", "git", "file")
-TABLE_KEYS = frozenset({"git", "ref", "path"})
+TABLE_KEYS = frozenset({"git", "ref", "path", "require-signed"})
 
 _COMMIT_ID = re.compile(r"[0-9a-f]{40}")
 _SCP_LIKE = re.compile(r"^(?:(?P<user>[^@/:]+)@)?(?P<host>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]):(?P<path>[^/].*|/.*)$")
@@ -82,6 +82,7 @@ class Spec:
     repo: RepoURL
     ref: str
     path: str
+    require_signed: bool | None = None  # per-module override of the config's require-signed; not part of identity
 
     @property
     def redacted(self) -> str:
@@ -151,7 +152,7 @@ def _parse_table(table: Mapping[str, object], base_dir: Path | None) -> Spec:
     if unknown:
         raise SpecError(
             f"Spec table {shown} has unknown key(s): {', '.join(unknown)}.",
-            "a spec table takes only 'git', 'ref' and 'path'",
+            "a spec table takes only 'git', 'ref', 'path' and 'require-signed'",
         )
     for key in ("git", "ref"):
         if not isinstance(table.get(key), str) or not table[key]:
@@ -162,6 +163,9 @@ def _parse_table(table: Mapping[str, object], base_dir: Path | None) -> Spec:
     path = table.get("path", "")
     if not isinstance(path, str):
         raise SpecError(f"Spec table {shown} has a 'path' that is not a string.", "path is a POSIX path inside the repository")
+    require_signed = table.get("require-signed")
+    if require_signed is not None and not isinstance(require_signed, bool):
+        raise SpecError(f"Spec table {shown} has a 'require-signed' that is not true or false.", "write require-signed = true")
     git, ref = str(table["git"]), str(table["ref"])
     text = format_spec(git, ref, path)
     return Spec(
@@ -169,6 +173,7 @@ def _parse_table(table: Mapping[str, object], base_dir: Path | None) -> Spec:
         repo=parse_repo(git, base_dir, spec_text=shown),
         ref=validate_ref(ref, shown),
         path=normalize_path(path, shown),
+        require_signed=require_signed,
     )
 
 
