@@ -15,6 +15,7 @@ import difflib
 import ipaddress
 import os
 import socket
+import threading
 import time
 import zlib
 from collections.abc import Iterator
@@ -254,25 +255,8 @@ class Remote:
     @contextlib.contextmanager
     def _translated_errors(self) -> Iterator[None]:
         """Turn every transport's exceptions into one readable FetchError."""
-        previous = socket.getdefaulttimeout()
-        socket.setdefaulttimeout(self.timeout)
-        try:
+        with _socket_timeout(self.timeout), _translating(self.display):
             yield
-        except FetchError:
-            raise
-        except HTTPUnauthorized:
-            raise FetchError(
-                f"{self.display} requires authentication.",
-                "put credentials in ~/.netrc or in the URL (they are never written to the lock)",
-            ) from None
-        except NotGitRepository:
-            raise FetchError(f"No git repository at {self.display}.", "check the REPO part of the spec") from None
-        except Exception as exc:  # every transport and pack parser has its own exceptions
-            error = FetchError(_explain(exc, self.display), _hint(exc))
-            error.transient = _is_transient(exc)
-            raise error from None
-        finally:
-            socket.setdefaulttimeout(previous)
 
     def _retrying(self, action: Callable[[], T], retries: int) -> T:
         """Run a remote operation, retrying transient faults with exponential backoff.
@@ -293,6 +277,53 @@ class Remote:
 
 
 _NOT_FOUND_PHRASES = ("not found", "no such repository", "does not appear to be a git repository", "not a git repository")
+
+
+_timeout_users = 0
+_timeout_guard = threading.Lock()
+_saved_timeout: float | None = None
+
+
+@contextlib.contextmanager
+def _socket_timeout(seconds: float) -> Iterator[None]:
+    """Give new sockets a timeout (dulwich's git:// client has no option for it).
+
+    The default is process-wide, so concurrent fetches (``sync --jobs``) share
+    it: the first one in sets it and the last one out restores it.
+    """
+    global _timeout_users, _saved_timeout
+    with _timeout_guard:
+        if _timeout_users == 0:
+            _saved_timeout = socket.getdefaulttimeout()
+            socket.setdefaulttimeout(seconds)
+        _timeout_users += 1
+    try:
+        yield
+    finally:
+        with _timeout_guard:
+            _timeout_users -= 1
+            if _timeout_users == 0:
+                socket.setdefaulttimeout(_saved_timeout)
+
+
+@contextlib.contextmanager
+def _translating(display: str) -> Iterator[None]:
+    """Turn every transport's exceptions into one readable FetchError."""
+    try:
+        yield
+    except FetchError:
+        raise
+    except HTTPUnauthorized:
+        raise FetchError(
+            f"{display} requires authentication.",
+            "put credentials in ~/.netrc or in the URL (they are never written to the lock)",
+        ) from None
+    except NotGitRepository:
+        raise FetchError(f"No git repository at {display}.", "check the REPO part of the spec") from None
+    except Exception as exc:  # every transport and pack parser has its own exceptions
+        error = FetchError(_explain(exc, display), _hint(exc))
+        error.transient = _is_transient(exc)
+        raise error from None
 
 
 def _user_git_config() -> Any:

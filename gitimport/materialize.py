@@ -187,7 +187,7 @@ def _root_in_folder(store: ObjectStore, path: str, tree_id: str, leaf: str) -> R
 
 
 def _folder_kind(store: ObjectStore, entry: tuple[int, str] | None) -> str | None:
-    """"package" for a folder with ``__init__.py``, "namespace" for another folder, else None."""
+    """ "package" for a folder with ``__init__.py``, "namespace" for another folder, else None."""
     if entry is None or entry[0] != MODE_TREE:
         return None
     names = {n: m for n, m, _ in tree_entries(store, entry[1])}

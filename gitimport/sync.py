@@ -20,12 +20,13 @@ from .cache import Cache, remove_tree, verify_tree
 from .config import Config
 from .errors import ConfigError, IntegrityError, OfflineError, OutOfDateError
 from .lock import Lock, LockEntry, read_lock, write_lock
-from .spec import Spec, is_commit_id
+from .spec import RepoURL, Spec, is_commit_id
 
 if TYPE_CHECKING:
     from dulwich.repo import Repo
 
     from .fetch import RemoteRefs, Resolved
+    from .progress import FetchProgress
 
 Reporter = Callable[[str], None]
 
@@ -82,8 +83,14 @@ def sync(
     options: SyncOptions = SyncOptions(),
     only: Iterable[str] | None = None,
     warn: Reporter = lambda message: None,
+    progress: FetchProgress | None = None,
+    jobs: int = 1,
 ) -> SyncReport:
     """Bring lock and cache in line with the config (or with ``only`` those modules).
+
+    ``progress`` receives fetch events (see :mod:`gitimport.progress`);
+    ``jobs`` repositories are synced in parallel threads, and the report lists
+    them in the same order whatever finishes first.
 
     Raises:
       OutOfDateError: the lock would change under ``locked`` or ``frozen``.
@@ -110,8 +117,16 @@ def sync(
     cache = Cache(config.cache_dir)
     cache.remove_stale_builds()
     report = SyncReport(lockfile=config.lockfile)
-    for group in _by_repository(plans):
-        _sync_repository(group, config, config.lockfile, cache, report, offline=offline, repair=options.repair, warn=warn)
+    lockfile = config.lockfile
+
+    def sync_group(group: list[_Plan]) -> SyncReport:
+        part = SyncReport()
+        _sync_repository(group, config, lockfile, cache, part, offline=offline, repair=options.repair, warn=warn, progress=progress)
+        return part
+
+    for part in _map_in_order(sync_group, _by_repository(plans), jobs):
+        report.modules.extend(part.modules)
+        report.fetched.update(part.fetched)
 
     entries = dict(lock.modules)
     for name in removed:
@@ -122,7 +137,27 @@ def sync(
     if not frozen and not options.locked:
         report.lock_written = write_lock(config.lockfile, Lock(modules=entries))
     _refresh_snapshot(config)
+    _register_project(config)
     return report
+
+
+def _map_in_order(work: Callable[[list[_Plan]], SyncReport], groups: list[list[_Plan]], jobs: int) -> list[SyncReport]:
+    """``work`` on every group, ``jobs`` at a time; results (and the first error) in group order."""
+    if jobs <= 1 or len(groups) <= 1:
+        return [work(group) for group in groups]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(jobs, len(groups)), thread_name_prefix="gitimport-sync") as pool:
+        futures = [pool.submit(work, group) for group in groups]
+        return [future.result() for future in futures]
+
+
+def _register_project(config: Config) -> None:
+    """Tell ``gitimport gc`` that this lock uses the cache."""
+    from .gc import register_project
+
+    if config.lockfile is not None and config.lockfile.is_file():
+        register_project(config.cache_dir, config.lockfile, config.base_dir)
 
 
 def _refresh_snapshot(config: Config) -> None:
@@ -188,6 +223,7 @@ def _sync_repository(
     offline: bool,
     repair: bool,
     warn: Reporter,
+    progress: FetchProgress | None = None,
 ) -> None:
     """Resolve, fetch and materialize every module that comes from one repository."""
     if repair:
@@ -206,7 +242,7 @@ def _sync_repository(
         )
     from .fetch import Remote, bare_repository, has_object, resolve_ref
 
-    remote = Remote(plans[0].spec.repo, config)
+    remote = Remote(_contact_spelling(plans), config)
     refs = remote.ls_remote() if needs_remote else None
     for plan in plans:
         if plan.resolve:
@@ -218,21 +254,77 @@ def _sync_repository(
     build = cache.new_build_dir()
     try:
         with cache.lock(repo_dir.name), bare_repository(repo_dir, build) as repo:
-            wanted = {p.commit for p in needs_tree if p.commit}
+            signed = [p for p in needs_tree if config.requires_signature(p.spec)]
+            tags = _tag_objects(signed, refs, repo)
+            wanted = {p.commit for p in needs_tree if p.commit} | set(tags.values())
             if not all(has_object(repo, c) for c in wanted):
                 if offline:
                     raise OfflineError(
                         f"Offline mode, but {', '.join(p.name for p in needs_tree)} is not in the cache.",
                         "run `gitimport sync` once with the network",
                     )
-                stats = remote.fetch(repo, wanted, refs)
+                from .progress import watching_fetch
+
+                with watching_fetch(remote.display, repo.path, progress) as on_message:
+                    stats = remote.fetch(repo, wanted, refs, progress=on_message)
                 if not stats.skipped:
                     report.fetched[remote.display] = (stats.objects, stats.bytes)
-            lock_url = relative_lock_url(plans[0].spec, lockfile)
+            _verify_signatures(signed, tags, repo, config)
             for plan in plans:
-                report.modules.append(_materialize(plan, repo, config, cache, lock_url, fresh=plan in needs_tree))
+                report.modules.append(
+                    _materialize(plan, repo, config, cache, relative_lock_url(plan.spec, lockfile), fresh=plan in needs_tree)
+                )
     finally:
         remove_tree(build)
+
+
+def _tag_objects(plans: list[_Plan], refs: RemoteRefs | None, repo: Repo) -> dict[str, str]:
+    """Annotated tag objects named by the refs of modules that must be signed (name -> tag id).
+
+    From ls-remote when we have it, else from the ref the cache kept at the
+    last fetch, so a signature on a tag can be checked again offline.
+    """
+    from .fetch import kept_tag
+
+    tags: dict[str, str] = {}
+    for plan in plans:
+        name = plan.spec.ref if plan.spec.ref.startswith("refs/tags/") else f"refs/tags/{plan.spec.ref}"
+        advertised = refs.advertised.get(name) if refs is not None else None
+        if advertised is None:
+            advertised = kept_tag(repo, name[len("refs/tags/") :])
+        if advertised and advertised != plan.commit:
+            tags[plan.name] = advertised
+    return tags
+
+
+def _verify_signatures(plans: list[_Plan], tags: dict[str, str], repo: Repo, config: Config) -> None:
+    """``require-signed``: the commit, or the tag its ref names, is signed by a trusted key."""
+    if not plans:
+        return
+    if config.trusted_signers is None:
+        raise ConfigError(
+            f"require-signed is on for {', '.join(p.name for p in plans)}, but no trusted-signers file is configured.",
+            'set trusted-signers = "PATH" to an SSH allowed-signers file (OpenPGP key blocks may follow)',
+        )
+    from .fetch import keep_tag
+    from .signatures import SignatureVerifier
+
+    with SignatureVerifier(config.trusted_signers) as verifier:
+        for plan in plans:
+            assert plan.commit is not None
+            tag = tags.get(plan.name)
+            tag_name = plan.spec.ref.removeprefix("refs/tags/") if tag else None
+            verifier.verify(repo.object_store, plan.commit, tag, what=plan.name, tag_name=tag_name)
+            if tag and tag_name:
+                keep_tag(repo, tag_name, tag)
+
+
+def _contact_spelling(plans: list[_Plan]) -> RepoURL:
+    """Of the spellings of one repository, the one to contact: one that carries credentials, if any."""
+    from .spec import redact_url
+
+    with_credentials = [p.spec.repo for p in plans if redact_url(p.spec.repo.fetch) != p.spec.repo.fetch]
+    return with_credentials[0] if with_credentials else plans[0].spec.repo
 
 
 def _commit_ref(ref: str) -> Resolved:

@@ -1,0 +1,183 @@
+"""``gitimport add`` and ``remove``: change the modules table of a config file in place.
+
+The user's file keeps its comments, order and formatting: it is edited with
+``tomlkit`` (imported here only, never on the import path) and written
+atomically.  ``add`` proves the spec first, by syncing the new module against
+a copy of the configuration that includes it; the file is written only when
+that succeeded, so a typo in a URL or a ref never reaches the config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import CONFIG_NAME, DEFAULT_LOCK_NAME, Config
+from .errors import ConfigError, OutOfDateError, UsageError
+from .lock import Lock, read_lock, write_lock
+from .spec import parse_spec, validate_module_name
+from .sync import SyncReport, sync
+
+
+@dataclass(frozen=True)
+class Added:
+    """What ``add`` did: the config file written, whether it was new, and the sync report."""
+
+    config_path: Path
+    created: bool
+    replaced: str | None  # the spec the name had before, if any
+    report: SyncReport
+    unchanged: bool = False  # the file already said this and was left as it was
+
+
+def add_module(config: Config, name: str, text: str, *, warn: Any = None) -> Added:
+    """Check ``name = text``, sync that module, then write it into the config file.
+
+    With no configuration, ``gitimport.toml`` is created in the current folder.
+
+    Raises:
+      SpecError: a bad name or spec (nothing written).
+      ConfigError: the config is a script, whose block is not edited.
+      FetchError, RefNotFoundError, PathNotFoundError, ...: from the sync (nothing written).
+    """
+    validate_module_name(name)
+    created = config.path is None or not config.path.exists()
+    path = config.path if config.path is not None else Path.cwd() / CONFIG_NAME
+    _refuse_script(path)
+    spec = parse_spec(_relative_to(text, path.parent), path.parent)
+    previous = config.modules.get(name)
+    candidate = dataclasses.replace(
+        config,
+        path=path,
+        lockfile=config.lockfile or path.parent / DEFAULT_LOCK_NAME,
+        modules={**config.modules, name: spec},
+    )
+    report = sync(candidate, only=[name], warn=warn or (lambda message: None))
+    if previous is not None and previous.redacted == spec.redacted:
+        return Added(path, False, previous.redacted, report, unchanged=True)  # leave the file as the user wrote it
+    document = _load(path)
+    modules = _modules_table(document, path)
+    _delete(modules, name)
+    modules[name] = spec.text
+    _write(path, document)
+    _refresh_snapshot(path)
+    return Added(path, created, previous.redacted if previous is not None else None, report)
+
+
+def remove_module(config: Config, name: str) -> bool:
+    """Delete ``name`` from the config file and from the lock; True when the lock changed.
+
+    Raises:
+      UsageError: ``name`` is not configured.
+      OutOfDateError: frozen mode forbids changing the lock.
+    """
+    if config.path is None or name not in config.modules:
+        where = config.path or "any configuration"
+        raise UsageError(f"{name!r} is not a module of {where}.", "list the configured modules with `gitimport list`")
+    _refuse_script(config.path)
+    lock = read_lock(config.lockfile)
+    if name in lock.modules and config.frozen:
+        raise OutOfDateError(
+            f"Frozen mode forbids removing {name} from {config.lockfile}.", "unset frozen (or GITIMPORT_FROZEN) to change the lock"
+        )
+    document = _load(config.path)
+    _delete(_modules_table(document, config.path), name)
+    _write(config.path, document)
+    lock_changed = False
+    if config.lockfile is not None and name in lock.modules:
+        lock_changed = write_lock(config.lockfile, Lock(modules={n: e for n, e in lock.modules.items() if n != name}))
+    _refresh_snapshot(config.path)
+    return lock_changed
+
+
+def _refuse_script(path: Path) -> None:
+    if path.suffix == ".py":
+        raise ConfigError(
+            f"{path} is a script; `gitimport add` and `remove` do not edit its '# /// script' block.",
+            "edit the [tool.gitimport.modules] lines of the block by hand",
+        )
+
+
+def _relative_to(text: str, folder: Path) -> str:
+    """Re-anchor a relative local REPO typed in the current folder to the config's folder."""
+    repo, at, rest = text.rpartition("@")
+    if not at or not repo.startswith(("./", "../")) or Path.cwd().absolute() == folder.absolute():
+        return text
+    moved = os.path.relpath(Path.cwd() / repo, folder).replace(os.sep, "/")
+    return f"{moved if moved.startswith('..') else './' + moved}@{rest}"
+
+
+def _load(path: Path) -> Any:
+    import tomlkit
+
+    if not path.exists():
+        return tomlkit.document()
+    try:
+        return tomlkit.parse(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomlkit.exceptions.ParseError) as exc:
+        raise ConfigError(f"Cannot edit {path}: {exc}.", "fix the file, then run the command again") from None
+
+
+def _modules_table(document: Any, path: Path) -> Any:
+    """The modules table of a gitimport.toml or pyproject.toml, created when absent."""
+    import tomlkit
+
+    parent = document
+    if path.name != CONFIG_NAME:  # pyproject.toml, or any other file named by --config: [tool.gitimport]
+        for key in ("tool", "gitimport"):
+            if key not in parent:
+                parent[key] = tomlkit.table(is_super_table=True)
+            parent = parent[key]
+    if "modules" not in parent:
+        parent["modules"] = tomlkit.table()
+    return parent["modules"]
+
+
+def _delete(modules: Any, name: str) -> None:
+    """Remove ``name`` written as a quoted key (``"a.b" = …``) or as TOML dotted keys (``a.b = …``)."""
+    if name in modules:
+        del modules[name]
+        return
+    parts = name.split(".")
+    tables = [modules]
+    for part in parts[:-1]:
+        child = tables[-1].get(part)
+        if not hasattr(child, "get") or "git" in child:
+            return
+        tables.append(child)
+    if parts[-1] not in tables[-1]:
+        return
+    del tables[-1][parts[-1]]
+    for depth in range(len(tables) - 1, 0, -1):  # drop the dotted levels left empty
+        if len(tables[depth]) == 0:
+            del tables[depth - 1][parts[depth - 1]]
+
+
+def _write(path: Path, document: Any) -> None:
+    """Write the document next to the file and rename it over, keeping the file's mode."""
+    import tomlkit
+
+    text = tomlkit.dumps(document)
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _refresh_snapshot(path: Path) -> None:
+    """The runtime snapshot was computed from the old file: compute it from the new one."""
+    from .config import load_config
+    from .finder import build_table, write_snapshot
+
+    config = load_config(path)
+    write_snapshot(config, *build_table(config))
