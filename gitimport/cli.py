@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from . import __version__
-from .config import Config, load_config, script_with_config
 from .display import human_bytes, plural, print_json, table
 from .errors import EXIT_FAILURE, EXIT_OK, EXIT_OUT_OF_DATE, EXIT_USAGE, GitImportError, UsageError
 
 if TYPE_CHECKING:
+    from .config import Config
     from .progress import TerminalProgress
     from .sync import SyncReport
 
@@ -70,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GitImportError as exc:
         _print_error(exc.message, exc.hint)
         if args.verbose:
-            traceback.print_exc()
+            _print_traceback()
         return exc.exit_code
     except KeyboardInterrupt:
         _print_error("Interrupted.", "the lock and the cache are left as they were before the interrupted step")
@@ -78,8 +77,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: still one sentence, traceback on request
         _print_error(f"Internal error: {type(exc).__name__}: {exc}.", "run again with --verbose and report the traceback")
         if args.verbose:
-            traceback.print_exc()
+            _print_traceback()
         return EXIT_FAILURE
+
+
+def _print_traceback() -> None:
+    import traceback
+
+    traceback.print_exc()
 
 
 def _print_error(message: str, hint: str | None) -> None:
@@ -207,6 +212,8 @@ def _positive_int(text: str) -> int:
 
 
 def _config(args: argparse.Namespace) -> Config:
+    from .config import load_config
+
     return load_config(args.config)
 
 
@@ -227,12 +234,15 @@ def _require_config(config: Config) -> None:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    from .sync import SyncOptions, sync
-
     scripts = [Path(n) for n in args.upgrade or [] if n.endswith(".py") and Path(n).is_file()]
     if scripts and args.script is None:  # `sync --upgrade script.py`: argparse gave the script to --upgrade
         args.script = scripts[0]
         args.upgrade = [n for n in args.upgrade if Path(n) != scripts[0]]
+    if _nothing_to_sync(args):
+        return EXIT_OK
+    from .config import load_config
+    from .sync import SyncOptions, sync
+
     config = load_config(args.script) if args.script else _config(args)
     if config.shadowed is not None:
         _warn(f"{config.path} takes precedence over [tool.gitimport] in {config.shadowed}")
@@ -254,6 +264,27 @@ def cmd_sync(args: argparse.Namespace) -> int:
     _print_report(args, report)
     _warn_unmet_requirements(config, args.python)
     return EXIT_OK
+
+
+def _nothing_to_sync(args: argparse.Namespace) -> bool:
+    """The no-op fast path: lock and cache complete, as the runtime snapshot proves.
+
+    Nothing is parsed but the snapshot (no TOML, no dulwich), so a CI step that
+    runs `gitimport sync` on a warm cache costs little more than starting
+    Python.  Anything that could change the outcome takes the full path.
+    """
+    if args.upgrade is not None or args.repair or args.script or args.python or args.verbose:
+        return False
+    import os
+
+    from .finder import discover_config, ready_module_count
+
+    path = str(args.config) if args.config else os.environ.get("GITIMPORT_CONFIG") or discover_config()
+    count = ready_module_count(os.path.abspath(path)) if path else None
+    if count is None:
+        return False
+    _say(args, f"Nothing to do: {plural(count, 'module')} locked and cached ({path})")
+    return True
 
 
 def _terminal_progress(args: argparse.Namespace) -> TerminalProgress | None:
@@ -338,6 +369,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     argv = list(args.argv)
     if argv and argv[0] == "--":
         argv = argv[1:]
+    from .config import load_config, script_with_config
+
     script = script_with_config(Path(argv[0])) if argv and argv[0].endswith(".py") else None
     return run(load_config(script) if script else _config(args), argv)
 

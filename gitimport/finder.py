@@ -299,10 +299,37 @@ def read_snapshot(config_path: str) -> dict[str, Any] | None:
     return snapshot
 
 
+def ready_module_count(config_path: str) -> int | None:
+    """How many modules are locked and cached, when the snapshot proves all of them are.
+
+    None when anything might need work: a stale or incomplete snapshot (the
+    lock and the config disagree), a tree or its bytecode missing from the
+    cache, or a config that shadows a pyproject.toml (sync warns about that).
+    """
+    snapshot = read_snapshot(config_path)
+    if snapshot is None or not snapshot.get("complete"):
+        return None
+    folder, name = os.path.split(config_path)
+    if name == CONFIG_NAMES[0] and _mentions_gitimport(os.path.join(folder, CONFIG_NAMES[1])):
+        return None
+    rows = snapshot["table"].values()
+    if not all(os.path.exists(row[2] + _BYTECODE_RECORD) for row in rows):
+        return None
+    return len(snapshot["table"])
+
+
 def write_snapshot(config: Config, table: Table, parents: set[str] | frozenset[str], dists: Dists, verify: dict[str, str]) -> None:
-    """Record the table for the next interpreter; a folder we cannot write is fine."""
+    """Record the table for the next interpreter; a folder we cannot write is fine.
+
+    ``complete`` says that the lock holds exactly the configured modules with
+    their current specs, which lets a later ``sync`` skip all work.
+    """
     if config.path is None:
         return
+    from .lock import read_lock
+
+    lock = read_lock(config.lockfile)
+    complete = set(lock.modules) == set(config.modules) and all(lock.modules[n].spec == s.redacted for n, s in config.modules.items())
     lockfile = str(config.lockfile) if config.lockfile else None
     ready = {name: row for name, row in table.items() if row is not None}
     if len(ready) != len(table):
@@ -317,6 +344,7 @@ def write_snapshot(config: Config, table: Table, parents: set[str] | frozenset[s
         "parents": tuple(sorted(parents)),
         "dists": dists,
         "verify": verify,
+        "complete": complete,
     }
     target = snapshot_path(str(config.path))
     temporary = f"{target}.{os.getpid()}.tmp"

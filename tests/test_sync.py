@@ -477,3 +477,42 @@ def test_stale_runtime_snapshot_is_not_used(project: Project, fixture_repos: Fix
     run = project.python("import helper; print(helper.VERSION)")
 
     assert run.stdout.strip() == "2", run.stderr
+
+
+def test_no_op_sync_takes_the_fast_path_without_parsing_toml(project: Project, fixture_repos: FixtureSet) -> None:
+    import subprocess
+
+    project.configure(three_names(str(fixture_repos["toolbox"].path)))
+    project.cli("sync")
+
+    code = "import sys; from gitimport.cli import main; rc = main(['sync']); print(rc, 'tomllib' in sys.modules or 'tomli' in sys.modules, 'dulwich' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", code], cwd=project.root, env=project.env(), capture_output=True, text=True)
+
+    assert run.stdout.splitlines()[0].startswith("Nothing to do: 3 modules locked and cached")
+    assert run.stdout.splitlines()[-1].split() == ["0", "False", "False"], run.stderr
+
+
+def test_fast_path_is_not_taken_when_the_cache_lost_a_tree(project: Project, fixture_repos: FixtureSet) -> None:
+    import shutil
+
+    project.configure(three_names(str(fixture_repos["toolbox"].path)))
+    project.cli("sync")
+    shutil.rmtree(next((project.cache / "trees-v1").iterdir()))
+
+    result = project.cli("sync")
+
+    assert result.code == 0 and "Nothing to do" not in result.out
+    assert project.cli("verify").code == 0
+
+
+def test_fast_path_is_not_taken_after_a_frozen_sync_left_extra_lock_entries(project: Project, fixture_repos: FixtureSet) -> None:
+    names = three_names(str(fixture_repos["toolbox"].path))
+    project.configure(names)
+    project.cli("sync")
+    del names["rootmod"]
+    project.configure(names)
+    project.cli("sync", "--frozen")
+
+    result = project.cli("sync", "--locked")
+
+    assert result.code == 3 and "rootmod" in result.err
