@@ -9,6 +9,7 @@ is meant to be stored or printed (``RepoURL.normalized``, ``Spec.redacted``).
 
 from __future__ import annotations
 
+import ipaddress
 import keyword
 import os
 import posixpath
@@ -241,6 +242,8 @@ def _url_repo(text: str, quoted: str) -> RepoURL:
     try:
         host = parts.hostname
         port = parts.port
+        if "[" in parts.netloc and host is not None:  # Python < 3.11 does not check bracketed hosts itself
+            ipaddress.IPv6Address(host.split("%", 1)[0])
     except ValueError as exc:
         raise SpecError(f"Spec {quoted!r} has a REPO URL with a bad host or port.", str(exc)) from None
     if not host:
