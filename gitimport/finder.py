@@ -52,10 +52,10 @@ if TYPE_CHECKING:
     #: or None for a configured module that needs the cold path.
     Row = tuple[str, str, str]
     Table = dict[str, Optional[Row]]
-    #: normalized distribution name -> (.dist-info folder, ((root name, tree entry folder), ...))
-    Dists = dict[str, tuple[str, tuple[tuple[str, str], ...]]]
+    #: normalized distribution name -> (.dist-info folder, ((root name, tree entry folder, module name), ...))
+    Dists = dict[str, tuple[str, tuple[tuple[str, str, str], ...]]]
 
-SNAPSHOT_VERSION = 4
+SNAPSHOT_VERSION = 5
 #: appended to a tree entry's folder: this interpreter's record of its .pyc files (see cache.bytecode_record_name)
 _BYTECODE_RECORD = f"/bytecode-{sys.implementation.cache_tag}{f'.opt-{sys.flags.optimize}' if sys.flags.optimize else ''}.json"
 _ENVIRONMENT = ("GITIMPORT_CACHE_DIR", "GITIMPORT_VERIFY", "XDG_CACHE_HOME", "HOME", "LOCALAPPDATA")
@@ -369,7 +369,7 @@ def build_table(config: Config) -> tuple[Table, frozenset[str], Dists, dict[str,
     cache_root = str(config.cache_dir)
     table: Table = {}
     parents: set[str] = set()
-    roots: dict[str, list[tuple[str, str]]] = {}
+    roots: dict[str, list[tuple[str, str, str]]] = {}
     verify: dict[str, str] = {}
     for name, spec in config.modules.items():
         entry = lock.get(name)
@@ -382,7 +382,7 @@ def build_table(config: Config) -> tuple[Table, frozenset[str], Dists, dict[str,
         if ready and entry is not None and row is not None:
             dist_info = recorded_distribution(config.cache_dir, spec.repo.identity, entry.commit, entry.path)
             if dist_info:
-                roots.setdefault(dist_info, []).append((os.path.basename(row[1]), row[2]))
+                roots.setdefault(dist_info, []).append((os.path.basename(row[1]), row[2], name))
     dists: Dists = {}
     for dist_info, members in sorted(roots.items()):
         name = os.path.basename(dist_info)[: -len(".dist-info")].rsplit("-", 1)[0]

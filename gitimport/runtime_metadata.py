@@ -20,13 +20,16 @@ from typing import Any
 class GitDistribution(Distribution):
     """A distribution whose metadata lives in the cache's ``dists-v1`` folder."""
 
-    def __init__(self, dist_info: str, roots: tuple[tuple[str, str], ...]) -> None:
+    def __init__(self, dist_info: str, members: tuple[tuple[str, str, str], ...]) -> None:
         self._dist_info = Path(dist_info)
-        self._roots = dict(roots)  # root name -> tree entry folder
+        self._roots = {root: entry for root, entry, _ in members}  # root name -> tree entry folder
+        self._top_level = sorted({module.split(".", 1)[0] for _, _, module in members})
 
     def read_text(self, filename: str) -> str | None:
         if filename == "RECORD":
             return self._record()
+        if filename == "top_level.txt":  # the names this distribution is imported as (packages_distributions)
+            return "".join(f"{name}\n" for name in self._top_level)
         try:
             return (self._dist_info / filename).read_text(encoding="utf-8")
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
@@ -59,7 +62,7 @@ class GitDistribution(Distribution):
         return "\n".join(lines) + "\n"
 
 
-def distributions(dists: dict[str, tuple[str, tuple[tuple[str, str], ...]]], name: str | None) -> Iterator[Distribution]:
+def distributions(dists: dict[str, tuple[str, tuple[tuple[str, str, str], ...]]], name: str | None) -> Iterator[Distribution]:
     """The pinned distributions matching ``name`` (all when None), by PEP 503 name."""
     if name is None:
         for dist_info, roots in dists.values():
