@@ -366,13 +366,26 @@ def cmd_remove(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from .run import run
 
+    from .config import load_config
+
     argv = list(args.argv)
     if argv and argv[0] == "--":
         argv = argv[1:]
-    from .config import load_config, script_with_config
-
-    script = script_with_config(Path(argv[0])) if argv and argv[0].endswith(".py") else None
+    script = _script_argument(argv)
     return run(load_config(script) if script else _config(args), argv)
+
+
+def _script_argument(argv: list[str]) -> Path | None:
+    """The PEP 723 script a command runs: ``script.py …`` or ``python script.py …``."""
+    from .config import script_with_config
+
+    candidates = argv[:1]
+    if argv and Path(argv[0]).name.startswith("python") and len(argv) > 1 and not argv[1].startswith("-"):
+        candidates = argv[1:2]
+    for candidate in candidates:
+        if candidate.endswith(".py"):
+            return script_with_config(Path(candidate))
+    return None
 
 
 # listings ---------------------------------------------------------------------

@@ -64,3 +64,14 @@ def test_upgrade_option_before_the_script(project: Project, fixture_repos: Fixtu
     result = project.cli("sync", "--upgrade", script)
 
     assert result.code == 0, result.err
+
+
+def test_run_of_python_with_a_script_uses_its_block(project: Project, fixture_repos: FixtureSet) -> None:
+    script = write_script(project, str(fixture_repos["toolbox"].path))
+    project.cli("sync", script)
+
+    run = subprocess.run(
+        [sys.executable, "-m", "gitimport", "run", "--", sys.executable, script], cwd=project.root, env=project.env(), capture_output=True, text=True
+    )
+
+    assert run.stdout == "helper 2\n", run.stderr
