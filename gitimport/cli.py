@@ -364,9 +364,8 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .run import run
-
     from .config import load_config
+    from .run import run
 
     argv = list(args.argv)
     if argv and argv[0] == "--":
