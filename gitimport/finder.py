@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     #: normalized distribution name -> (.dist-info folder, ((root name, tree entry folder, module name), ...))
     Dists = dict[str, tuple[str, tuple[tuple[str, str, str], ...]]]
 
-SNAPSHOT_VERSION = 5
+SNAPSHOT_VERSION = 6
 #: appended to a tree entry's folder: this interpreter's record of its .pyc files (see cache.bytecode_record_name)
 _BYTECODE_RECORD = f"/bytecode-{sys.implementation.cache_tag}{f'.opt-{sys.flags.optimize}' if sys.flags.optimize else ''}.json"
 _ENVIRONMENT = ("GITIMPORT_CACHE_DIR", "GITIMPORT_VERIFY", "XDG_CACHE_HOME", "HOME", "LOCALAPPDATA")
@@ -72,8 +72,10 @@ class GitImportFinder:
         parents: frozenset[str] = frozenset(),
         dists: Dists | None = None,
         verify: dict[str, str] | None = None,
+        farm: str | None = None,
     ) -> None:
         self.config_path = config_path
+        self.farm = farm  # a sys.path entry holding namespace parents of dotted names (see namespace_farm)
         self._table = table
         self._parents = set(parents)
         self._dists: Dists = dists or {}
@@ -89,8 +91,8 @@ class GitImportFinder:
         if path is not None:
             path = os.path.abspath(path)
             snapshot = read_snapshot(path)
-            if snapshot is not None and {"table", "parents", "dists", "verify"} <= snapshot.keys():
-                return cls(path, snapshot["table"], frozenset(snapshot["parents"]), snapshot["dists"], snapshot["verify"])
+            if snapshot is not None and {"table", "parents", "dists", "verify", "farm"} <= snapshot.keys():
+                return cls(path, snapshot["table"], frozenset(snapshot["parents"]), snapshot["dists"], snapshot["verify"], snapshot["farm"])
         from .config import load_config
 
         config = load_config(_as_path(path) if path else None)
@@ -102,7 +104,8 @@ class GitImportFinder:
     @classmethod
     def from_config(cls, config: Config) -> GitImportFinder:
         table, parents, dists, verify = build_table(config)
-        finder = cls(str(config.path) if config.path else None, table, parents, dists, verify)
+        farm = namespace_farm(config, table)
+        finder = cls(str(config.path) if config.path else None, table, parents, dists, verify, farm)
         finder._config = config
         return finder
 
@@ -345,6 +348,7 @@ def write_snapshot(config: Config, table: Table, parents: set[str] | frozenset[s
         "dists": dists,
         "verify": verify,
         "complete": complete,
+        "farm": namespace_farm(config, table),
     }
     target = snapshot_path(str(config.path))
     temporary = f"{target}.{os.getpid()}.tmp"
@@ -388,6 +392,46 @@ def build_table(config: Config) -> tuple[Table, frozenset[str], Dists, dict[str,
         name = os.path.basename(dist_info)[: -len(".dist-info")].rsplit("-", 1)[0]
         dists.setdefault(name.replace("_", "-"), (dist_info, tuple(sorted(set(members)))))
     return table, frozenset(parents), dists, verify
+
+
+def namespace_farm(config: Config, table: Table) -> str | None:
+    """A folder of namespace parents for pinned dotted names, to put at the end of ``sys.path``.
+
+    ``"acme.tools" = …`` makes ``acme`` a namespace package.  Its pinned
+    children are served by name, but code that lists a namespace's portions
+    (``pkgutil.iter_modules(acme.__path__)``, plugin discovery) scans folders on
+    ``acme.__path__``.  This folder holds ``acme/tools`` as a symlink to the
+    cached root, so the path finder adds it to ``acme.__path__`` beside any
+    other portion on ``sys.path``.  It is keyed by its content, built once and
+    never changed; None when there are no dotted names or symlinks fail.
+    """
+    links = {}
+    for name, row in sorted(table.items()):
+        parent, _, leaf = name.rpartition(".")
+        if row is None or not parent or parent in table:
+            continue
+        links[f"{parent.replace('.', '/')}/{leaf}{'.py' if row[0] == 'module' else ''}"] = row[1]
+    if not links:
+        return None
+    key = _blake2b(repr(sorted(links.items())).encode(), digest_size=12).hexdigest()
+    farm = os.path.join(str(config.cache_dir), "namespaces-v1", key)
+    if os.path.isdir(farm):
+        return farm
+    staging = f"{farm}.{os.getpid()}.tmp"
+    try:
+        for relative, target in links.items():
+            link = os.path.join(staging, relative)
+            os.makedirs(os.path.dirname(link), exist_ok=True)
+            os.symlink(target, link)
+        os.rename(staging, farm)
+    except OSError:
+        from pathlib import Path
+
+        from .cache import remove_tree
+
+        remove_tree(Path(staging))
+        return farm if os.path.isdir(farm) else None
+    return farm
 
 
 def table_row(entry: LockEntry, name: str, cache_root: str) -> Row:
@@ -455,6 +499,8 @@ def install(config: Config | None = None, *, stacklevel: int = 2) -> GitImportFi
     _export_to_children(finder)
     position = next((i for i, f in enumerate(sys.meta_path) if f is PathFinder), len(sys.meta_path))
     sys.meta_path.insert(position, finder)
+    if finder.farm and finder.farm not in sys.path:
+        sys.path.append(finder.farm)  # last: any real portion or package of the same name comes first
     _installed = finder
     return finder
 
@@ -475,6 +521,8 @@ def uninstall() -> None:
     global _installed
     if _installed is not None and _installed in sys.meta_path:
         sys.meta_path.remove(_installed)
+    if _installed is not None and _installed.farm in sys.path:
+        sys.path.remove(_installed.farm)
     _installed = None
     os.environ.pop("GITIMPORT_RUN", None)
 
