@@ -9,6 +9,8 @@ later layout never misreads this one)::
     trees-v1/<object>-<root>/bytecode-<tag>.json sha256 of every .pyc for one interpreter
     tmp-v1/                            build folders, renamed into trees-v1/
     locks-v1/                          file locks
+    blobs-v1/<blob id>-<mode>          one copy of each file; trees hard-link to it
+    pyc-v1/<source sha256>.<tag>.<pyc sha256>.pyc   one copy of each compiled source
 
 Invariants kept here: a ``trees-v1`` entry is complete or absent (it is built
 in ``tmp-v1`` and renamed into place in one step); its files are read-only;
@@ -30,6 +32,8 @@ REPOS = "repos-v1"
 TREES = "trees-v1"
 TMP = "tmp-v1"
 LOCKS = "locks-v1"
+BLOBS = "blobs-v1"
+PYCS = "pyc-v1"
 MANIFEST = "manifest.json"
 LOCK_TIMEOUT_SECONDS = 600.0
 
@@ -182,7 +186,31 @@ def write_json(path: Path, data: object) -> None:
     os.replace(tmp, path)
 
 
-def compile_tree(entry: Path, final_entry: Path, optimize: int | None = None) -> dict[str, str]:
+def keep_in_store(target: Path, stored: Path) -> None:
+    """Keep a hard link to a finished, read-only file in a content-addressed store.
+
+    The stores are how identical files in different trees (an upgrade that
+    changes one file of three hundred) take their space once.  Where hard
+    links are not possible, or another process stored the file first, this
+    does nothing: a store is an optimization, never a requirement.
+    """
+    with contextlib.suppress(OSError):
+        stored.parent.mkdir(parents=True, exist_ok=True)
+        temporary = stored.with_name(f".{stored.name}.{os.getpid()}.tmp")
+        os.link(target, temporary)
+        os.replace(temporary, stored)
+
+
+def link_from_store(stored: Path, target: Path) -> bool:
+    """Hard-link a stored file to ``target``; False when that is not possible."""
+    try:
+        os.link(stored, target)
+    except OSError:
+        return False
+    return True
+
+
+def compile_tree(entry: Path, final_entry: Path, optimize: int | None = None, store: Path | None = None) -> dict[str, str]:
     """Compile every ``.py`` under ``entry`` to an unchecked hash-based ``.pyc``.
 
     ``final_entry`` is where the files will live once renamed into place; it is
@@ -192,8 +220,14 @@ def compile_tree(entry: Path, final_entry: Path, optimize: int | None = None) ->
     relative to ``entry``.  The .pyc paths are the ones the import system
     looks for, whatever ``PYTHONPYCACHEPREFIX`` says, because the cache keeps
     its bytecode beside its sources.
+
+    With ``store`` (the cache root), a source compiled before, in any tree, is
+    not compiled again: its .pyc is hard-linked from ``pyc-v1``.  The file name
+    inside it may then name the other tree, but CPython replaces a code
+    object's file name with the importing path when it loads a .pyc, so
+    tracebacks still name this tree's file.
     """
-    import py_compile
+    import hashlib
 
     level = sys.flags.optimize if optimize is None else optimize
     suffix = bytecode_suffix(level)
@@ -204,20 +238,41 @@ def compile_tree(entry: Path, final_entry: Path, optimize: int | None = None) ->
         relative = source.relative_to(entry)
         cfile = source.parent / "__pycache__" / f"{source.stem}.{suffix}.pyc"
         cfile.parent.mkdir(exist_ok=True)
-        try:
-            py_compile.compile(
-                str(source),
-                cfile=str(cfile),
-                dfile=str(final_entry / relative),
-                doraise=True,
-                optimize=level,
-                invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
-            )
-        except py_compile.PyCompileError:
-            continue
+        if store is None:
+            if not _compile(source, cfile, final_entry / relative, level):
+                continue
+        else:
+            source_hash = hashlib.sha256(source.read_bytes()).hexdigest()
+            prefix = f"{source_hash}.{suffix}."
+            folder = store / PYCS / source_hash[:2]
+            known = next((p for p in folder.glob(f"{prefix}*.pyc") if not p.name.startswith(".")), None) if folder.is_dir() else None
+            valid = known is not None and sha256_file(known) == known.name[len(prefix) : -len(".pyc")]
+            if not (valid and known is not None and link_from_store(known, cfile)):
+                if not _compile(source, cfile, final_entry / relative, level):
+                    continue
+                os.chmod(cfile, 0o444)
+                keep_in_store(cfile, folder / f"{prefix}{sha256_file(cfile)}.pyc")
         os.chmod(cfile, 0o444)
         written[cfile.relative_to(entry).as_posix()] = sha256_file(cfile)
     return written
+
+
+def _compile(source: Path, cfile: Path, shown_as: Path, level: int) -> bool:
+    """Compile one source to an unchecked hash-based .pyc; False when it does not compile."""
+    import py_compile
+
+    try:
+        py_compile.compile(
+            str(source),
+            cfile=str(cfile),
+            dfile=str(shown_as),
+            doraise=True,
+            optimize=level,
+            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+        )
+    except py_compile.PyCompileError:
+        return False
+    return True
 
 
 def ensure_bytecode(cache: Cache, location: TreeLocation) -> None:
@@ -234,7 +289,7 @@ def ensure_bytecode(cache: Cache, location: TreeLocation) -> None:
         with cache.lock(location.entry.name):
             if location.bytecode_record.exists():
                 return
-            write_json(location.bytecode_record, compile_tree(location.entry, location.entry))
+            write_json(location.bytecode_record, compile_tree(location.entry, location.entry, store=cache.root))
     except OSError:
         return
 

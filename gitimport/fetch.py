@@ -42,6 +42,28 @@ PIN_REF_PREFIX = b"refs/gitimport/"
 TAG_REF_PREFIX = b"refs/gitimport-tags/"
 
 
+class _OfferingPinnedCommits:
+    """The cache's repository, as dulwich's fetch sees it, offering our commits as "haves".
+
+    dulwich's graph walker offers only ``refs/heads/*``, which the cache never
+    writes; without haves a server sends the whole tree again for every new
+    commit.  Offering the pinned commits (``refs/gitimport/*``) makes an
+    upgrade fetch only what changed.
+    """
+
+    def __init__(self, repo: Repo) -> None:
+        self._repo = repo
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._repo, name)
+
+    def get_graph_walker(self, heads: Any = None) -> Any:
+        if heads is None:
+            pinned = self._repo.refs.as_dict(Ref(PIN_REF_PREFIX.rstrip(b"/")))
+            heads = [sha for sha in pinned.values() if sha in self._repo.object_store]
+        return self._repo.get_graph_walker(heads)
+
+
 @dataclass(frozen=True)
 class RemoteRefs:
     """What ls-remote said: ref name to advertised id, and to the commit it peels to."""
@@ -244,7 +266,7 @@ class Remote:
             return sorted({sha for name, sha in refs.items() if sha and not name.endswith(b"^{}")})
 
         def fetch(client: GitClient, path: str) -> None:
-            client.fetch(path, target, determine_wants=determine_wants, depth=depth, progress=progress)  # type: ignore[arg-type]
+            client.fetch(path, _OfferingPinnedCommits(target), determine_wants=determine_wants, depth=depth, progress=progress)  # type: ignore[arg-type]
 
         def attempt() -> None:
             with self._translated_errors():

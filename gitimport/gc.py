@@ -4,7 +4,9 @@ Every sync records its lock file in ``<cache>/projects-v1.json``; ``gc`` reads
 each recorded lock that still exists and keeps exactly what those locks
 reference: the trees (``trees-v1``), the bare repositories (``repos-v1``), the
 distribution records (``dists-v1``) and the ``pin()`` records whose tree is
-kept (``pins-v1``).  Everything else in those folders goes.  A project whose
+kept (``pins-v1``).  Everything else in those folders goes, and then every
+stored blob or .pyc file (``blobs-v1``, ``pyc-v1``) that no remaining tree
+links to.  A project whose
 lock was never synced on this machine is unknown to gc: its next sync
 rebuilds what it needs, which is always safe (DESIGN §5).  This module never
 touches the network and never imports dulwich.
@@ -19,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cache import REPOS, TMP, TREES, Cache, process_alive, remove_tree, write_json
+from .cache import BLOBS, PYCS, REPOS, TMP, TREES, Cache, process_alive, remove_tree, write_json
 
 PROJECTS = "projects-v1.json"
 DISTS = "dists-v1"  # the same name as gitimport.metadata.DISTS, without importing it
@@ -114,11 +116,31 @@ def collect_garbage(cache_root: Path, extra_projects: Iterable[Project] = (), dr
         if not dry_run:
             _remove(cache, path)
     if not dry_run:
+        result.freed += _sweep_stores(cache_root)
         cache.remove_stale_builds()
         if result.forgotten:
             with cache.lock("projects"):
                 _write_projects(cache_root, [p for p in read_projects(cache_root) if p.lockfile not in result.forgotten])
     return result
+
+
+def _sweep_stores(cache_root: Path) -> int:
+    """Drop stored blobs and .pyc files that no tree links to any more; return the bytes freed.
+
+    A file in ``blobs-v1`` or ``pyc-v1`` with one link is only the store's own
+    copy: every tree that shared it is gone.
+    """
+    freed = 0
+    for store in (BLOBS, PYCS):
+        for folder, _, names in os.walk(cache_root / store):
+            for name in names:
+                path = os.path.join(folder, name)
+                with contextlib.suppress(OSError):
+                    status = os.lstat(path)
+                    if status.st_nlink == 1 and not name.startswith("."):
+                        os.unlink(path)
+                        freed += status.st_size
+    return freed
 
 
 def _candidates(cache_root: Path) -> Iterator[tuple[str, Path]]:

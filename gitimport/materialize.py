@@ -21,7 +21,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from .cache import MANIFEST, Cache, TreeLocation, bytecode_record_name, compile_tree, dirhash, remove_tree, write_json
+from .cache import (
+    BLOBS,
+    MANIFEST,
+    Cache,
+    TreeLocation,
+    bytecode_record_name,
+    compile_tree,
+    dirhash,
+    keep_in_store,
+    link_from_store,
+    remove_tree,
+    write_json,
+)
 from .errors import IntegrityError, PathNotFoundError, UnsafeTreeError
 
 if TYPE_CHECKING:
@@ -224,14 +236,14 @@ def materialize(
             staged.mkdir()
             total = 0
             for relative, mode, object_id in _walk(store, root.object, "", notes):
-                total += _write_entry(store, staged, relative, mode, object_id, hashes, limits)
+                total += _write_entry(store, staged, relative, mode, object_id, hashes, limits, cache.root / BLOBS)
                 if total > limits.max_tree_size:
                     raise UnsafeTreeError(
                         f"{root.path or 'The repository root'} is larger than max-tree-size ({_size(limits.max_tree_size)}).",
                         "raise max-tree-size in the config if this tree is expected to be this large",
                     )
         else:
-            _write_entry(store, build, root_name, root.mode, root.object, hashes, limits)
+            _write_entry(store, build, root_name, root.mode, root.object, hashes, limits, cache.root / BLOBS)
             hashes = {root_name: hashes[root_name]}
         digest = dirhash(hashes)
         if expected_digest is not None and digest != expected_digest:
@@ -239,7 +251,7 @@ def materialize(
                 f"Content of {root.path or '/'} ({root.object[:12]}) has digest {digest}, but the lock says {expected_digest}.",
                 "the server sent content that differs from what was locked; do not trust it, and check the repository and the lock",
             )
-        write_json(build / bytecode_record_name(), compile_tree(build, location.entry))
+        write_json(build / bytecode_record_name(), compile_tree(build, location.entry, store=cache.root))
         write_json(build / MANIFEST, {"object": root.object, "kind": root.kind, "root": root_name, "digest": digest, "files": hashes})
         _publish(build, location)
     finally:
@@ -286,13 +298,26 @@ def _check_name(name: str, relative: str) -> None:
         raise UnsafeTreeError(f"The tree holds an unsafe entry name {relative!r}.", "refusing to write names that could escape the tree")
 
 
-def _write_entry(store: ObjectStore, base: Path, relative: str, mode: int, object_id: str, hashes: dict[str, str], limits: Limits) -> int:
-    """Write one verified entry; return the bytes written."""
+def _write_entry(
+    store: ObjectStore,
+    base: Path,
+    relative: str,
+    mode: int,
+    object_id: str,
+    hashes: dict[str, str],
+    limits: Limits,
+    blob_store: Path | None = None,
+) -> int:
+    """Write one verified entry (a hard link to the blob store when possible); return its size."""
     target = base / relative
     if mode == MODE_TREE:
         target.mkdir()
         return 0
-    data = read_object(store, object_id, b"blob")
+    stored = blob_store / f"{object_id[:2]}/{object_id}-{'755' if mode & 0o111 else '644'}" if blob_store else None
+    data = _stored_blob(stored, object_id) if stored is not None and mode != MODE_LINK else None
+    from_store = data is not None
+    if data is None:
+        data = read_object(store, object_id, b"blob")
     if len(data) > limits.max_file_size:
         raise UnsafeTreeError(
             f"{relative} is {_size(len(data))}, larger than max-file-size ({_size(limits.max_file_size)}).",
@@ -306,12 +331,24 @@ def _write_entry(store: ObjectStore, base: Path, relative: str, mode: int, objec
                 f"Symlink {relative!r} points outside the imported tree ({link!r}).", "refusing to follow links out of the tree"
             )
         os.symlink(link, target)
-    else:
+    elif not (from_store and stored is not None and link_from_store(stored, target)):
         with open(target, "xb") as handle:
             handle.write(data)
         os.chmod(target, 0o555 if mode & 0o111 else 0o444)
+        if stored is not None:
+            keep_in_store(target, stored)
     hashes[relative] = hashlib.sha256(data).hexdigest()
     return len(data)
+
+
+def _stored_blob(stored: Path, object_id: str) -> bytes | None:
+    """A stored copy of a blob, only if it still hashes to its git id (else it is not used)."""
+    try:
+        data = stored.read_bytes()
+    except OSError:
+        return None
+    actual = hashlib.sha1(b"blob %d\x00" % len(data) + data).hexdigest()
+    return data if actual == object_id else None
 
 
 def _size(size: int) -> str:

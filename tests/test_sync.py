@@ -516,3 +516,55 @@ def test_fast_path_is_not_taken_after_a_frozen_sync_left_extra_lock_entries(proj
     result = project.cli("sync", "--locked")
 
     assert result.code == 3 and "rootmod" in result.err
+
+
+def test_an_upgrade_shares_unchanged_files_with_the_old_tree(project: Project, mutable_repos: FixtureSet) -> None:
+    repo = mutable_repos["toolbox"]
+    project.configure({"mylib": f"{repo.path}@main:src"})
+    project.cli("sync")
+    old = Path(project.cli("which", "mylib").out.strip())
+    add_commit(repo.path, {"src/mylib/sub/deep.py": b"VERSION = 'new'\n\ndef depth():\n    return 2\n"}, "change one file")
+
+    assert project.cli("sync", "--upgrade").code == 0
+
+    new = Path(project.cli("which", "mylib").out.strip())
+    assert new != old
+    assert (new / "core.py").stat().st_ino == (old / "core.py").stat().st_ino  # one copy on disk
+    assert (new / "__pycache__").exists() and {p.name for p in (new / "__pycache__").iterdir()} == {p.name for p in (old / "__pycache__").iterdir()}
+    core_pyc = next((new / "__pycache__").glob("core.*.pyc"))
+    assert core_pyc.stat().st_ino == next((old / "__pycache__").glob("core.*.pyc")).stat().st_ino
+    assert (new / "sub" / "deep.py").stat().st_ino != (old / "sub" / "deep.py").stat().st_ino
+    assert project.cli("verify").code == 0
+    run = project.python("import mylib.core, mylib.sub.deep, traceback; print(mylib.sub.deep.VERSION, mylib.core.add.__code__.co_filename)")
+    assert run.stdout.split() == ["new", str(new / "core.py")], run.stderr  # the shared .pyc names this tree's file
+
+
+def test_a_tampered_stored_blob_is_not_reused(project: Project, mutable_repos: FixtureSet) -> None:
+    import os
+    import shutil
+
+    repo = mutable_repos["toolbox"]
+    project.configure({"mylib": f"{repo.path}@v1:src"})
+    project.cli("sync")
+    root = Path(project.cli("which", "mylib").out.strip())
+    os.chmod(root / "core.py", 0o644)
+    (root / "core.py").write_text("TAMPERED = True\n")  # also changes the stored copy: same inode
+    shutil.rmtree(root.parent)
+
+    assert project.cli("sync").code == 0
+
+    restored = Path(project.cli("which", "mylib").out.strip())
+    assert "TAMPERED" not in (restored / "core.py").read_text()
+    assert project.cli("verify").code == 0
+
+
+def test_an_upgrade_fetches_only_the_new_objects(project: Project, mutable_repos: FixtureSet, serve) -> None:  # type: ignore[no-untyped-def]
+    server = serve("git-http-backend", mutable_repos.root)
+    project.configure({"mylib": f"{server.repo_url('toolbox')}@main:src"})
+    first = project.cli("sync")
+    add_commit(mutable_repos["toolbox"].path, {"src/mylib/data/greeting.txt": b"changed\n"}, "one file")
+
+    second = project.cli("sync", "--upgrade")
+
+    objects = [int(line.split(": ")[1].split()[0]) for line in (first.out + second.out).splitlines() if line.startswith("Fetched")]
+    assert len(objects) == 2 and objects[1] <= 10 and objects[1] * 3 < objects[0], (first.out, second.out)  # a commit, the trees down to the file, the blob

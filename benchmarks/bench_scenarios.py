@@ -1,0 +1,1002 @@
+"""The benchmark scenarios: each times gitimport and its baseline side by side.
+
+Every scenario takes a :class:`Context` (scratch folder, the loopback git
+server, sizes, repetitions) and returns :class:`Row` objects.  Contestants of
+one scenario run interleaved (rotating order every repetition), so drift on a
+shared machine hits both alike; a row holds the medians and their ratio,
+gitimport / baseline, lower is better.
+
+Child processes get a clean environment: no ``GITIMPORT_*`` variables, no
+``PYTHONDONTWRITEBYTECODE`` (a real install has ``.pyc`` files), no user or
+system git configuration.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import bench_repos
+from bench_repos import BuiltRepo, git_env
+
+PYTHON = sys.executable
+TIME_BIN = "/usr/bin/time"
+GITIMPORT_SRC: str | None = None
+"""``--gitimport-src``: a folder holding another ``gitimport`` package (a patched copy) to time instead."""
+
+# --------------------------------------------------------------------------
+# Parameters and results
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Every size the scenarios use; ``FULL`` is the issue's, ``SMOKE`` only checks that all runs."""
+
+    mono_files: int
+    mono_package: int
+    mono_commits: int
+    mono_file_bytes: int
+    warm_modules: int
+    warm_lines: int
+    lock_modules: int
+    stdlib_modules: int
+    multi_repos: int
+    multi_files: int
+    multi_commits: int
+    jobs: int
+    http_modules: int
+    http_lines: int
+
+
+FULL = Sizes(3000, 300, 1000, 7200, 100, 200, 50, 100, 16, 100, 20, 8, 50, 100)
+SMOKE = Sizes(60, 20, 10, 1500, 10, 40, 5, 100, 3, 10, 3, 8, 5, 30)
+
+
+@dataclass
+class Row:
+    """One line of the table: medians of gitimport and of a baseline, and a target for the ratio."""
+
+    key: str
+    scenario: str
+    ours: float | None
+    baseline: float | None
+    unit: str  # "s" or "MiB"
+    versus: str
+    target: float | None = None
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        if self.ours is None or not self.baseline:
+            return None
+        return self.ours / self.baseline
+
+    @property
+    def met(self) -> bool | None:
+        ratio = self.ratio
+        return None if ratio is None or self.target is None else ratio <= self.target
+
+
+@dataclass
+class Context:
+    work: Path
+    server_url: str
+    sizes: Sizes
+    cold_repeat: int
+    import_repeat: int
+    warmup: int
+    server_requests: Callable[[], int]
+    facts: dict[str, str] = field(default_factory=dict)
+
+    def url(self, repo: BuiltRepo) -> str:
+        return f"{self.server_url}/{repo.name}"
+
+
+class BenchError(RuntimeError):
+    """A contestant failed: the benchmark is broken, not slow."""
+
+
+# --------------------------------------------------------------------------
+# Processes
+# --------------------------------------------------------------------------
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    drop = ("PYTHONDONTWRITEBYTECODE", "PYTHONPATH", "PYTHONSTARTUP", "VIRTUAL_ENV")
+    env = {k: v for k, v in git_env().items() if not k.startswith("GITIMPORT_") and k not in drop}
+    env.update(extra)
+    if GITIMPORT_SRC:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (GITIMPORT_SRC, env.get("PYTHONPATH")) if p)
+    return env
+
+
+def gitimport_command() -> list[str]:
+    """The ``gitimport`` console script beside this interpreter (what users run), else ``-m``."""
+    script = Path(PYTHON).parent / "gitimport"
+    return [str(script)] if script.is_file() else [PYTHON, "-m", "gitimport"]
+
+
+def run(args: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> tuple[float, str]:
+    """Run a process to completion; return (wall seconds, stdout).  Raises BenchError on failure."""
+    start = time.perf_counter()
+    proc = subprocess.run(args, cwd=cwd, env=env if env is not None else clean_env(), capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-6:])
+        raise BenchError(f"{' '.join(str(a) for a in args)} exited {proc.returncode}:\n{tail}")
+    return elapsed, proc.stdout
+
+
+def pipe(first: list[str], second: list[str], env: dict[str, str]) -> float:
+    """``first | second``; return wall seconds."""
+    start = time.perf_counter()
+    producer = subprocess.Popen(first, stdout=subprocess.PIPE, env=env)
+    consumer = subprocess.Popen(second, stdin=producer.stdout, env=env)
+    assert producer.stdout is not None
+    producer.stdout.close()
+    codes = (consumer.wait(), producer.wait())
+    elapsed = time.perf_counter() - start
+    if any(codes):
+        raise BenchError(f"{' '.join(first)} | {' '.join(second)} exited {codes}")
+    return elapsed
+
+
+def git_archive(git_dir: Path, commit: str, path: str, dest: Path) -> float:
+    dest.mkdir(parents=True, exist_ok=True)
+    return pipe(["git", f"--git-dir={git_dir}", "archive", commit, path], ["tar", "-x", "-C", str(dest)], git_env())
+
+
+_RSS_WRAPPER = """import resource, subprocess, sys
+subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
+def peak_rss_mib(args: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> float:
+    """Peak resident set of ``args`` and the children it waited for, in MiB.
+
+    ``/usr/bin/time -f %M`` where present, else ``getrusage(RUSAGE_CHILDREN)`` in a wrapper process.
+    """
+    env = env if env is not None else clean_env()
+    if os.path.exists(TIME_BIN):
+        with tempfile.NamedTemporaryFile("r", suffix=".rss") as out:
+            run([TIME_BIN, "-f", "%M", "-o", out.name, *args], cwd=cwd, env=env)
+            return int(out.read().split()[-1]) / 1024
+    _, stdout = run([PYTHON, "-c", _RSS_WRAPPER, *args], cwd=cwd, env=env)
+    return int(stdout.split()[-1]) / 1024
+
+
+def interleave(contestants: dict[str, Callable[[], dict[str, float]]], repeat: int, warmup: int = 0) -> dict[str, dict[str, float]]:
+    """Run each contestant ``repeat`` times in rotating order; return the median of each metric."""
+    names = list(contestants)
+    for _ in range(warmup):
+        for name in names:
+            contestants[name]()
+    samples: dict[str, dict[str, list[float]]] = {name: {} for name in names}
+    for number in range(repeat):
+        shift = number % len(names)
+        for name in names[shift:] + names[:shift]:
+            for metric, value in contestants[name]().items():
+                samples[name].setdefault(metric, []).append(value)
+    return {name: {metric: statistics.median(values) for metric, values in metrics.items()} for name, metrics in samples.items()}
+
+
+def timed_child(statement: str, check: str, env: dict[str, str], cwd: Path, expected: str, what: str) -> dict[str, float]:
+    """A fresh interpreter that times ``statement`` itself; returns process and statement seconds.
+
+    ``check`` is an expression printed after the statement; its text must contain
+    ``expected``, so a contestant that imported the wrong thing fails loudly.
+    """
+    code = f"import time\n_start = time.perf_counter()\n{statement}\n_elapsed = time.perf_counter() - _start\n"
+    code += f"print(_elapsed)\nprint({check})\n"
+    wall, stdout = run([PYTHON, "-c", code], cwd=cwd, env=env)
+    lines = stdout.strip().splitlines()
+    if len(lines) < 2 or expected not in lines[1]:
+        raise BenchError(f"{what}: expected {expected!r} in {lines[1:]!r}")
+    return {"process": wall, "statement": float(lines[0])}
+
+
+# --------------------------------------------------------------------------
+# Files and folders
+# --------------------------------------------------------------------------
+
+
+def tree_size(*folders: Path) -> int:
+    """Bytes in the files below ``folders`` (apparent sizes, like ``du -b``; a hard-linked file counts once)."""
+    total = 0
+    seen: set[tuple[int, int]] = set()
+    for folder in folders:
+        for base, _dirs, files in os.walk(folder):
+            for name in files:
+                info = os.lstat(os.path.join(base, name))
+                if (info.st_dev, info.st_ino) not in seen:
+                    seen.add((info.st_dev, info.st_ino))
+                    total += info.st_size
+    return total
+
+
+def rmtree(path: Path) -> None:
+    """Remove a folder that may hold read-only files (the cache's)."""
+    if not path.exists():
+        return
+
+    def writable(func: Callable[[str], object], target: str, *_: object) -> None:
+        os.chmod(os.path.dirname(target), 0o755)
+        func(target)
+
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(path, onexc=writable)
+    else:
+        shutil.rmtree(path, onerror=writable)
+
+
+@dataclass
+class Project:
+    """A folder with a gitimport.toml whose cache is its own ``cache/``."""
+
+    folder: Path
+    modules: dict[str, str]
+    extra: str = ""
+    cache: Path = Path()
+
+    def __post_init__(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if self.cache == Path():
+            self.cache = self.folder / "cache"
+        self.write()
+
+    @property
+    def config(self) -> Path:
+        return self.folder / "gitimport.toml"
+
+    def write(self) -> None:
+        lines = [f'cache-dir = "{self.cache}"', self.extra, "", "[modules]"]
+        lines += [f'{name} = "{spec}"' for name, spec in self.modules.items()]
+        self.config.write_text("\n".join(lines) + "\n")
+
+    def reset(self) -> None:
+        """Empty cache, no lock, no runtime snapshot: a first sync on this machine."""
+        rmtree(self.cache)
+        (self.folder / "gitimport.lock").unlink(missing_ok=True)
+        rmtree(self.folder / "__pycache__")
+
+    def sync(self, *flags: str) -> float:
+        return run([*gitimport_command(), "sync", "-q", *flags], cwd=self.folder, env=clean_env())[0]
+
+    def run_env(self) -> dict[str, str]:
+        """What ``gitimport run`` sets for its children."""
+        return clean_env(GITIMPORT_RUN="1", GITIMPORT_CONFIG=str(self.config))
+
+    def cache_size(self) -> int:
+        """Bytes of repositories and materialized trees (and of any other object store a later layout adds)."""
+        skip = {"tmp-v1", "locks-v1", "dists-v1"}
+        return tree_size(*(p for p in self.cache.iterdir() if p.is_dir() and p.name not in skip))
+
+    def bare_repo(self) -> Path:
+        repos = sorted((self.cache / "repos-v1").iterdir())
+        if len(repos) != 1:
+            raise BenchError(f"expected one repository in {self.cache / 'repos-v1'}, found {len(repos)}")
+        return repos[0]
+
+
+def count_objects(git_dir: Path) -> int:
+    """Loose plus packed objects of a repository (``git count-objects -v``)."""
+    _, out = run(["git", f"--git-dir={git_dir}", "count-objects", "-v"], env=git_env())
+    values = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
+    return int(values["count"]) + int(values["in-pack"])
+
+
+# --------------------------------------------------------------------------
+# Scenario 1 and 7: cold sync of a subpackage, and its memory
+# --------------------------------------------------------------------------
+
+PIP_TEMPLATE_PACKAGES = ("setuptools>=61", "wheel")
+
+
+def pip_template() -> tuple[Path | None, str]:
+    """A venv holding pip, setuptools and wheel (cached like the repositories); (None, why) if it cannot be made."""
+    tag = f"{sys.implementation.cache_tag}-{hashlib.sha256(os.path.realpath(PYTHON).encode()).hexdigest()[:10]}"
+    template = bench_repos.CACHE_ROOT / f"venv-{tag}"
+    marker = template / "bench-ready"
+    if marker.is_file():
+        return template, marker.read_text().strip()
+    staging = Path(tempfile.mkdtemp(prefix=".venv-", dir=bench_repos.CACHE_ROOT))
+    try:
+        venv = staging / "venv"
+        run([PYTHON, "-m", "venv", str(venv)])
+        vpython = str(venv / "bin" / "python")
+        run([vpython, "-m", "pip", "install", "-q", "--disable-pip-version-check", *PIP_TEMPLATE_PACKAGES])
+        _, versions = run(
+            [
+                vpython,
+                "-c",
+                "import importlib.metadata as m; print(*(p + ' ' + m.version(p) for p in ('pip', 'setuptools', 'wheel')), sep=', ')",
+            ]
+        )
+        (venv / "bench-ready").write_text(versions.strip() + "\n")
+        rmtree(template)
+        os.rename(venv, template)
+    except (BenchError, OSError) as exc:
+        return None, f"no pip template venv: {str(exc).splitlines()[0]}"
+    finally:
+        rmtree(staging)
+    return template, marker.read_text().strip()
+
+
+def _monorepo(ctx: Context) -> BuiltRepo:
+    s = ctx.sizes
+    return bench_repos.monorepo(s.mono_files, s.mono_package, s.mono_commits, s.mono_file_bytes)
+
+
+PACKAGE_PATH = "libs/target/src/bigpkg"
+
+
+def scenario_cold(ctx: Context) -> list[Row]:
+    repo = _monorepo(ctx)
+    url, commit = ctx.url(repo), repo.tags["v1"]
+    project = Project(ctx.work / "s1", {"bigpkg": f"{url}@v1:{PACKAGE_PATH}"})
+    scratch = ctx.work / "s1-git"
+    template, pip_versions = pip_template()
+
+    def ours() -> dict[str, float]:
+        project.reset()
+        elapsed = project.sync()
+        if not any((project.cache / "trees-v1").glob("*-bigpkg/bigpkg/__init__.py")):
+            raise BenchError("gitimport sync did not materialize bigpkg")
+        return {"time": elapsed}
+
+    def git() -> dict[str, float]:
+        rmtree(scratch)
+        scratch.mkdir()
+        clone = run(["git", "clone", "-q", "--depth", "1", "--bare", "--branch", "v1", url, str(scratch / "clone.git")], env=git_env())[0]
+        extract = git_archive(scratch / "clone.git", commit, PACKAGE_PATH, scratch / "out")
+        if not (scratch / "out" / PACKAGE_PATH / "__init__.py").is_file():
+            raise BenchError("git archive wrote no bigpkg")
+        return {"time": clone + extract}
+
+    contestants = {"gitimport": ours, "git": git}
+    venv = ctx.work / "s1-venv"
+    if template is not None:
+
+        def pip() -> dict[str, float]:
+            rmtree(venv)
+            shutil.copytree(template, venv, symlinks=True)
+            args = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"]
+            args += ["--no-index", "--no-cache-dir", "--disable-pip-version-check", f"git+{url}@v1#subdirectory=libs/target"]
+            elapsed = run(args, cwd=ctx.work, env=clean_env())[0]
+            if not list(venv.glob("lib/python*/site-packages/bigpkg/__init__.py")):
+                raise BenchError("pip did not install bigpkg")
+            return {"time": elapsed}
+
+        contestants["pip"] = pip
+    results = interleave(contestants, ctx.cold_repeat)
+    rmtree(venv)
+    size = f"{repo.facts['package_files']}-file package in a {repo.facts['files']}-file, {repo.facts['commits']}-commit repo"
+    ctx.facts["monorepo"] = (
+        f"{repo.facts['files']} files, {int(repo.facts['bytes']) / 2**20:.1f} MiB of files at v1, "
+        f"pack {tree_size(repo.path / 'objects') / 2**20:.1f} MiB, {repo.facts['commits']} commits; "
+        f"bigpkg: {repo.facts['package_files']} files, {int(repo.facts['package_bytes']) / 2**20:.1f} MiB"
+    )
+    rows = [
+        Row(
+            "1a",
+            f"cold sync: {size}",
+            results["gitimport"]["time"],
+            results["git"]["time"],
+            "s",
+            "git clone --depth 1 --bare + git archive | tar -x",
+            1.0,
+        ),
+    ]
+    pip_name = "pip install --no-deps --no-build-isolation git+http…#subdirectory= into a fresh venv"
+    if "pip" in results:
+        rows.append(
+            Row(
+                "1b",
+                "cold sync vs pip install",
+                results["gitimport"]["time"],
+                results["pip"]["time"],
+                "s",
+                pip_name,
+                0.2,
+                f"setuptools backend, build isolation off; {pip_versions}",
+            )
+        )
+    else:
+        rows.append(Row("1b", "cold sync vs pip install", results["gitimport"]["time"], None, "s", pip_name, 0.2, pip_versions))
+    return rows
+
+
+def scenario_memory(ctx: Context) -> list[Row]:
+    repo = _monorepo(ctx)
+    url, commit = ctx.url(repo), repo.tags["v1"]
+    project = Project(ctx.work / "s7", {"bigpkg": f"{url}@v1:{PACKAGE_PATH}"})
+    scratch = ctx.work / "s7-git"
+
+    def ours() -> dict[str, float]:
+        project.reset()
+        return {"rss": peak_rss_mib([*gitimport_command(), "sync", "-q"], cwd=project.folder)}
+
+    def git() -> dict[str, float]:
+        rmtree(scratch)
+        scratch.mkdir()
+        clone = peak_rss_mib(
+            ["git", "clone", "-q", "--depth", "1", "--bare", "--branch", "v1", url, str(scratch / "clone.git")], env=git_env()
+        )
+        archive = peak_rss_mib(
+            ["git", f"--git-dir={scratch / 'clone.git'}", "archive", "-o", str(scratch / "out.tar"), commit, PACKAGE_PATH], env=git_env()
+        )
+        (scratch / "out").mkdir()
+        untar = peak_rss_mib(["tar", "-x", "-C", str(scratch / "out"), "-f", str(scratch / "out.tar")])
+        return {"rss": max(clone, archive, untar)}
+
+    results = interleave({"gitimport": ours, "git": git}, min(ctx.cold_repeat, 3))
+    how = "/usr/bin/time -f %M" if os.path.exists(TIME_BIN) else "getrusage(RUSAGE_CHILDREN)"
+    return [
+        Row(
+            "7",
+            "peak RSS of the cold sync (scenario 1)",
+            results["gitimport"]["rss"],
+            results["git"]["rss"],
+            "MiB",
+            "largest git process: clone --depth 1 / archive / tar",
+            2.0,
+            f"measured with {how}",
+        )
+    ]
+
+
+# --------------------------------------------------------------------------
+# Scenario 2: warm import, and import-time verification
+# --------------------------------------------------------------------------
+
+
+def scenario_warm(ctx: Context) -> list[Row]:
+    s = ctx.sizes
+    repo = bench_repos.package_repo("warm", "pkg100", s.warm_modules, s.warm_lines)
+    spec = {"pkg100": f"{ctx.url(repo)}@v1:src/pkg100"}
+    project = Project(ctx.work / "s2", spec)
+    checked = Project(ctx.work / "s2-verify", spec, extra='verify = "import"', cache=project.cache)
+    project.reset()
+    project.sync()
+    checked.sync()
+    plain = ctx.work / "s2-plain"
+    rmtree(plain)
+    bench_repos.export_tree(repo, repo.tags["v1"], "src/pkg100", plain)
+    run([PYTHON, "-m", "compileall", "-q", str(plain / "src")])
+    plain_env = clean_env(PYTHONPATH=str(plain / "src"))
+    count = "len([m for m in sys.modules if m.startswith('pkg100.')]), pkg100.__file__"
+    statement = "import sys\nimport pkg100"
+
+    def child(env: dict[str, str], cwd: Path, where: Path) -> Callable[[], dict[str, float]]:
+        def go() -> dict[str, float]:
+            return timed_child(statement, count, env, cwd, f"{s.warm_modules} {where}", f"import pkg100 from {where}")
+
+        return go
+
+    cache_trees = project.cache / "trees-v1"
+    results = interleave(
+        {
+            "gitimport": child(project.run_env(), ctx.work, cache_trees),
+            "plain": child(plain_env, ctx.work, plain),
+            "verify": child(checked.run_env(), ctx.work, cache_trees),
+        },
+        ctx.import_repeat,
+        ctx.warmup,
+    )
+    lines = repo.facts["lines"]
+    what = f"{s.warm_modules}-module package ({lines} lines)"
+    ours, base, verify = results["gitimport"], results["plain"], results["verify"]
+    return [
+        Row(
+            "2a",
+            f"warm import of a {what}: whole process",
+            ours["process"],
+            base["process"],
+            "s",
+            "same tree in a folder on sys.path, with .pyc",
+            1.10,
+        ),
+        Row(
+            "2b",
+            "warm import: the import statement",
+            ours["statement"],
+            base["statement"],
+            "s",
+            "same tree in a folder on sys.path, with .pyc",
+            1.05,
+            "time.perf_counter() inside the child",
+        ),
+        Row("2c", 'verify = "import": the import statement', verify["statement"], ours["statement"], "s", "gitimport with verify off"),
+        Row("2d", 'verify = "import": whole process', verify["process"], ours["process"], "s", "gitimport with verify off"),
+    ]
+
+
+# --------------------------------------------------------------------------
+# Scenario 3 and 4: everyone else's imports; the no-op sync
+# --------------------------------------------------------------------------
+
+STDLIB_CANDIDATES = [
+    "argparse",
+    "ast",
+    "asyncio",
+    "base64",
+    "bdb",
+    "bisect",
+    "bz2",
+    "calendar",
+    "cmath",
+    "cmd",
+    "code",
+    "codeop",
+    "colorsys",
+    "compileall",
+    "concurrent.futures",
+    "configparser",
+    "contextvars",
+    "copy",
+    "cProfile",
+    "csv",
+    "ctypes",
+    "dataclasses",
+    "datetime",
+    "decimal",
+    "difflib",
+    "dis",
+    "doctest",
+    "email.mime.text",
+    "email.parser",
+    "filecmp",
+    "fileinput",
+    "fnmatch",
+    "fractions",
+    "ftplib",
+    "getopt",
+    "getpass",
+    "gettext",
+    "glob",
+    "graphlib",
+    "gzip",
+    "hashlib",
+    "heapq",
+    "hmac",
+    "html.parser",
+    "http.client",
+    "http.cookies",
+    "http.server",
+    "imaplib",
+    "inspect",
+    "ipaddress",
+    "json",
+    "keyword",
+    "linecache",
+    "locale",
+    "logging",
+    "logging.handlers",
+    "lzma",
+    "mailbox",
+    "mimetypes",
+    "modulefinder",
+    "multiprocessing",
+    "netrc",
+    "numbers",
+    "opcode",
+    "operator",
+    "optparse",
+    "pathlib",
+    "pdb",
+    "pickle",
+    "pickletools",
+    "pkgutil",
+    "platform",
+    "plistlib",
+    "poplib",
+    "pprint",
+    "profile",
+    "pstats",
+    "py_compile",
+    "pyclbr",
+    "queue",
+    "quopri",
+    "random",
+    "reprlib",
+    "rlcompleter",
+    "runpy",
+    "sched",
+    "secrets",
+    "selectors",
+    "shelve",
+    "shlex",
+    "shutil",
+    "smtplib",
+    "socket",
+    "socketserver",
+    "sqlite3",
+    "ssl",
+    "statistics",
+    "string",
+    "stringprep",
+    "struct",
+    "subprocess",
+    "symtable",
+    "tabnanny",
+    "tarfile",
+    "tempfile",
+    "textwrap",
+    "threading",
+    "timeit",
+    "token",
+    "tokenize",
+    "tomllib",
+    "trace",
+    "traceback",
+    "tracemalloc",
+    "typing",
+    "unittest",
+    "unittest.mock",
+    "urllib.parse",
+    "urllib.request",
+    "uuid",
+    "wave",
+    "weakref",
+    "webbrowser",
+    "xml.dom.minidom",
+    "xml.etree.ElementTree",
+    "xml.sax",
+    "xmlrpc.client",
+    "zipapp",
+    "zipfile",
+    "zipimport",
+    "zoneinfo",
+]
+
+
+def _lock_project(ctx: Context) -> tuple[Project, BuiltRepo]:
+    repo = bench_repos.modules_repo(ctx.sizes.lock_modules, 40)
+    url = ctx.url(repo)
+    modules = {f"mod{n:02d}": f"{url}@v1:mods/mod{n:02d}.py" for n in range(ctx.sizes.lock_modules)}
+    project = Project(ctx.work / "s3", modules)
+    if not (project.folder / "gitimport.lock").is_file():
+        project.reset()
+        project.sync()
+    return project, repo
+
+
+def stdlib_modules(project: Project, count: int) -> list[str]:
+    """``count`` standard-library modules importable here and loaded at start-up by neither contestant."""
+    probe = "import sys\nprint(' '.join(sorted(sys.modules)))"
+    loaded: set[str] = set()
+    for env in (project.run_env(), clean_env()):
+        loaded.update(run([PYTHON, "-c", probe], cwd=project.folder, env=env)[1].split())
+    candidates = [m for m in STDLIB_CANDIDATES if m not in loaded]
+    check = """import importlib, sys
+for name in sys.argv[1:]:
+    try:
+        importlib.import_module(name)
+    except Exception:
+        continue
+    print(name)
+"""
+    importable = run([PYTHON, "-c", check, *candidates], cwd=project.folder)[1].split()
+    return importable[:count]
+
+
+def scenario_others(ctx: Context) -> list[Row]:
+    project, _repo = _lock_project(ctx)
+    modules = stdlib_modules(project, ctx.sizes.stdlib_modules)
+    statement = "import sys\nimport " + ", ".join(modules)
+    check = "sum(1 for f in sys.meta_path if type(f).__name__ == 'GitImportFinder')"
+    cwd = ctx.work
+
+    def with_finder() -> dict[str, float]:
+        return timed_child(statement, check, project.run_env(), cwd, "1", "finder installed")
+
+    def without() -> dict[str, float]:
+        return timed_child(statement, check, clean_env(), cwd, "0", "finder not installed")
+
+    results = interleave({"gitimport": with_finder, "plain": without}, ctx.import_repeat, ctx.warmup)
+    ours, base = results["gitimport"], results["plain"]
+    what = f"{len(modules)} stdlib modules, finder with a lock of {ctx.sizes.lock_modules} modules"
+    return [
+        Row("3a", f"{what}: the imports", ours["statement"], base["statement"], "s", "same imports without the finder", 1.02),
+        Row(
+            "3b", "same, whole process (finder start-up included)", ours["process"], base["process"], "s", "same process without the finder"
+        ),
+    ]
+
+
+def scenario_noop(ctx: Context) -> list[Row]:
+    project, _repo = _lock_project(ctx)
+    baseline_module = "tomllib" if sys.version_info >= (3, 11) else "tomli"
+    before = ctx.server_requests()
+
+    def ours() -> dict[str, float]:
+        return {"time": project.sync()}
+
+    def tomllib() -> dict[str, float]:
+        return {"time": run([PYTHON, "-c", f"import {baseline_module}"], cwd=project.folder)[0]}
+
+    results = interleave({"gitimport": ours, "python": tomllib}, ctx.import_repeat, ctx.warmup)
+    requests = ctx.server_requests() - before
+    probe = "import sys\nfrom gitimport.cli import main\ncode = main(['sync', '-q'])\nprint(code, 'dulwich' in sys.modules)"
+    _, out = run([PYTHON, "-c", probe], cwd=project.folder)
+    code, dulwich = out.split()
+    note = f"dulwich imported: {'yes' if dulwich == 'True' else 'no'}; requests to the server: {requests}"
+    ok = code == "0" and dulwich == "False" and requests == 0
+    return [
+        Row(
+            "4",
+            f"no-op sync ({ctx.sizes.lock_modules} modules locked and cached)",
+            results["gitimport"]["time"],
+            results["python"]["time"],
+            "s",
+            f'python -c "import {baseline_module}"',
+            2.0,
+            note + ("" if ok else " (REQUIREMENT NOT MET)"),
+        )
+    ]
+
+
+# --------------------------------------------------------------------------
+# Scenario 5: a small upgrade
+# --------------------------------------------------------------------------
+
+
+def scenario_upgrade(ctx: Context) -> list[Row]:
+    repo = _monorepo(ctx)
+    url, v1, v2 = ctx.url(repo), repo.tags["v1"], repo.tags["v2"]
+    project = Project(ctx.work / "s5", {"bigpkg": f"{url}@v1:{PACKAGE_PATH}"})
+    scratch = ctx.work / "s5-git"
+    _, out = run(["git", "rev-list", "--objects", v2, f"^{v1}"], cwd=repo.path, env=git_env())
+    new_objects = len(out.splitlines())
+    seen: dict[str, list[float]] = {"growth": [], "first": [], "fetched": [], "git_fetched": []}
+
+    def ours() -> dict[str, float]:
+        project.modules["bigpkg"] = f"{url}@v1:{PACKAGE_PATH}"
+        project.write()
+        project.reset()
+        project.sync()
+        first, objects = project.cache_size(), count_objects(project.bare_repo())
+        project.modules["bigpkg"] = f"{url}@v2:{PACKAGE_PATH}"
+        project.write()
+        elapsed = project.sync()
+        seen["growth"].append(project.cache_size() - first)
+        seen["first"].append(first)
+        seen["fetched"].append(count_objects(project.bare_repo()) - objects)
+        return {"time": elapsed}
+
+    def git() -> dict[str, float]:
+        rmtree(scratch)
+        scratch.mkdir()
+        clone = scratch / "clone.git"
+        run(["git", "clone", "-q", "--depth", "1", "--bare", "--branch", "v1", url, str(clone)], env=git_env())
+        git_archive(clone, v1, PACKAGE_PATH, scratch / "v1")
+        objects = count_objects(clone)
+        fetch = run(["git", f"--git-dir={clone}", "fetch", "-q", "--depth", "1", "origin", "refs/tags/v2:refs/tags/v2"], env=git_env())[0]
+        extract = git_archive(clone, v2, PACKAGE_PATH, scratch / "v2")
+        seen["git_fetched"].append(count_objects(clone) - objects)
+        return {"time": fetch + extract}
+
+    results = interleave({"gitimport": ours, "git": git}, ctx.cold_repeat)
+    growth, first = statistics.median(seen["growth"]), statistics.median(seen["first"])
+    fetched, git_fetched = int(statistics.median(seen["fetched"])), int(statistics.median(seen["git_fetched"]))
+    return [
+        Row(
+            "5a",
+            "small upgrade (v1 -> v2, one file changed)",
+            results["gitimport"]["time"],
+            results["git"]["time"],
+            "s",
+            "git fetch --depth 1 + git archive | tar -x",
+            1.2,
+            f"objects fetched: gitimport {fetched}, git {git_fetched}, new in v2: {new_objects}",
+        ),
+        Row(
+            "5b",
+            "small upgrade: cache growth (trees-v1 + repos-v1)",
+            growth / 2**20,
+            first / 2**20,
+            "MiB",
+            "size after the first sync",
+            0.05,
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------
+# Scenario 6: many repositories
+# --------------------------------------------------------------------------
+
+
+def scenario_jobs(ctx: Context) -> list[Row]:
+    s = ctx.sizes
+    repos = [bench_repos.small_repo(n, s.multi_files, s.multi_commits, 60) for n in range(s.multi_repos)]
+    project = Project(ctx.work / "s6", {f"pkg{n:02d}": f"{ctx.url(r)}@v1:src/pkg{n:02d}" for n, r in enumerate(repos)})
+    _, help_text = run([*gitimport_command(), "sync", "--help"], env=clean_env())
+    listed = "--jobs" in help_text
+
+    def sync(jobs: int) -> Callable[[], dict[str, float]]:
+        def go() -> dict[str, float]:
+            project.reset()
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            start = time.perf_counter()
+            proc = subprocess.Popen([*gitimport_command(), "sync", "-q", "--jobs", str(jobs)], cwd=project.folder, env=clean_env())
+            _, status, usage = os.wait4(proc.pid, 0)
+            elapsed = time.perf_counter() - start
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            if proc.returncode:
+                raise BenchError(f"gitimport sync --jobs {jobs} exited {proc.returncode}")
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+            return {"time": elapsed, "cpu": cpu, "client_cpu": usage.ru_utime + usage.ru_stime}
+
+        return go
+
+    results = interleave({"parallel": sync(s.jobs), "serial": sync(1)}, ctx.cold_repeat)
+    cpus = os.cpu_count() or 1
+    serial = results["serial"]
+    floor = serial["cpu"] / cpus / serial["time"]
+    note = (
+        f"{cpus} CPUs; `sync --help` lists --jobs: {'yes' if listed else 'no'}; CPU time of the serial sync: "
+        f"{serial['cpu']:.1f} s (gitimport {serial['client_cpu']:.1f} s, server {serial['cpu'] - serial['client_cpu']:.1f} s), "
+        f"so no schedule on {cpus} CPUs can beat {floor:.2f}x; with --jobs {s.jobs}, gitimport used "
+        f"{results['parallel']['client_cpu']:.1f} s of CPU"
+    )
+    return [
+        Row(
+            "6",
+            f"{s.multi_repos} repositories ({s.multi_files} files each), --jobs {s.jobs}",
+            results["parallel"]["time"],
+            results["serial"]["time"],
+            "s",
+            "--jobs 1",
+            0.5,
+            note,
+        )
+    ]
+
+
+# --------------------------------------------------------------------------
+# Scenario 8: against httpimport
+# --------------------------------------------------------------------------
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def serve_files(root: Path) -> Iterator[str]:
+    """Plain files over loopback HTTP (``http.server`` in a thread)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def httpimport_version() -> str | None:
+    probe = "import importlib.metadata as m; print(m.version('httpimport'))"
+    proc = subprocess.run([PYTHON, "-c", probe], capture_output=True, text=True, env=clean_env())
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def scenario_httpimport(ctx: Context) -> list[Row]:
+    s = ctx.sizes
+    repo = bench_repos.package_repo("http", "pkg50", s.http_modules, s.http_lines)
+    project = Project(ctx.work / "s8", {"pkg50": f"{ctx.url(repo)}@v1:src/pkg50"})
+    files = ctx.work / "s8-files"
+    rmtree(files)
+    bench_repos.export_tree(repo, repo.tags["v1"], "src/pkg50", files)
+    version = httpimport_version()
+    check = "len([m for m in sys.modules if m.startswith('pkg50.')])"
+    modules = str(s.http_modules)
+    what = f"{s.http_modules}-module package"
+    if version is None:
+        why = "httpimport is not installed (pip install httpimport)"
+        return [
+            Row("8a", f"{what}, second fresh process: the import", None, None, "s", "httpimport over loopback HTTP", 0.05, why),
+            Row("8b", f"{what}, first fresh process: the import", None, None, "s", "httpimport over loopback HTTP", None, why),
+        ]
+
+    with serve_files(files / "src") as base_url:
+        setup = "import sys, httpimport\nhttpimport.INSECURE = True"
+        http_statement = f"with httpimport.remote_repo({base_url!r}):\n    import pkg50"
+
+        def twice(first: Callable[[], dict[str, float]], second: Callable[[], dict[str, float]]) -> dict[str, float]:
+            one, two = first(), second()
+            return {
+                "first_process": one["process"],
+                "first": one["statement"],
+                "second_process": two["process"],
+                "second": two["statement"],
+            }
+
+        def http_child() -> dict[str, float]:
+            statement = f"{setup}\n_start = time.perf_counter()\n{http_statement}"
+            return timed_child(statement, check, clean_env(), ctx.work, modules, "httpimport of pkg50")
+
+        def ours_child() -> dict[str, float]:
+            return timed_child("import sys\nimport pkg50", check, project.run_env(), ctx.work, modules, "gitimport of pkg50")
+
+        def ours() -> dict[str, float]:
+            project.reset()
+            return twice(ours_child, ours_child)
+
+        results = interleave({"gitimport": ours, "httpimport": lambda: twice(http_child, http_child)}, ctx.import_repeat)
+    ours_r, http_r = results["gitimport"], results["httpimport"]
+    note = (
+        f"whole process: gitimport {ours_r['second_process'] * 1000:.0f} ms, httpimport {http_r['second_process'] * 1000:.0f} ms "
+        f"(httpimport {version}; its start-up import is outside the timed statement)"
+    )
+    first_note = (
+        f"gitimport's first import resolves, fetches and materializes; whole process: gitimport "
+        f"{ours_r['first_process'] * 1000:.0f} ms, httpimport {http_r['first_process'] * 1000:.0f} ms"
+    )
+    return [
+        Row(
+            "8a",
+            f"{what}, second fresh process: the import",
+            ours_r["second"],
+            http_r["second"],
+            "s",
+            "httpimport over loopback HTTP (http.server)",
+            0.05,
+            note,
+        ),
+        Row(
+            "8b",
+            f"{what}, first fresh process: the import",
+            ours_r["first"],
+            http_r["first"],
+            "s",
+            "httpimport over loopback HTTP (http.server)",
+            None,
+            first_note,
+        ),
+    ]
+
+
+SCENARIOS: dict[str, tuple[str, Callable[[Context], list[Row]]]] = {
+    "1": ("cold", scenario_cold),
+    "2": ("warm", scenario_warm),
+    "3": ("others", scenario_others),
+    "4": ("noop", scenario_noop),
+    "5": ("upgrade", scenario_upgrade),
+    "6": ("jobs", scenario_jobs),
+    "7": ("memory", scenario_memory),
+    "8": ("httpimport", scenario_httpimport),
+}
+"""Scenario number -> (name for --only, function)."""
+
+ROW_KEYS = {
+    "1": ["1a", "1b"],
+    "2": ["2a", "2b", "2c", "2d"],
+    "3": ["3a", "3b"],
+    "4": ["4"],
+    "5": ["5a", "5b"],
+    "6": ["6"],
+    "7": ["7"],
+    "8": ["8a", "8b"],
+}
