@@ -28,6 +28,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import verify as _verify
+
 REPOS = "repos-v1"
 TREES = "trees-v1"
 TMP = "tmp-v1"
@@ -296,23 +298,12 @@ def ensure_bytecode(cache: Cache, location: TreeLocation) -> None:
 
 def sha256_file(path: Path) -> str:
     """Hex SHA-256 of a file, or of a symlink's link text (DESIGN §8)."""
-    import hashlib
-
-    if path.is_symlink():
-        return hashlib.sha256(os.readlink(path).encode("utf-8", "surrogateescape")).hexdigest()
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return _verify.sha256_file(str(path))
 
 
 def dirhash(file_hashes: dict[str, str]) -> str:
-    """The lock's ``digest``: Go's dirhash over ``sha256  path`` lines sorted by UTF-8 bytes."""
-    import hashlib
-
-    lines = "".join(f"{file_hashes[p]}  {p}\n" for p in sorted(file_hashes, key=lambda p: p.encode("utf-8", "surrogateescape")))
-    return "sha256:" + hashlib.sha256(lines.encode("utf-8", "surrogateescape")).hexdigest()
+    """The lock's ``digest`` (see :func:`gitimport.verify.dirhash`)."""
+    return _verify.dirhash(file_hashes)
 
 
 def remove_tree(path: Path) -> None:
@@ -330,54 +321,5 @@ def remove_tree(path: Path) -> None:
 
 
 def verify_tree(location: TreeLocation, expected_digest: str | None = None) -> list[str]:
-    """Re-hash a materialized tree; return what is wrong (empty when all is well).
-
-    Checks every file against the manifest written at materialization, the
-    manifest's digest against ``expected_digest`` (the lock's), and this
-    interpreter's ``.pyc`` files against their record.  Extra files count too:
-    only what the commit holds may be imported from the cache.
-    """
-    if not location.manifest.is_file():
-        return [f"{location.entry} is missing"]
-    manifest = read_manifest(location)
-    problems: list[str] = []
-    recorded = manifest.get("files")
-    if not isinstance(recorded, dict):
-        return [f"{location.manifest} is damaged"]
-    if expected_digest is not None and manifest.get("digest") != expected_digest:
-        problems.append(f"{location.entry} has digest {manifest.get('digest')}, the lock says {expected_digest}")
-    if dirhash(recorded) != manifest.get("digest"):
-        problems.append(f"{location.manifest} does not match its own digest")
-    base = location.entry if manifest.get("kind") == "module" else location.path
-    expected = {str(base / rel): sha for rel, sha in recorded.items()}
-    import json
-
-    for record in sorted(location.entry.glob("bytecode-*.json")):
-        with open(record, encoding="utf-8") as handle:
-            expected.update({str(location.entry / rel): h for rel, h in json.load(handle).items()})
-    for path_text, sha in sorted(expected.items()):
-        path = Path(path_text)
-        if not path.exists() and not path.is_symlink():
-            problems.append(f"{path} is missing")
-        elif sha256_file(path) != sha:
-            problems.append(f"{path} was modified")
-    present = _files_under(location.path)
-    for extra in sorted(present - set(expected)):
-        problems.append(f"{extra} is not part of the commit")
-    return problems
-
-
-def _files_under(path: Path) -> set[str]:
-    if not path.is_dir() or path.is_symlink():
-        return set()
-    found = set()
-    for folder, dirs, files in os.walk(path):
-        for name in files:
-            full = os.path.join(folder, name)
-            if "__pycache__" in Path(full).relative_to(path).parts:
-                continue
-            found.add(full)
-        for name in dirs:
-            if os.path.islink(os.path.join(folder, name)):
-                found.add(os.path.join(folder, name))
-    return found
+    """Re-hash a materialized tree; return what is wrong (see :func:`gitimport.verify.tree_problems`)."""
+    return _verify.tree_problems(str(location.entry), location.root, expected_digest)

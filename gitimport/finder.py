@@ -193,13 +193,12 @@ class GitImportFinder:
 
 def _verify_on_import(name: str, row: Row, digest: str) -> None:
     """``verify = "import"``: re-hash the cached files before the first import in this process."""
-    from pathlib import Path
+    from .verify import tree_problems
 
-    from .cache import TreeLocation, verify_tree
-    from .errors import GitImportImportError
-
-    problems = verify_tree(TreeLocation(Path(row[2]), os.path.basename(row[1])), digest)
+    problems = tree_problems(row[2], os.path.basename(row[1]), digest)
     if problems:
+        from .errors import GitImportImportError
+
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise GitImportImportError(
             f"Refusing to import {name!r}: its cached files do not match the lock: {problems[0]}{more}.\n"
