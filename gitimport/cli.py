@@ -54,10 +54,32 @@ EXAMPLES = {
 }
 
 
+_GLOBAL_FLAGS = ("-q", "--quiet", "-v", "--verbose")
+
+
+def _options_after_command(argv: list[str]) -> list[str]:
+    """Move ``-q``, ``-v`` and ``--config PATH`` written before the command to after it.
+
+    argparse gives a subcommand's own defaults precedence over options parsed
+    before it, so ``gitimport -q sync`` would silently lose ``-q``.
+    """
+    hoisted: list[str] = []
+    index = 0
+    while index < len(argv) and argv[index].startswith("-") and argv[index] not in ("-h", "--help", "--version", "--"):
+        taken = 2 if argv[index] == "--config" else 1
+        if argv[index] not in _GLOBAL_FLAGS and not argv[index].startswith("--config"):
+            return argv
+        hoisted += argv[index : index + taken]
+        index += taken
+    if not hoisted or index >= len(argv):
+        return argv
+    return [argv[index], *hoisted, *argv[index + 1 :]]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(_options_after_command(list(sys.argv[1:] if argv is None else argv)))
     except SystemExit as exc:  # --help, --version, or a usage error argparse has printed
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if not getattr(args, "handler", None):

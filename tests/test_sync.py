@@ -568,3 +568,12 @@ def test_an_upgrade_fetches_only_the_new_objects(project: Project, mutable_repos
 
     objects = [int(line.split(": ")[1].split()[0]) for line in (first.out + second.out).splitlines() if line.startswith("Fetched")]
     assert len(objects) == 2 and objects[1] <= 10 and objects[1] * 3 < objects[0], (first.out, second.out)  # a commit, the trees down to the file, the blob
+
+
+def test_global_options_before_the_command_count(project: Project, fixture_repos: FixtureSet) -> None:
+    project.configure(three_names(str(fixture_repos["toolbox"].path)))
+
+    result = project.cli("-q", "sync")
+
+    assert result.code == 0 and result.out == ""
+    assert project.cli("-v", "--config", str(project.config_path), "list").code == 0
