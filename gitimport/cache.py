@@ -212,22 +212,22 @@ def link_from_store(stored: Path, target: Path) -> bool:
     return True
 
 
-def compile_tree(entry: Path, final_entry: Path, optimize: int | None = None, store: Path | None = None) -> dict[str, str]:
+def compile_tree(entry: Path, optimize: int | None = None, store: Path | None = None) -> dict[str, str]:
     """Compile every ``.py`` under ``entry`` to an unchecked hash-based ``.pyc``.
 
-    ``final_entry`` is where the files will live once renamed into place; it is
-    the file name compiled into the code objects, so tracebacks name the real
-    file.  Sources that do not compile are skipped (importing them raises the
-    natural ``SyntaxError``).  Returns the sha256 of each ``.pyc``, by path
-    relative to ``entry``.  The .pyc paths are the ones the import system
-    looks for, whatever ``PYTHONPYCACHEPREFIX`` says, because the cache keeps
-    its bytecode beside its sources.
+    The file name compiled into the code objects is the source's path relative
+    to the tree entry (``mylib/core.py``): CPython replaces it with the real
+    path when it loads a .pyc, so tracebacks name the cached file, and the
+    bytes of a .pyc depend only on its source, its place in the tree and the
+    interpreter.  That makes them shareable between trees and checkable by
+    compiling again (``gitimport verify``).  Sources that do not compile are
+    skipped (importing them raises the natural ``SyntaxError``).  Returns the
+    sha256 of each ``.pyc``, by path relative to ``entry``.  The .pyc paths are
+    the ones the import system looks for, whatever ``PYTHONPYCACHEPREFIX``
+    says, because the cache keeps its bytecode beside its sources.
 
-    With ``store`` (the cache root), a source compiled before, in any tree, is
-    not compiled again: its .pyc is hard-linked from ``pyc-v1``.  The file name
-    inside it may then name the other tree, but CPython replaces a code
-    object's file name with the importing path when it loads a .pyc, so
-    tracebacks still name this tree's file.
+    With ``store`` (the cache root), a source compiled before at the same place
+    of another tree is not compiled again: its .pyc is hard-linked from ``pyc-v1``.
     """
     import hashlib
 
@@ -241,16 +241,16 @@ def compile_tree(entry: Path, final_entry: Path, optimize: int | None = None, st
         cfile = source.parent / "__pycache__" / f"{source.stem}.{suffix}.pyc"
         cfile.parent.mkdir(exist_ok=True)
         if store is None:
-            if not _compile(source, cfile, final_entry / relative, level):
+            if not compile_source(source, cfile, relative.as_posix(), level):
                 continue
         else:
-            source_hash = hashlib.sha256(source.read_bytes()).hexdigest()
+            source_hash = hashlib.sha256(source.read_bytes() + b"\0" + relative.as_posix().encode()).hexdigest()
             prefix = f"{source_hash}.{suffix}."
             folder = store / PYCS / source_hash[:2]
             known = next((p for p in folder.glob(f"{prefix}*.pyc") if not p.name.startswith(".")), None) if folder.is_dir() else None
             valid = known is not None and sha256_file(known) == known.name[len(prefix) : -len(".pyc")]
             if not (valid and known is not None and link_from_store(known, cfile)):
-                if not _compile(source, cfile, final_entry / relative, level):
+                if not compile_source(source, cfile, relative.as_posix(), level):
                     continue
                 os.chmod(cfile, 0o444)
                 keep_in_store(cfile, folder / f"{prefix}{sha256_file(cfile)}.pyc")
@@ -259,7 +259,24 @@ def compile_tree(entry: Path, final_entry: Path, optimize: int | None = None, st
     return written
 
 
-def _compile(source: Path, cfile: Path, shown_as: Path, level: int) -> bool:
+def _same_bytecode(fresh: bytes, cached: bytes) -> bool:
+    """Same header and equal code objects.
+
+    marshal's bytes are not reproducible across processes (reference flags
+    depend on reference counts), so the code objects are compared instead.
+    Loading a forged .pyc with marshal can fail; that counts as a mismatch.
+    """
+    import marshal
+
+    if fresh[:16] != cached[:16]:
+        return False
+    try:
+        return bool(marshal.loads(fresh[16:]) == marshal.loads(cached[16:]))
+    except (ValueError, EOFError, TypeError):
+        return False
+
+
+def compile_source(source: Path, cfile: Path, shown_as: str, level: int) -> bool:
     """Compile one source to an unchecked hash-based .pyc; False when it does not compile."""
     import py_compile
 
@@ -267,7 +284,7 @@ def _compile(source: Path, cfile: Path, shown_as: Path, level: int) -> bool:
         py_compile.compile(
             str(source),
             cfile=str(cfile),
-            dfile=str(shown_as),
+            dfile=shown_as,
             doraise=True,
             optimize=level,
             invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
@@ -291,7 +308,7 @@ def ensure_bytecode(cache: Cache, location: TreeLocation) -> None:
         with cache.lock(location.entry.name):
             if location.bytecode_record.exists():
                 return
-            write_json(location.bytecode_record, compile_tree(location.entry, location.entry, store=cache.root))
+            write_json(location.bytecode_record, compile_tree(location.entry, store=cache.root))
     except OSError:
         return
 
@@ -320,6 +337,38 @@ def remove_tree(path: Path) -> None:
         shutil.rmtree(path, onerror=make_writable_and_retry)
 
 
-def verify_tree(location: TreeLocation, expected_digest: str | None = None) -> list[str]:
-    """Re-hash a materialized tree; return what is wrong (see :func:`gitimport.verify.tree_problems`)."""
-    return _verify.tree_problems(str(location.entry), location.root, expected_digest)
+def verify_tree(location: TreeLocation, expected_digest: str | None = None, recompile: bool = False) -> list[str]:
+    """Re-hash a materialized tree; return what is wrong (see :func:`gitimport.verify.tree_problems`).
+
+    With ``recompile``, this interpreter's .pyc files are also compiled again
+    from their (verified) sources and compared byte for byte, so a .pyc forged
+    together with its record in the cache is found too.
+    """
+    problems = _verify.tree_problems(str(location.entry), location.root, expected_digest)
+    if recompile and not problems:
+        problems = _recompiled_problems(location)
+    return problems
+
+
+def _recompiled_problems(location: TreeLocation) -> list[str]:
+    """This interpreter's .pyc files that differ from a fresh compilation of their sources."""
+    import json
+    import tempfile
+
+    problems = []
+    tag = sys.implementation.cache_tag
+    for record in sorted(location.entry.glob(f"bytecode-{tag}*.json")):
+        suffix = record.name[len("bytecode-") : -len(".json")]
+        level = int(suffix.rsplit(".opt-", 1)[1]) if ".opt-" in suffix else 0
+        with open(record, encoding="utf-8") as handle:
+            listed = json.load(handle)
+        with tempfile.TemporaryDirectory() as scratch:
+            for relative in sorted(listed):
+                pyc = location.entry / relative
+                source_relative = Path(relative).parent.parent / (Path(relative).name[: -len(f".{suffix}.pyc")] + ".py")
+                fresh = Path(scratch) / "fresh.pyc"
+                if not compile_source(location.entry / source_relative, fresh, source_relative.as_posix(), level):
+                    problems.append(f"{pyc} has no source that compiles")
+                elif not _same_bytecode(fresh.read_bytes(), pyc.read_bytes()):
+                    problems.append(f"{pyc} does not match its source")
+    return problems

@@ -573,7 +573,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     config = _config(args)
     lock = read_lock(config.lockfile)
     cache = Cache(config.cache_dir)
-    results = {name: verify_tree(cache.tree(entry.object, entry.root_name(name)), entry.digest) for name, entry in lock.modules.items()}
+    results = {
+        name: verify_tree(cache.tree(entry.object, entry.root_name(name)), entry.digest, recompile=True)
+        for name, entry in lock.modules.items()
+    }
     if args.json:
         print_json({"ok": not any(results.values()), "modules": results})
     else:

@@ -251,7 +251,7 @@ def materialize(
                 f"Content of {root.path or '/'} ({root.object[:12]}) has digest {digest}, but the lock says {expected_digest}.",
                 "the server sent content that differs from what was locked; do not trust it, and check the repository and the lock",
             )
-        write_json(build / bytecode_record_name(), compile_tree(build, location.entry, store=cache.root))
+        write_json(build / bytecode_record_name(), compile_tree(build, store=cache.root))
         write_json(build / MANIFEST, {"object": root.object, "kind": root.kind, "root": root_name, "digest": digest, "files": hashes})
         _publish(build, location)
     finally:

@@ -416,7 +416,7 @@ def _repair(plan: _Plan, cache: Cache, warn: Reporter) -> None:
     location = cache.tree(entry.object, entry.root_name(plan.name))
     if not location.entry.exists():
         return
-    problems = verify_tree(location, entry.digest)
+    problems = verify_tree(location, entry.digest, recompile=True)
     if problems:
         warn(f"repairing {plan.name}: {problems[0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
         remove_tree(location.entry)

@@ -83,3 +83,35 @@ def test_bad_verify_setting(project: Project, fixture_repos: FixtureSet) -> None
     result = project.cli("sync")
 
     assert result.code == 2 and "'verify' must be one of off, import" in result.err
+
+
+def test_a_pyc_forged_with_its_record_is_found_by_verify_and_repaired(project: Project, fixture_repos: FixtureSet) -> None:
+    """An attacker who can write the cache rewrites a .pyc and its record: verify compiles again and compares."""
+    import json
+    import py_compile
+
+    synced(project, fixture_repos)
+    root = Path(project.cli("which", "mylib").out.strip())
+    (pyc,) = (root / "__pycache__").glob("core.*.pyc")
+    evil = root.parent / "evil.py"
+    evil.write_text("INJECTED = True\nfrom .sub.deep import depth\ndef add(a, b):\n    return a + b\n")
+    os.chmod(pyc, 0o644)
+    pyc.unlink()
+    py_compile.compile(str(evil), cfile=str(pyc), dfile="mylib/core.py", invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    evil.unlink()
+    (record,) = root.parent.glob("bytecode-*.json")
+    listed = json.loads(record.read_text())
+    import hashlib
+
+    listed[str(pyc.relative_to(root.parent))] = hashlib.sha256(pyc.read_bytes()).hexdigest()
+    os.chmod(record, 0o644)
+    record.write_text(json.dumps(listed))
+
+    verify = project.cli("verify")
+    repaired = project.cli("sync", "--repair")
+    run = project.python("import mylib.core; print(hasattr(mylib.core, 'INJECTED'))")
+
+    assert verify.code == 1 and "does not match its source" in verify.out + verify.err
+    assert repaired.code == 0 and "repairing mylib" in repaired.err
+    assert run.stdout.strip() == "False", run.stderr
+    assert project.cli("verify").code == 0
