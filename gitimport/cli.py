@@ -96,6 +96,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _print_error("Interrupted.", "the lock and the cache are left as they were before the interrupted step")
         return 130
+    except BrokenPipeError:  # `gitimport list | head`: the reader left; that is not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except Exception as exc:  # a bug: still one sentence, traceback on request
         _print_error(f"Internal error: {type(exc).__name__}: {exc}.", "run again with --verbose and report the traceback")
         if args.verbose:

@@ -19,7 +19,7 @@ from typing import Any
 from .config import CONFIG_NAME, DEFAULT_LOCK_NAME, Config
 from .errors import ConfigError, OutOfDateError, UsageError
 from .lock import Lock, read_lock, write_lock
-from .spec import parse_spec, validate_module_name
+from .spec import parse_spec, redact_url, validate_module_name
 from .sync import SyncReport, sync
 
 
@@ -62,7 +62,10 @@ def add_module(config: Config, name: str, text: str, *, warn: Any = None) -> Add
     document = _load(path)
     modules = _modules_table(document, path)
     _delete(modules, name)
-    modules[name] = spec.text
+    written = redact_url(spec.text)
+    if written != spec.text and warn is not None:
+        warn(f"warning: the credentials in the URL were used for this sync but not written to {path}; put them in ~/.netrc")
+    modules[name] = written  # a config file is committed: it never holds a token
     _write(path, document)
     _refresh_snapshot(path)
     return Added(path, created, previous.redacted if previous is not None else None, report)

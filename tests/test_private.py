@@ -163,3 +163,15 @@ def test_no_git_process_prompts(project: Project, private_server: Server, isolat
     result = project.cli("sync")
 
     assert result.code == 1
+
+
+def test_add_never_writes_the_token_into_the_config(project: Project, private_server: Server, isolated_home: Path) -> None:
+    url = private_server.repo_url("toolbox").replace("http://", f"http://{USER}:{TOKEN}@")
+    project.config_path.write_text("# my project\n[modules]\n")
+
+    result = project.cli("add", "helper", f"{url}@v1:tools/helper.py")
+
+    assert result.code == 0, result.err
+    assert TOKEN not in project.config_path.read_text() and "# my project" in project.config_path.read_text()
+    assert "~/.netrc" in result.err
+    assert_secret_nowhere(project, result)
