@@ -558,8 +558,16 @@ def test_second_interpreter_writes_no_bytecode(synced: Proj) -> None:
 
 
 def _other_python() -> str | None:
-    other = REPO_ROOT / (".venv-39" if sys.version_info[:2] != (3, 9) else ".venv") / "bin" / "python"
-    return str(other) if other.exists() else None
+    """A venv of this checkout with gitimport for another Python version (.venv*, or .ci/run's .venv-ci-*)."""
+    for candidate in sorted(REPO_ROOT.glob(".venv*/bin/python")):
+        probe = subprocess.run(
+            [str(candidate), "-c", "import sys, gitimport; print(sys.version_info[:2] == tuple(map(int, sys.argv[1:])))", *map(str, sys.version_info[:2])],
+            capture_output=True,
+            text=True,
+        )
+        if probe.returncode == 0 and probe.stdout.strip() == "False":
+            return str(candidate)
+    return None
 
 
 def test_other_python_version_gets_its_own_bytecode_once(proj: Proj) -> None:
