@@ -180,7 +180,6 @@ def _write(path: Path, document: Any) -> None:
 def _refresh_snapshot(path: Path) -> None:
     """The runtime snapshot was computed from the old file: compute it from the new one."""
     from .config import load_config
-    from .finder import build_table, write_snapshot
+    from .finder import refresh_snapshot
 
-    config = load_config(path)
-    write_snapshot(config, *build_table(config))
+    refresh_snapshot(load_config(path))

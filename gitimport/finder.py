@@ -97,8 +97,7 @@ class GitImportFinder:
 
         config = load_config(_as_path(path) if path else None)
         finder = cls.from_config(config)
-        if config.path is not None:
-            write_snapshot(config, finder._table, finder._parents, finder._dists, finder._unverified)
+        write_snapshot(config, finder)
         return finder
 
     @classmethod
@@ -320,8 +319,13 @@ def ready_module_count(config_path: str) -> int | None:
     return len(snapshot["table"])
 
 
-def write_snapshot(config: Config, table: Table, parents: set[str] | frozenset[str], dists: Dists, verify: dict[str, str]) -> None:
-    """Record the table for the next interpreter; a folder we cannot write is fine.
+def refresh_snapshot(config: Config) -> None:
+    """Compute the snapshot from today's config and lock (after a sync or an edit)."""
+    write_snapshot(config, GitImportFinder.from_config(config))
+
+
+def write_snapshot(config: Config, finder: GitImportFinder) -> None:
+    """Record the finder's table for the next interpreter; a folder we cannot write is fine.
 
     ``complete`` says that the lock holds exactly the configured modules with
     their current specs, which lets a later ``sync`` skip all work.
@@ -333,8 +337,8 @@ def write_snapshot(config: Config, table: Table, parents: set[str] | frozenset[s
     lock = read_lock(config.lockfile)
     complete = set(lock.modules) == set(config.modules) and all(lock.modules[n].spec == s.redacted for n, s in config.modules.items())
     lockfile = str(config.lockfile) if config.lockfile else None
-    ready = {name: row for name, row in table.items() if row is not None}
-    if len(ready) != len(table):
+    ready = {name: row for name, row in finder._table.items() if row is not None}
+    if len(ready) != len(finder._table):
         return  # some module is not ready: the next process must look again
     snapshot = {
         "version": SNAPSHOT_VERSION,
@@ -343,11 +347,11 @@ def write_snapshot(config: Config, table: Table, parents: set[str] | frozenset[s
         "lockfile": lockfile,
         "lock": _fingerprint(lockfile),
         "table": ready,
-        "parents": tuple(sorted(parents)),
-        "dists": dists,
-        "verify": verify,
+        "parents": tuple(sorted(finder._parents)),
+        "dists": finder._dists,
+        "verify": finder._unverified,
         "complete": complete,
-        "farm": namespace_farm(config, table),
+        "farm": finder.farm,
     }
     target = snapshot_path(str(config.path))
     temporary = f"{target}.{os.getpid()}.tmp"

@@ -136,7 +136,9 @@ def sync(
     report.removed = removed
     if not frozen and not options.locked:
         report.lock_written = write_lock(config.lockfile, Lock(modules=entries))
-    _refresh_snapshot(config)
+    from .finder import refresh_snapshot
+
+    refresh_snapshot(config)  # the next interpreter starts on the warm path
     _register_project(config)
     return report
 
@@ -158,13 +160,6 @@ def _register_project(config: Config) -> None:
 
     if config.lockfile is not None and config.lockfile.is_file():
         register_project(config.cache_dir, config.lockfile, config.base_dir)
-
-
-def _refresh_snapshot(config: Config) -> None:
-    """Let the next interpreter start on the warm path (see gitimport.finder)."""
-    from .finder import build_table, write_snapshot
-
-    write_snapshot(config, *build_table(config))
 
 
 def lock_one(config: Config, name: str, spec: Spec, warn: Reporter = lambda message: None) -> LockEntry:
