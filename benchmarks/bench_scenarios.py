@@ -734,7 +734,7 @@ def scenario_noop(ctx: Context) -> list[Row]:
 
     results = interleave({"gitimport": ours, "python": tomllib}, ctx.import_repeat, ctx.warmup)
     requests = ctx.server_requests() - before
-    probe = "import sys\nfrom gitimport.cli import main\ncode = main(['sync', '-q'])\nprint(code, 'dulwich' in sys.modules)"
+    probe = "import sys\nfrom gitimport.cli.main import main\ncode = main(['sync', '-q'])\nprint(code, 'dulwich' in sys.modules)"
     _, out = run([PYTHON, "-c", probe], cwd=project.folder)
     code, dulwich = out.split()
     note = f"dulwich imported: {'yes' if dulwich == 'True' else 'no'}; requests to the server: {requests}"

@@ -10,22 +10,22 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .config import Config
-    from .finder import GitImportFinder
+    from .project.config import Config
+    from .runtime.finder import GitImportFinder
 
 __version__ = "0.1.0"
 __all__ = ["__version__", "install", "uninstall"]
 
 
 def install(config: Config | None = None) -> GitImportFinder:
-    """Serve configured modules on import; see :func:`gitimport.finder.install`."""
-    from .finder import install as install_finder
+    """Serve configured modules on import; see :func:`gitimport.runtime.finder.install`."""
+    from .runtime.finder import install as install_finder
 
     return install_finder(config, stacklevel=3)
 
 
 def uninstall() -> None:
-    """Stop serving configured modules; see :func:`gitimport.finder.uninstall`."""
-    from .finder import uninstall as uninstall_finder
+    """Stop serving configured modules; see :func:`gitimport.runtime.finder.uninstall`."""
+    from .runtime.finder import uninstall as uninstall_finder
 
     uninstall_finder()

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import CONFIG_NAME, DEFAULT_LOCK_NAME, Config
+from . import atomic
 from .errors import ConfigError, OutOfDateError, UsageError
-from .lock import Lock, read_lock, write_lock
-from .spec import parse_spec, redact_url, validate_module_name
+from .project.config import Config
+from .project.discovery import CONFIG_NAME, DEFAULT_LOCK_NAME
+from .project.lock import Lock, read_lock, write_lock
+from .project.spec import parse_spec, redact_url, validate_module_name
 from .sync import SyncReport, sync
 
 
@@ -161,25 +162,16 @@ def _delete(modules: Any, name: str) -> None:
 
 
 def _write(path: Path, document: Any) -> None:
-    """Write the document next to the file and rename it over, keeping the file's mode."""
+    """Write the document atomically and durably, keeping the file's mode."""
     import tomlkit
 
-    text = tomlkit.dumps(document)
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic.write_text(path, tomlkit.dumps(document), mode=mode, durable=True)
 
 
 def _refresh_snapshot(path: Path) -> None:
     """The runtime snapshot was computed from the old file: compute it from the new one."""
-    from .config import load_config
-    from .finder import refresh_snapshot
+    from .project.config import load_config
+    from .state import ProjectState, write_snapshot
 
-    refresh_snapshot(load_config(path))
+    write_snapshot(ProjectState.load(load_config(path)))

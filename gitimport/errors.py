@@ -1,19 +1,31 @@
-"""The errors gitimport reports, and the exit code each one maps to.
+"""The errors gitimport reports, the exit code each one maps to, and the one way they are written.
 
 Every failure a user can cause or meet is raised as a :class:`GitImportError`
-subclass carrying one readable sentence and a hint.  The command line prints
-those two lines and exits with ``exit_code``; the finder re-raises them as
-:class:`GitImportImportError` so import statements see an ``ImportError``.
-Messages must never contain credentials: build them from redacted URLs only.
+subclass carrying one readable sentence and a hint.  The command line writes
+them with :func:`format_error` and exits with ``exit_code``; the finder and
+``pin()`` turn them into :class:`GitImportImportError` with
+:func:`import_error`, so import statements see an ``ImportError``.  The
+parents say who must act: a :class:`UsageError` is something wrong in a file
+the user wrote or on the command line (exit 2), anything else a failure of
+the network, the environment or integrity (exit 1).  Messages must never
+contain credentials: build them from redacted URLs only.
+
+This module is at the bottom of the package: it imports nothing from
+gitimport, and everything may import it.
 """
 
 from __future__ import annotations
 
-#: Exit codes of DESIGN §7.
+#: Exit codes (docs/commands.md#exit-codes).
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_OUT_OF_DATE = 3
+
+
+def format_error(message: str, hint: str | None = None, prefix: str = "") -> str:
+    """``message`` and, on a line of its own, ``hint: …``: how every error is shown."""
+    return f"{prefix}{message}\nhint: {hint}" if hint else f"{prefix}{message}"
 
 
 class GitImportError(Exception):
@@ -27,9 +39,7 @@ class GitImportError(Exception):
         self.hint = hint
 
     def __str__(self) -> str:
-        if self.hint:
-            return f"{self.message}\nhint: {self.hint}"
-        return self.message
+        return format_error(self.message, self.hint)
 
 
 class UsageError(GitImportError):
@@ -39,7 +49,7 @@ class UsageError(GitImportError):
 
 
 class SpecError(UsageError):
-    """A module spec that breaks the grammar of DESIGN §2."""
+    """A module spec that breaks the grammar of docs/configuration.md#specs."""
 
 
 class ConfigError(UsageError):
@@ -54,21 +64,25 @@ class PolicyError(UsageError):
     """A URL that the transport or host policy of the config refuses."""
 
 
+class NotInRepositoryError(UsageError):
+    """A spec that names something the repository does not have: the user must change the spec."""
+
+
+class RefNotFoundError(NotInRepositoryError):
+    """A ref that the remote does not have."""
+
+
+class PathNotFoundError(NotInRepositoryError):
+    """A spec PATH that the commit does not contain, or that holds nothing importable."""
+
+
 class FetchError(GitImportError):
     """The network or a remote repository failed us."""
 
-    #: worth retrying: a reset, a timeout, a truncated transfer, HTTP 5xx or 429
-    transient = False
-
-
-class RefNotFoundError(FetchError):
-    """A ref that the remote does not have: the spec names something that is not there."""
-
-    exit_code = EXIT_USAGE
-
-
-class PathNotFoundError(UsageError):
-    """A spec PATH that the commit does not contain."""
+    def __init__(self, message: str, hint: str | None = None, *, transient: bool = False) -> None:
+        super().__init__(message, hint)
+        #: worth retrying: a reset, a timeout, a truncated transfer, HTTP 5xx or 429
+        self.transient = transient
 
 
 class UnsafeTreeError(GitImportError):
@@ -91,3 +105,8 @@ class OutOfDateError(GitImportError):
 
 class GitImportImportError(ImportError):
     """An import that gitimport could not serve; what the finder raises."""
+
+
+def import_error(name: str | None, message: str, hint: str | None = None) -> GitImportImportError:
+    """The ImportError for a name gitimport could not serve, written like every other error."""
+    return GitImportImportError(format_error(message, hint), name=name)

@@ -19,14 +19,16 @@ from dataclasses import asdict
 from pathlib import Path
 from types import ModuleType
 
-from .cache import Cache, write_json
-from .config import load_config
-from .errors import GitImportError, GitImportImportError, IntegrityError, SpecError
-from .finder import GitImportFinder, install, installed_finder, table_row
-from .lock import LockEntry
-from .spec import Spec, is_commit_id, parse_spec, validate_module_name
+from . import atomic
+from .errors import GitImportError, IntegrityError, SpecError, import_error
+from .project.config import load_config
+from .project.lock import LockEntry
+from .project.spec import Spec, is_commit_id, parse_spec, validate_module_name
+from .runtime.finder import GitImportFinder, install, installed_finder
+from .state import table_row
+from .store import layout
+from .store.cache import Cache
 
-PINS = "pins-v1"
 _warned: set[str] = set()
 
 
@@ -51,7 +53,7 @@ def pin(spec: str, name: str | None = None, commit: str | None = None) -> Module
         finder = installed_finder() or install(load_config())
         entry = _resolve(finder, parsed, module_name, commit)
     except GitImportError as exc:
-        raise GitImportImportError(f"Cannot pin {spec!r}: {exc}", name=name) from None
+        raise import_error(name, f"Cannot pin {spec!r}: {exc.message}", exc.hint) from None
     cache_root = str(finder.config.cache_dir)
     existing = sys.modules.get(module_name)
     if existing is not None and finder.served_from(module_name) == table_row(entry, module_name, cache_root)[1]:
@@ -84,7 +86,7 @@ def _resolve(finder: GitImportFinder, spec: Spec, name: str, commit: str | None)
     record = _record_path(cache, spec, name)
     if exact is not None:
         remembered = _read_record(record)
-        if remembered is not None and cache.has_tree(remembered.object, remembered.root_name(name)):
+        if remembered is not None and cache.locked_tree(name, remembered).complete:
             return remembered
     from .sync import lock_one
 
@@ -95,13 +97,13 @@ def _resolve(finder: GitImportFinder, spec: Spec, name: str, commit: str | None)
             "the ref moved: check the repository, or update commit=",
         )
     if exact is not None:
-        write_json(record, asdict(entry))
+        atomic.write_json(record, {"name": name, **asdict(entry)})
     return entry
 
 
 def _record_path(cache: Cache, spec: Spec, name: str) -> Path:
     key = hashlib.sha256(f"{spec.repo.identity}\0{spec.ref}\0{spec.path}\0{name}".encode()).hexdigest()[:32]
-    folder = cache.root / PINS
+    folder = cache.folder(layout.PINS)
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"{key}.json"
 
@@ -109,6 +111,8 @@ def _record_path(cache: Cache, spec: Spec, name: str) -> Path:
 def _read_record(path: Path) -> LockEntry | None:
     try:
         with open(path, encoding="utf-8") as handle:
-            return LockEntry(**json.load(handle))
-    except (OSError, ValueError, TypeError):
+            record = json.load(handle)
+        record.pop("name")
+        return LockEntry(**record)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return None

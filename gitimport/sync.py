@@ -16,17 +16,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from .cache import Cache, remove_tree, verify_tree
-from .config import Config
+from . import atomic
 from .errors import ConfigError, IntegrityError, OfflineError, OutOfDateError
-from .lock import Lock, LockEntry, read_lock, write_lock
-from .spec import RepoURL, Spec, is_commit_id
+from .project.config import Config
+from .project.lock import Lock, LockEntry, read_lock, write_lock
+from .project.spec import RepoURL, Spec, is_commit_id
+from .store.cache import Cache
+from .store.verify import verify_tree
 
 if TYPE_CHECKING:
     from dulwich.repo import Repo
 
-    from .fetch import RemoteRefs, Resolved
-    from .progress import FetchProgress
+    from .remote.fetch import RemoteRefs, Resolved
+    from .remote.progress import FetchProgress
+    from .state import ProjectState
 
 Reporter = Callable[[str], None]
 
@@ -54,6 +57,7 @@ class ModuleOutcome:
     action: str  # locked | added | changed | upgraded | unchanged
     ref_kind: str = ""
     materialized: bool = False
+    notes: list[str] = field(default_factory=list)  # what materialization left out, for the user
 
 
 @dataclass
@@ -63,6 +67,7 @@ class SyncReport:
     removed: list[str] = field(default_factory=list)
     lock_written: bool = False
     lockfile: Path | None = None
+    state: ProjectState | None = None  # the project as the new lock leaves it (for the requirements check)
 
 
 @dataclass
@@ -88,7 +93,7 @@ def sync(
 ) -> SyncReport:
     """Bring lock and cache in line with the config (or with ``only`` those modules).
 
-    ``progress`` receives fetch events (see :mod:`gitimport.progress`);
+    ``progress`` receives fetch events (see :mod:`gitimport.remote.progress`);
     ``jobs`` repositories are synced in parallel threads, and the report lists
     them in the same order whatever finishes first.
 
@@ -135,10 +140,12 @@ def sync(
         entries[outcome.name] = outcome.entry
     report.removed = removed
     if not frozen and not options.locked:
-        report.lock_written = write_lock(config.lockfile, Lock(modules=entries))
-    from .finder import refresh_snapshot
+        lock = Lock(modules=dict(sorted(entries.items())))
+        report.lock_written = write_lock(config.lockfile, lock)
+    from .state import ProjectState, write_snapshot
 
-    refresh_snapshot(config)  # the next interpreter starts on the warm path
+    report.state = ProjectState.load(config, lock)
+    write_snapshot(report.state)  # the next interpreter starts on the warm path
     _register_project(config)
     return report
 
@@ -156,7 +163,7 @@ def _map_in_order(work: Callable[[list[_Plan]], SyncReport], groups: list[list[_
 
 def _register_project(config: Config) -> None:
     """Tell ``gitimport gc`` that this lock uses the cache."""
-    from .gc import register_project
+    from .store.gc import register_project
 
     if config.lockfile is not None and config.lockfile.is_file():
         register_project(config.cache_dir, config.lockfile, config.base_dir)
@@ -235,7 +242,8 @@ def _sync_repository(
             f"Offline mode, but {names} must be resolved against {plans[0].spec.repo.normalized}.",
             "run `gitimport sync` with the network, or pin a full commit id",
         )
-    from .fetch import Remote, bare_repository, has_object, resolve_ref
+    from .remote.fetch import Remote, resolve_ref
+    from .remote.repo import bare_repository, has_object
 
     remote = Remote(_contact_spelling(plans), config)
     refs = remote.ls_remote() if needs_remote else None
@@ -258,7 +266,7 @@ def _sync_repository(
                         f"Offline mode, but {', '.join(p.name for p in needs_tree)} is not in the cache.",
                         "run `gitimport sync` once with the network",
                     )
-                from .progress import watching_fetch
+                from .remote.progress import watching_fetch
 
                 with watching_fetch(remote.display, repo.path, progress) as on_message:
                     stats = remote.fetch(repo, wanted, refs, progress=on_message)
@@ -270,7 +278,7 @@ def _sync_repository(
                     _materialize(plan, repo, config, cache, relative_lock_url(plan.spec, lockfile), fresh=plan in needs_tree)
                 )
     finally:
-        remove_tree(build)
+        atomic.remove(build)
 
 
 def _tag_objects(plans: list[_Plan], refs: RemoteRefs | None, repo: Repo) -> dict[str, str]:
@@ -279,7 +287,7 @@ def _tag_objects(plans: list[_Plan], refs: RemoteRefs | None, repo: Repo) -> dic
     From ls-remote when we have it, else from the ref the cache kept at the
     last fetch, so a signature on a tag can be checked again offline.
     """
-    from .fetch import kept_tag
+    from .remote.repo import kept_tag
 
     tags: dict[str, str] = {}
     for plan in plans:
@@ -301,8 +309,8 @@ def _verify_signatures(plans: list[_Plan], tags: dict[str, str], repo: Repo, con
             f"require-signed is on for {', '.join(p.name for p in plans)}, but no trusted-signers file is configured.",
             'set trusted-signers = "PATH" to an SSH allowed-signers file (OpenPGP key blocks may follow)',
         )
-    from .fetch import keep_tag
-    from .signatures import SignatureVerifier
+    from .remote.repo import keep_tag
+    from .remote.signatures import SignatureVerifier
 
     with SignatureVerifier(config.trusted_signers) as verifier:
         for plan in plans:
@@ -316,26 +324,26 @@ def _verify_signatures(plans: list[_Plan], tags: dict[str, str], repo: Repo, con
 
 def _contact_spelling(plans: list[_Plan]) -> RepoURL:
     """Of the spellings of one repository, the one to contact: one that carries credentials, if any."""
-    from .spec import redact_url
+    from .project.spec import redact_url
 
     with_credentials = [p.spec.repo for p in plans if redact_url(p.spec.repo.fetch) != p.spec.repo.fetch]
     return with_credentials[0] if with_credentials else plans[0].spec.repo
 
 
 def _commit_ref(ref: str) -> Resolved:
-    from .fetch import Resolved
+    from .remote.fetch import Resolved
 
     return Resolved(ref, "commit")
 
 
 def _cached(cache: Cache, plan: _Plan) -> bool:
     """The module's tree and its distribution record are both in the cache."""
-    from .metadata import dist_pointer
+    from .store.metadata import dist_pointer
 
     entry = plan.entry
     return (
         entry is not None
-        and cache.has_tree(entry.object, entry.root_name(plan.name))
+        and cache.locked_tree(plan.name, entry).complete
         and dist_pointer(cache.root, plan.spec.repo.identity, entry.commit, entry.path).is_file()
     )
 
@@ -352,7 +360,8 @@ def _report_moved_tag(plan: _Plan, refs: RemoteRefs, warn: Reporter) -> None:
 
 
 def _materialize(plan: _Plan, repo: Repo, config: Config, cache: Cache, lock_url: str, fresh: bool) -> ModuleOutcome:
-    from .materialize import Limits, find_root, materialize
+    from .store.layout import root_name
+    from .store.materialize import Limits, find_root, materialize
 
     assert plan.commit is not None
     entry = plan.entry
@@ -366,8 +375,9 @@ def _materialize(plan: _Plan, repo: Repo, config: Config, cache: Cache, lock_url
             f"but the lock says {kept.object[:12]} at {kept.path!r}.",
             "the lock file was edited or the repository was rewritten; restore the lock or run `gitimport sync --upgrade`",
         )
-    name = root.path.rsplit("/", 1)[-1] or plan.name.rsplit(".", 1)[-1]
+    name = root_name(root.path, plan.name)
     expected = kept.digest if kept else None
+    notes: list[str] = []
     if cache.has_tree(root.object, name):
         digest = _cached_digest(cache, root.object, name)
         if expected is not None and digest != expected:
@@ -377,7 +387,8 @@ def _materialize(plan: _Plan, repo: Repo, config: Config, cache: Cache, lock_url
             )
     else:
         limits = Limits(config.max_file_size, config.max_tree_size)
-        digest = materialize(repo.object_store, cache, root, name, limits, expected_digest=expected).digest
+        materialized = materialize(repo.object_store, cache, root, name, limits, expected_digest=expected)
+        digest, notes = materialized.digest, materialized.notes
     new_entry = LockEntry(
         spec=plan.spec.redacted,
         url=lock_url,
@@ -388,17 +399,17 @@ def _materialize(plan: _Plan, repo: Repo, config: Config, cache: Cache, lock_url
         object=root.object,
         digest=digest,
     )
-    from .metadata import ensure_distribution
+    from .store.metadata import ensure_distribution
 
     ensure_distribution(repo.object_store, cache.root, plan.spec.repo.identity, new_entry.ref, new_entry.commit, new_entry.path)
     action = plan.action if plan.resolve else "restored"
     if plan.action == "upgraded" and entry is not None and entry.commit == plan.commit:
         action = "unchanged"
-    return ModuleOutcome(plan.name, new_entry, action, ref_kind=plan.ref_kind, materialized=True)
+    return ModuleOutcome(plan.name, new_entry, action, ref_kind=plan.ref_kind, materialized=True, notes=notes)
 
 
 def _cached_digest(cache: Cache, object_id: str, name: str) -> str:
-    from .cache import read_manifest
+    from .store.cache import read_manifest
 
     return str(read_manifest(cache.tree(object_id, name)).get("digest"))
 
@@ -408,17 +419,17 @@ def _repair(plan: _Plan, cache: Cache, warn: Reporter) -> None:
     entry = plan.entry
     if entry is None:
         return
-    location = cache.tree(entry.object, entry.root_name(plan.name))
+    location = cache.locked_tree(plan.name, entry)
     if not location.entry.exists():
         return
     problems = verify_tree(location, entry.digest, recompile=True)
     if problems:
         warn(f"repairing {plan.name}: {problems[0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
-        remove_tree(location.entry)
+        atomic.remove(location.entry)
 
 
 def relative_lock_url(spec: Spec, lockfile: Path) -> str:
-    """A local repository's URL relative to the lock's folder (DESIGN §8)."""
+    """A local repository's URL relative to the lock's folder (docs/lock-file.md#urls)."""
     if not spec.repo.is_local or spec.repo.normalized.startswith(("file://", "/")):
         return spec.repo.normalized
     relative = os.path.relpath(spec.repo.fetch, lockfile.parent).replace(os.sep, "/")

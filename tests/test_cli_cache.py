@@ -11,7 +11,7 @@ import pytest
 from support.project import Project
 from support.repos import FixtureSet
 
-from gitimport.lock import read_lock
+from gitimport.project.lock import read_lock
 
 
 def sync_in(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,7 @@ from support.repos import FixtureSet
 from support.servers import Server
 
 from gitimport.errors import PathNotFoundError, RefNotFoundError
-from gitimport.lock import read_lock
+from gitimport.project.lock import read_lock
 
 COMMENTED = """\
 # Modules of the team.

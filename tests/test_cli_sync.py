@@ -12,9 +12,10 @@ from support.project import Project
 from support.repos import FixtureSet
 from support.servers import Server
 
-from gitimport.cli import EXAMPLES
+from gitimport.cli.main import EXAMPLES
+from gitimport.cli.progress import TerminalProgress
 from gitimport.errors import RefNotFoundError
-from gitimport.progress import FetchEvent, TerminalProgress
+from gitimport.remote.progress import FetchEvent
 
 
 def two_repositories(project: Project, fixture_repos: FixtureSet, base: str | None = None) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gitimport.config import Config, find_config_file, load_config
 from gitimport.errors import EXIT_USAGE, ConfigError, SpecError
+from gitimport.project.config import Config, find_config_file, load_config
 
 ENVIRONMENT = (
     "GITIMPORT_CONFIG",
@@ -141,7 +141,7 @@ def test_nothing_is_shadowed_when_the_pyproject_has_no_table(tmp_path: Path) -> 
 def test_find_config_file_reports_the_shadowed_pyproject(tmp_path: Path) -> None:
     pyproject = write(tmp_path / "pyproject.toml", "[tool.gitimport]\n")
     config = write(tmp_path / "gitimport.toml", "")
-    assert find_config_file(tmp_path) == (config, pyproject)
+    assert find_config_file(tmp_path) == (str(config), str(pyproject))
 
 
 def test_no_config_anywhere_gives_an_empty_config(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from dulwich.objects import Blob, Commit, Tree
 from dulwich.repo import Repo
 from support.project import Project
 
-from gitimport.lock import read_lock
+from gitimport.project.lock import read_lock
 
 FILE, EXEC, LINK, DIR, GITLINK = 0o100644, 0o100755, 0o120000, 0o040000, 0o160000
 

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from gitimport import lock as lock_module
+from gitimport import atomic as atomic_module
 from gitimport.errors import EXIT_USAGE, LockFileError
-from gitimport.lock import EMPTY_LOCK, Lock, LockEntry, read_lock, render_lock, write_lock
+from gitimport.project import lock as lock_module
+from gitimport.project.lock import EMPTY_LOCK, Lock, LockEntry, read_lock, render_lock, write_lock
+from gitimport.store.layout import root_name
 
 PACKAGE = LockEntry(
     spec="https://github.com/org/repo@v1.2.0:src/mylib",
@@ -167,7 +169,7 @@ def test_a_failed_rename_keeps_the_old_lock_and_leaves_no_temporary_file(lock_pa
     def broken_replace(src: object, dst: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(lock_module.os, "replace", broken_replace)
+    monkeypatch.setattr(atomic_module.os, "replace", broken_replace)
     with pytest.raises(OSError):
         write_lock(lock_path, Lock(modules={"mylib": replace(PACKAGE, commit="d" * 40)}))
     monkeypatch.undo()
@@ -182,7 +184,7 @@ def test_a_failed_flush_keeps_the_old_lock_and_leaves_no_temporary_file(lock_pat
     def broken_fsync(fd: int) -> None:
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(lock_module.os, "fsync", broken_fsync)
+    monkeypatch.setattr(atomic_module.os, "fsync", broken_fsync)
     with pytest.raises(OSError):
         write_lock(lock_path, EMPTY_LOCK)
     monkeypatch.undo()
@@ -313,13 +315,13 @@ def test_a_lock_that_is_not_utf8_is_refused(lock_path: Path) -> None:
     assert "UTF-8" in info.value.message
 
 
-# --- LockEntry -------------------------------------------------------------------------------
+# --- where a lock entry lives in the cache ---------------------------------------------------
 
 
 def test_root_name_is_the_last_path_component() -> None:
-    assert PACKAGE.root_name("mylib") == "mylib"
-    assert MODULE.root_name("helpers") == "helpers.py"
+    assert root_name(PACKAGE.path, "mylib") == "mylib"
+    assert root_name(MODULE.path, "helpers") == "helpers.py"
 
 
 def test_root_name_of_a_root_namespace_is_the_last_module_name() -> None:
-    assert NAMESPACE.root_name("acme.tools") == "tools"
+    assert root_name(NAMESPACE.path, "acme.tools") == "tools"

@@ -11,14 +11,14 @@ from support.hostile import Fault, hostile_front
 from support.project import Project
 from support.servers import Server
 
-from gitimport.lock import read_lock
+from gitimport.project.lock import read_lock
 
 
 @pytest.fixture(autouse=True)
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    import gitimport.fetch
+    import gitimport.remote.fetch
 
-    monkeypatch.setattr(gitimport.fetch, "RETRY_BACKOFF_SECONDS", 0.05)
+    monkeypatch.setattr(gitimport.remote.fetch, "RETRY_BACKOFF_SECONDS", 0.05)
 
 
 def sync_through(project: Project, server: Server, fault: Fault, *extra: str) -> tuple[int, str]:

@@ -14,7 +14,7 @@ from support.project import Project, Result
 from support.repos import FixtureSet
 from support.servers import Server
 
-from gitimport.lock import read_lock
+from gitimport.project.lock import read_lock
 
 USER, TOKEN = "ci-bot", "s3cr3t-t0ken-value"
 
@@ -150,7 +150,7 @@ def test_mirror_to_an_insecure_remote_host_is_refused(project: Project, isolated
 
 
 def test_credential_repr_hides_the_secret() -> None:
-    from gitimport.credentials import Credentials
+    from gitimport.remote.credentials import Credentials
 
     assert TOKEN not in repr(Credentials(USER, TOKEN)) and TOKEN not in str(Credentials(USER, TOKEN))
 

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gitimport.config import Config, load_config
 from gitimport.errors import ConfigError, LockFileError, SpecError
-from gitimport.lock import Lock, read_lock
-from gitimport.spec import Spec, parse_spec
+from gitimport.project.config import Config, load_config
+from gitimport.project.lock import Lock, read_lock
+from gitimport.project.spec import Spec, parse_spec
 
 BASE = Path("/projects/app")
 #: GITIMPORT_FUZZ_EXAMPLES=20000 turns the suite into a fuzz run with fresh random inputs

@@ -15,7 +15,7 @@ from support.project import Project
 from support.repos import FixtureSet
 from support.servers import Server
 
-from gitimport.lock import read_lock
+from gitimport.project.lock import read_lock
 
 PROCESSES = 8
 
@@ -72,14 +72,14 @@ def test_eight_importers_at_once_on_a_half_filled_cache(project: Project, git_ht
 
 
 def test_lock_wait_names_the_holder(project: Project, fixture_repos: FixtureSet, monkeypatch: pytest.MonkeyPatch) -> None:
-    from gitimport.cache import Cache
+    from gitimport.store.cache import Cache
 
     project.configure({"helper": f"{fixture_repos['toolbox'].path}@v1:tools/helper.py"})
     cache = Cache(project.cache)
     repo_key = cache.repo_dir(f"file://{fixture_repos['toolbox'].path}").name
     monkeypatch.setenv("GITIMPORT_LOCK_TIMEOUT", "0.5")
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import time; from gitimport.cache import Cache; from pathlib import Path\nwith Cache(Path({str(project.cache)!r})).lock({repo_key!r}):\n    print('held', flush=True); time.sleep(30)"],
+        [sys.executable, "-c", f"import time; from gitimport.store.cache import Cache; from pathlib import Path\nwith Cache(Path({str(project.cache)!r})).lock({repo_key!r}):\n    print('held', flush=True); time.sleep(30)"],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -13,7 +13,7 @@ import pytest
 from support.project import Project
 from support.signing import SignedRepo, SshKey, make_ssh_key, tool
 
-from gitimport.lock import read_lock
+from gitimport.project.lock import read_lock
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import sys
 from support.project import Project
 from support.repos import FixtureSet
 
-from gitimport.lock import read_lock
+from gitimport.project.lock import read_lock
 
 SCRIPT = '''\
 # /// script

@@ -18,7 +18,7 @@ from dulwich.repo import Repo
 from support.signing import GpgKey, SignedRepo, SshKey, make_gpg_home, make_gpg_key, make_ssh_key, stop_gpg_home, tool
 
 from gitimport.errors import ConfigError, IntegrityError
-from gitimport.signatures import (
+from gitimport.remote.signatures import (
     SignatureError,
     SignatureToolError,
     SignatureVerifier,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gitimport.errors import EXIT_USAGE, SpecError
-from gitimport.spec import Spec, is_commit_id, parse_repo, parse_spec, redact_url, validate_module_name
+from gitimport.project.spec import Spec, is_commit_id, parse_repo, parse_spec, redact_url, validate_module_name
 
 BASE = Path("/projects/app")
 COMMIT = "0123456789abcdef0123456789abcdef01234567"

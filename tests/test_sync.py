@@ -11,7 +11,7 @@ from support.project import Project
 from support.repos import FixtureSet, add_commit, set_tag
 from support.servers import SERVER_KINDS, Server
 
-from gitimport.lock import read_lock
+from gitimport.project.lock import read_lock
 
 THREE_NAMES = {
     "helper": "{url}@v1:tools/helper.py",  # rule 1: a single-file module
@@ -205,7 +205,7 @@ def test_no_op_sync_imports_no_dulwich(project: Project, fixture_repos: FixtureS
     project.configure(three_names(str(fixture_repos["toolbox"].path)))
     project.cli("sync")
 
-    code = "import sys; from gitimport.cli import main; rc = main(['sync', '-q']); print(rc, 'dulwich' in sys.modules)"
+    code = "import sys; from gitimport.cli.main import main; rc = main(['sync', '-q']); print(rc, 'dulwich' in sys.modules)"
     run = subprocess.run([sys.executable, "-c", code], cwd=project.root, env=project.env(), capture_output=True, text=True)
 
     assert run.stdout.split() == ["0", "False"], run.stderr
@@ -485,7 +485,7 @@ def test_no_op_sync_takes_the_fast_path_without_parsing_toml(project: Project, f
     project.configure(three_names(str(fixture_repos["toolbox"].path)))
     project.cli("sync")
 
-    code = "import sys; from gitimport.cli import main; rc = main(['sync']); print(rc, 'tomllib' in sys.modules or 'tomli' in sys.modules, 'dulwich' in sys.modules)"
+    code = "import sys; from gitimport.cli.main import main; rc = main(['sync']); print(rc, 'tomllib' in sys.modules or 'tomli' in sys.modules, 'dulwich' in sys.modules)"
     run = subprocess.run([sys.executable, "-c", code], cwd=project.root, env=project.env(), capture_output=True, text=True)
 
     assert run.stdout.splitlines()[0].startswith("Nothing to do: 3 modules locked and cached")

@@ -17,7 +17,7 @@ from support.project import Project
 from support.repos import FixtureSet
 from support.servers import Server, git_available
 
-from gitimport.lock import read_lock
+from gitimport.project.lock import read_lock
 
 FAKE_SSH = """#!/bin/sh
 # Called as: fake-ssh [-x] [-p PORT] [-o OPTION] HOST COMMAND

@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitimport.cli import main
+from gitimport.cli.main import main
 
 
 @dataclass

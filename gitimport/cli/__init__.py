@@ -1,0 +1,1 @@
+"""The ``gitimport`` command line: the top layer (see :mod:`gitimport.cli.main`)."""

@@ -1,0 +1,127 @@
+"""``gitimport sync``: bring lock and cache in line with the config, and say what changed.
+
+A no-op sync on a warm cache takes a fast path that reads only the runtime
+snapshot (no TOML, no dulwich).  Otherwise the summary is an aligned table of
+modules, then what was fetched, removed and written, then what
+materialization left out and what the pinned distributions need but the
+target interpreter lacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ...errors import EXIT_OK
+from ..output import human_bytes, load_config_of, plural, say, table, warn, warning
+
+if TYPE_CHECKING:
+    from ...state import ProjectState
+    from ...sync import SyncReport
+    from ..progress import TerminalProgress
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    scripts = [Path(n) for n in args.upgrade or [] if n.endswith(".py") and Path(n).is_file()]
+    if scripts and args.script is None:  # `sync --upgrade script.py`: argparse gave the script to --upgrade
+        args.script = scripts[0]
+        args.upgrade = [n for n in args.upgrade if Path(n) != scripts[0]]
+    if _nothing_to_sync(args):
+        return EXIT_OK
+    from ...project.config import load_config
+    from ...sync import SyncOptions, sync
+
+    config = load_config(args.script) if args.script else load_config_of(args)
+    if config.shadowed is not None:
+        warn(f"{config.path} takes precedence over [tool.gitimport] in {config.shadowed}")
+    options = SyncOptions(
+        locked=args.locked,
+        frozen=args.frozen,
+        offline=args.offline,
+        upgrade=frozenset(args.upgrade) if args.upgrade is not None else None,
+        repair=args.repair,
+    )
+    progress = _terminal_progress(args)
+    report_warning = warn if progress is None else lambda message: progress.print(warning(message))
+    try:
+        report = sync(config, options, warn=report_warning, progress=progress, jobs=args.jobs)
+    finally:
+        if progress is not None:
+            progress.close()
+    say(args, f"Synced {plural(len(report.modules), 'module')} from {config.path}")
+    print_report(args, report)
+    if report.state is not None:
+        _warn_unmet_requirements(report.state, args.python)
+    return EXIT_OK
+
+
+def _nothing_to_sync(args: argparse.Namespace) -> bool:
+    """The no-op fast path: lock and cache complete, as the runtime snapshot proves.
+
+    Nothing is parsed but the snapshot (no TOML, no dulwich), so a CI step that
+    runs `gitimport sync` on a warm cache costs little more than starting
+    Python.  Anything that could change the outcome takes the full path.
+    """
+    if args.upgrade is not None or args.repair or args.script or args.python or args.verbose:
+        return False
+    import os
+
+    from ...project.discovery import find_config_file
+    from ...state import ready_module_count, vouches
+
+    path = os.path.abspath(args.config) if args.config else find_config_file(vouches=vouches)[0]
+    count = ready_module_count(path) if path else None
+    if count is None:
+        return False
+    say(args, f"Nothing to do: {plural(count, 'module')} locked and cached ({path})")
+    return True
+
+
+def _terminal_progress(args: argparse.Namespace) -> TerminalProgress | None:
+    """A status line on stderr while fetching, only for a person watching a terminal."""
+    if args.quiet or not sys.stderr.isatty():
+        return None
+    from ..progress import TerminalProgress
+
+    return TerminalProgress(sys.stderr)
+
+
+def print_report(args: argparse.Namespace, report: SyncReport) -> None:
+    """The aligned table of modules, then what was fetched, removed and written."""
+    outcomes = sorted(report.modules, key=lambda outcome: outcome.name)
+    rows = [
+        (
+            outcome.name,
+            f"{outcome.entry.ref} ({outcome.ref_kind})" if outcome.ref_kind else outcome.entry.ref,
+            outcome.entry.commit[:12],
+            outcome.entry.kind,
+            outcome.action,
+        )
+        for outcome in outcomes
+    ]
+    for line in table(rows):
+        say(args, f"  {line}")
+    if args.verbose:
+        for outcome in outcomes:
+            entry = outcome.entry
+            say(args, f"  {outcome.name}: commit {entry.commit}, {entry.path or '/'} = {entry.object}, {entry.digest}")
+    for url, (objects, size) in sorted(report.fetched.items()):
+        say(args, f"Fetched {url}: {plural(objects, 'object')}, {human_bytes(size)}")
+    for name in report.removed:
+        say(args, f"Removed {name} from the lock")
+    for outcome in outcomes:
+        for note in outcome.notes:
+            say(args, f"Note: {outcome.name}: {note}")
+    if report.lock_written:
+        say(args, f"Wrote {report.lockfile}")
+
+
+def _warn_unmet_requirements(state: ProjectState, python: str | None) -> None:
+    """Name what pinned packages need but the target interpreter lacks (docs/import-fidelity.md)."""
+    from ...target.requirements import unmet_requirements
+
+    for unmet in unmet_requirements(state.dist_infos(), python):
+        found = f"{unmet.found} is installed" if unmet.found else "it is not installed"
+        warn(f"{unmet.distribution} requires {unmet.requirement!r}, but {found} for {python or sys.executable}")

@@ -1,0 +1,311 @@
+"""The ``sys.meta_path`` finder that serves configured names from the cache.
+
+It answers only for names the configuration (or ``pin()``) maps, with one dict
+lookup for every other import of the process, and leaves loading to the
+standard loaders over the materialized files: ``SourceFileLoader`` for modules
+and packages, the namespace machinery for namespace packages.  Submodules are
+then found by the path finder through the package's ``__path__``.
+
+The warm path must cost about what a plain ``sys.path`` import costs, so this
+module imports nothing beyond what every interpreter has loaded at start-up:
+it finds the config with :mod:`gitimport.project.discovery` and reads the
+runtime snapshot that :mod:`gitimport.state` wrote, instead of parsing TOML
+and specs.  Anything else (a stale or missing snapshot, a tree missing from
+the cache, a spec changed since the lock) takes the cold path, which imports
+the full machinery lazily and runs a sync of that one module: that lazy
+import of :mod:`gitimport.sync` is the one edge of the package that points
+up a layer, and the only way the finder reaches the network.  Every failure
+there reaches the importer as an ``ImportError`` that says what to run.
+"""
+
+from __future__ import annotations
+
+import _thread
+import os
+import sys
+
+from ..project.discovery import ENV_CONFIG, ENV_RUN, find_config_file
+from ..state import bytecode_ready, parents_of, read_snapshot, table_row, vouches
+
+try:  # the objects importlib.machinery re-exports, without importing importlib
+    from _frozen_importlib import ModuleSpec
+    from _frozen_importlib_external import PathFinder, SourceFileLoader
+except ImportError:  # pragma: no cover - interpreters other than CPython
+    from importlib.machinery import ModuleSpec, PathFinder, SourceFileLoader
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+    from pathlib import Path
+    from types import ModuleType
+    from typing import Any
+
+    from ..project.config import Config
+    from ..project.lock import LockEntry
+    from ..state import Dists, ProjectState, Row, Table
+
+
+class GitImportFinder:
+    """Finds configured module names in the gitimport cache."""
+
+    def __init__(
+        self,
+        config_path: str | None,
+        table: Table,
+        parents: frozenset[str] = frozenset(),
+        dists: Dists | None = None,
+        verify: dict[str, str] | None = None,
+        farm: str | None = None,
+    ) -> None:
+        self.config_path = config_path
+        self.farm = farm  # a sys.path entry holding namespace parents of dotted names (see gitimport.store.namespaces)
+        self._table = table
+        self._parents = set(parents)
+        self._dists: Dists = dists or {}
+        self._unverified: dict[str, str] = dict(verify or {})  # name -> digest, until first import
+        self._busy: set[str] = set()
+        self._mutex = _thread.RLock()
+        self._config: Config | None = None
+
+    @classmethod
+    def load(cls, config_path: str | None = None) -> GitImportFinder:
+        """Build the finder from the runtime snapshot, or from the config when it is stale."""
+        path = os.path.abspath(config_path) if config_path else find_config_file(vouches=vouches)[0]
+        if path is not None:
+            snapshot = read_snapshot(path)
+            if snapshot is not None:
+                return cls(path, snapshot["table"], frozenset(snapshot["parents"]), snapshot["dists"], snapshot["verify"], snapshot["farm"])
+        from ..project.config import load_config
+        from ..state import ProjectState, write_snapshot
+
+        state = ProjectState.load(load_config(_as_path(path) if path else None))
+        write_snapshot(state)
+        return cls.from_state(state)
+
+    @classmethod
+    def from_config(cls, config: Config) -> GitImportFinder:
+        from ..state import ProjectState
+
+        return cls.from_state(ProjectState.load(config))
+
+    @classmethod
+    def from_state(cls, state: ProjectState) -> GitImportFinder:
+        config = state.config
+        finder = cls(str(config.path) if config.path else None, dict(state.table), state.parents, state.dists, state.verify, state.farm)
+        finder._config = config
+        return finder
+
+    @property
+    def config(self) -> Config:
+        """The full configuration, parsed on first use (the cold path only)."""
+        if self._config is None:
+            from ..project.config import load_config
+
+            self._config = load_config(_as_path(self.config_path) if self.config_path else None)
+        return self._config
+
+    def names(self) -> list[str]:
+        return sorted(self._table)
+
+    def register(self, name: str, entry: LockEntry, cache_root: str) -> None:
+        """Serve ``name`` from a resolved entry (used by ``pin()``)."""
+        with self._mutex:
+            self._table[name] = table_row(entry, name, cache_root)
+            self._parents.update(parents_of(name))
+
+    def served_from(self, name: str) -> str | None:
+        """The root folder or file ``name`` is served from, when it is ready."""
+        row = self._table.get(name)
+        return row[1] if row else None
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None) -> ModuleSpec | None:
+        """Return a spec for a pinned name; ``None`` for everything else, quickly."""
+        if fullname not in self._table:
+            return _namespace_parent(fullname, path) if fullname in self._parents else None
+        row = self._table[fullname]
+        if row is None or not bytecode_ready(row):
+            row = self._cold_path(fullname)
+        if self._unverified and fullname in self._unverified:
+            _verify_on_import(fullname, row, self._unverified.pop(fullname))
+        return _spec_for(fullname, row[0], row[1])
+
+    def _cold_path(self, name: str) -> Row:
+        """Compile, or resolve, fetch and materialize, one module; ImportError on failure."""
+        from ..errors import GitImportError, import_error
+
+        with self._mutex:
+            if name in self._busy:
+                raise import_error(name, f"gitimport cannot import {name!r} while fetching it.")
+            self._busy.add(name)
+            try:
+                row = _prepare(self.config, name)
+            except GitImportError as exc:
+                hint = exc.hint or ""
+                if "gitimport sync" not in hint:
+                    hint = f"{hint}; then run `gitimport sync`" if hint else "run `gitimport sync`"
+                raise import_error(name, f"Cannot import {name!r} with gitimport: {exc.message}", hint) from None
+            except Exception as exc:  # every failure reaches the importer as an ImportError (docs/how-it-works.md#run-time)
+                message = f"Cannot import {name!r} with gitimport: {type(exc).__name__}: {exc}"
+                raise import_error(name, message, "check the cache folder, then run `gitimport sync`") from exc
+            finally:
+                self._busy.discard(name)
+            self._table[name] = row
+            return row
+
+    def iter_modules(self, prefix: str = "") -> Iterator[tuple[str, bool]]:
+        """Top-level pinned names, for ``pkgutil.iter_modules()`` (as installed packages are listed)."""
+        tops = {name: row for name, row in self._table.items() if "." not in name}
+        for parent in self._parents:
+            if "." not in parent and parent not in tops:
+                tops[parent] = ("namespace", "", "")
+        for name, row in sorted(tops.items()):
+            yield prefix + name, row is None or row[0] != "module"
+
+    def find_distributions(self, context: Any = None) -> Iterator[Any]:
+        """Distributions of pinned packages, for ``importlib.metadata`` (pinned ones come first)."""
+        if not self._dists:
+            return iter(())
+        from .dist import distributions
+
+        return distributions(self._dists, getattr(context, "name", None))
+
+    def invalidate_caches(self) -> None:
+        """Forget the parsed config, so a sync in another process is seen."""
+        self._config = None
+        with self._mutex:
+            for name in [n for n, row in self._table.items() if row is not None and not bytecode_ready(row)]:
+                self._table[name] = None
+
+
+def _verify_on_import(name: str, row: Row, digest: str) -> None:
+    """``verify = "import"``: re-hash the cached files before the first import in this process."""
+    from ..store.verify import tree_problems
+
+    problems = tree_problems(row[2], os.path.basename(row[1]), digest)
+    if problems:
+        from ..errors import import_error
+
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise import_error(
+            name,
+            f"Refusing to import {name!r}: its cached files do not match the lock: {problems[0]}{more}.",
+            "run `gitimport verify`, then `gitimport sync --repair` to restore them",
+        )
+
+
+def _spec_for(name: str, kind: str, root: str) -> ModuleSpec:
+    """The spec ``spec_from_file_location`` would build, without importing importlib.util."""
+    if kind == "namespace":
+        spec = ModuleSpec(name, None, is_package=True)
+        spec.submodule_search_locations = [root]
+        return spec
+    origin = f"{root}/__init__.py" if kind == "package" else root
+    spec = ModuleSpec(name, SourceFileLoader(name, origin), origin=origin, is_package=kind == "package")
+    if kind == "package":
+        spec.submodule_search_locations = [root]
+    spec.has_location = True
+    return spec
+
+
+def _as_path(path: str) -> Path:
+    from pathlib import Path
+
+    return Path(path)
+
+
+def _prepare(config: Config, name: str) -> Row:
+    """The cold path: bring one module into the cache (syncing it if needed)."""
+    from ..project.lock import read_lock
+    from ..store.bytecode import ensure_bytecode
+    from ..store.cache import Cache
+    from ..sync import sync
+
+    spec = config.modules.get(name)
+    entry = read_lock(config.lockfile).get(name)
+    cache = Cache(config.cache_dir)
+    if spec is None or entry is None or entry.spec != spec.redacted or not cache.locked_tree(name, entry).complete:
+        report = sync(config, only=[name], warn=_stderr)
+        entry = next(outcome.entry for outcome in report.modules if outcome.name == name)
+    row = table_row(entry, name, str(config.cache_dir))
+    ensure_bytecode(cache, cache.locked_tree(name, entry))
+    return row
+
+
+def _namespace_parent(name: str, path: Sequence[str] | None) -> ModuleSpec | None:
+    """A missing parent of a dotted name becomes a namespace package.
+
+    Portions found on ``sys.path`` are kept (PathFinder builds a dynamic
+    namespace path); a regular package of that name is left to the path finder.
+    """
+    found = PathFinder.find_spec(name, path)
+    if found is not None:
+        return found if found.origin in (None, "namespace") else None
+    spec = ModuleSpec(name, None, is_package=True)
+    spec.submodule_search_locations = []
+    return spec
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+_installed: GitImportFinder | None = None
+
+
+def install(config: Config | None = None, *, stacklevel: int = 2) -> GitImportFinder:
+    """Put the finder on ``sys.meta_path`` just before the path finder (idempotent).
+
+    Raises:
+      GitImportError: a configuration or lock file that cannot be read.
+    """
+    global _installed
+    if _installed is not None and _installed in sys.meta_path:
+        return _installed
+    finder = GitImportFinder.from_config(config) if config is not None else GitImportFinder.load()
+    _warn_already_imported(finder, stacklevel)
+    _export_to_children(finder)
+    position = next((i for i, f in enumerate(sys.meta_path) if f is PathFinder), len(sys.meta_path))
+    sys.meta_path.insert(position, finder)
+    if finder.farm and finder.farm not in sys.path:
+        sys.path.append(finder.farm)  # last: any real portion or package of the same name comes first
+    _installed = finder
+    return finder
+
+
+def _export_to_children(finder: GitImportFinder) -> None:
+    """Child interpreters (subprocess, multiprocessing spawn/forkserver) install it too.
+
+    The same environment ``gitimport run`` sets: ``gitimport-run.pth`` sees it
+    in every Python started from here that has gitimport installed.
+    """
+    os.environ[ENV_RUN] = "1"
+    if finder.config_path:
+        os.environ[ENV_CONFIG] = finder.config_path
+
+
+def uninstall() -> None:
+    """Remove the finder; modules already imported stay imported."""
+    global _installed
+    if _installed is not None and _installed in sys.meta_path:
+        sys.meta_path.remove(_installed)
+    if _installed is not None and _installed.farm in sys.path:
+        sys.path.remove(_installed.farm)
+    _installed = None
+    os.environ.pop(ENV_RUN, None)
+
+
+def installed_finder() -> GitImportFinder | None:
+    return _installed
+
+
+def _warn_already_imported(finder: GitImportFinder, stacklevel: int) -> None:
+    for name in finder.names():
+        module = sys.modules.get(name)
+        if module is None:
+            continue
+        origin = getattr(getattr(module, "__spec__", None), "origin", None) or "elsewhere"
+        import warnings
+
+        warnings.warn(
+            f"{name!r} was imported before gitimport.install() (from {origin}); that copy stays in use", stacklevel=stacklevel + 1
+        )

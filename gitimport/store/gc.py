@@ -1,0 +1,243 @@
+"""Which projects use the cache, and removing what none of them needs (``gitimport gc``).
+
+Every sync records its lock file in ``<cache>/projects-v1.json``; ``gc`` reads
+each recorded lock that still exists and keeps exactly what those locks
+reference in the folders of :data:`gitimport.store.layout.COLLECTED`: the
+trees, the bare repositories, the distribution records, the ``pin()`` records
+whose tree is kept and the namespace farms.  Everything else in those folders
+goes, and then every stored blob or .pyc file that no remaining tree links
+to.  A project whose lock was never synced on this machine is unknown to gc:
+its next sync rebuilds what it needs, which is always safe
+(docs/how-it-works.md#the-cache).  This module never touches the network and
+never imports dulwich.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import atomic
+from . import layout
+from .cache import Cache
+from .layout import COLLECTED, DIST_POINTERS, DISTS, NAMESPACES, PINS, PROJECTS, REPOS, STORES, TMP, TREES
+
+
+@dataclass(frozen=True)
+class Project:
+    """A lock file that uses the cache, and the folder its relative local paths resolve against."""
+
+    lockfile: Path
+    base: Path
+
+
+def register_project(cache_root: Path, lockfile: Path, base: Path) -> None:
+    """Record a lock in the cache's project registry (once; cheap when already there)."""
+    project = Project(lockfile.absolute(), base.absolute())
+    if project in read_projects(cache_root):
+        return
+    cache = Cache(cache_root)
+    try:
+        with cache.lock("projects"):
+            projects = read_projects(cache_root)
+            if project not in projects:
+                _write_projects(cache_root, [*projects, project])
+    except OSError:
+        return  # a cache we cannot write is not an error for sync
+
+
+def read_projects(cache_root: Path) -> list[Project]:
+    """Every registered project, in the order they were first synced."""
+    try:
+        with open(cache_root / PROJECTS, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return []
+    items = data.get("projects", []) if isinstance(data, dict) else []
+    return [
+        Project(Path(item["lockfile"]), Path(item["base"]))
+        for item in items
+        if isinstance(item, dict) and isinstance(item.get("lockfile"), str) and isinstance(item.get("base"), str)
+    ]
+
+
+def _write_projects(cache_root: Path, projects: list[Project]) -> None:
+    cache_root.mkdir(parents=True, exist_ok=True)
+    atomic.write_json(
+        cache_root / PROJECTS, {"version": 1, "projects": [{"lockfile": str(p.lockfile), "base": str(p.base)} for p in projects]}
+    )
+
+
+@dataclass
+class Collection:
+    """What gc removes (or would remove) and what it keeps."""
+
+    projects: list[Path] = field(default_factory=list)  # the locks that were read
+    forgotten: list[Path] = field(default_factory=list)  # registered locks that no longer exist
+    removed: list[Path] = field(default_factory=list)
+    freed: int = 0
+
+
+def collect_garbage(cache_root: Path, extra_projects: Iterable[Project] = (), dry_run: bool = False) -> Collection:
+    """Remove every cache entry that no known lock references; return what went.
+
+    ``extra_projects`` (the current project, even if never registered) count
+    as known.  With ``dry_run``, nothing is removed and the result says what
+    would be.
+
+    Raises:
+      LockFileError: a registered lock file that exists but cannot be read.
+    """
+    cache = Cache(cache_root)
+    result = Collection()
+    projects: list[Project] = []
+    for project in [*read_projects(cache_root), *extra_projects]:
+        if project in projects:
+            continue
+        if project.lockfile.is_file():
+            projects.append(project)
+            result.projects.append(project.lockfile)
+        elif project.lockfile not in result.forgotten:
+            result.forgotten.append(project.lockfile)
+    keep = _referenced(cache, projects)
+    for kind, path in _candidates(cache_root):
+        if path.name in keep[kind]:
+            continue
+        result.removed.append(path)
+        result.freed += disk_usage(path)
+        if not dry_run:
+            _remove(cache, path)
+    if not dry_run:
+        result.freed += _sweep_stores(cache_root)
+        cache.remove_stale_builds()
+        if result.forgotten:
+            with cache.lock("projects"):
+                _write_projects(cache_root, [p for p in read_projects(cache_root) if p.lockfile not in result.forgotten])
+    return result
+
+
+def _sweep_stores(cache_root: Path) -> int:
+    """Drop stored blobs and .pyc files that no tree links to any more; return the bytes freed.
+
+    A file in ``blobs-v1`` or ``pyc-v1`` with one link is only the store's own
+    copy: every tree that shared it is gone.
+    """
+    freed = 0
+    for store in STORES:
+        for folder, _, names in os.walk(cache_root / store):
+            for name in names:
+                path = os.path.join(folder, name)
+                with contextlib.suppress(OSError):
+                    status = os.lstat(path)
+                    if status.st_nlink == 1 and not name.startswith("."):
+                        os.unlink(path)
+                        freed += status.st_size
+    return freed
+
+
+def _candidates(cache_root: Path) -> Iterator[tuple[str, Path]]:
+    """Every entry gc may remove, with the kind of name that keeps it.
+
+    Temporary files of a running process (``.name.<pid>.tmp``) are left alone;
+    those of a killed one are garbage like any other.
+    """
+    for section in COLLECTED:
+        folder = cache_root / section
+        for child in sorted(folder.iterdir()) if folder.is_dir() else []:
+            if section == DISTS and child.name == DIST_POINTERS:
+                for pointer in sorted(child.iterdir()):
+                    if not atomic.in_progress(pointer.name):
+                        yield DIST_POINTERS, pointer
+            elif not atomic.in_progress(child.name):
+                yield section, child
+
+
+def _referenced(cache: Cache, projects: list[Project]) -> dict[str, set[str]]:
+    """Names to keep, per folder: trees, repos, dist folders, dist pointers, pins and namespace farms."""
+    from ..errors import GitImportError
+    from ..project.lock import read_lock
+    from ..project.spec import parse_spec
+    from .metadata import dist_pointer, recorded_distribution
+    from .namespaces import farm_links, farm_name
+
+    keep: dict[str, set[str]] = {section: set() for section in (*COLLECTED, DIST_POINTERS)}
+    for project in projects:
+        roots: dict[str, tuple[str, str] | None] = {}
+        for name, entry in read_lock(project.lockfile).modules.items():
+            location = cache.locked_tree(name, entry)
+            keep[TREES].add(location.entry.name)
+            roots[name] = (entry.kind, str(location.path))
+            try:
+                identity = parse_spec(entry.spec, project.base).repo.identity
+            except GitImportError:
+                continue
+            keep[REPOS].add(cache.repo_dir(identity).name)
+            keep[DIST_POINTERS].add(dist_pointer(cache.root, identity, entry.commit, entry.path).name)
+            dist_info = recorded_distribution(cache.root, identity, entry.commit, entry.path)
+            if dist_info:
+                keep[DISTS].add(Path(dist_info).parent.name)
+        links = farm_links(roots)
+        if links:
+            keep[NAMESPACES].add(farm_name(links))
+    keep[PINS] = _kept_pins(cache, keep[TREES])
+    return keep
+
+
+def _kept_pins(cache: Cache, trees: set[str]) -> set[str]:
+    """``pin()`` records whose tree stays; a pin without one is re-resolved on its next use."""
+    kept = set()
+    folder = cache.root / PINS
+    for record in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            with open(record, encoding="utf-8") as handle:
+                data = json.load(handle)
+            location = cache.tree(data["object"], layout.root_name(data["path"], data["name"]))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+        if location.entry.name in trees:
+            kept.add(record.name)
+    return kept
+
+
+def _remove(cache: Cache, path: Path) -> None:
+    """Remove one entry under the lock its writers take, so no sync sees half of it."""
+    if path.parent.name in (REPOS, TREES):
+        with cache.lock(path.name):
+            atomic.remove(path)
+    else:
+        atomic.remove(path)
+
+
+def disk_usage(path: Path) -> int:
+    """Bytes of the files under ``path`` (symlinks count as their own size, never followed)."""
+    try:
+        if path.is_symlink() or not path.is_dir():
+            return path.lstat().st_size
+    except OSError:
+        return 0
+    total = 0
+    for folder, dirs, files in os.walk(path):
+        for name in files + [d for d in dirs if os.path.islink(os.path.join(folder, d))]:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(folder, name)).st_size
+    return total
+
+
+def cache_sections(cache_root: Path) -> dict[str, int]:
+    """Bytes per top-level entry of the cache (``trees-v1``, ``repos-v1``, …)."""
+    if not cache_root.is_dir():
+        return {}
+    return {child.name: disk_usage(child) for child in sorted(cache_root.iterdir()) if child.name != TMP or any(child.iterdir())}
+
+
+def clean_cache(cache_root: Path) -> int:
+    """Remove the whole cache folder; return the bytes freed (0 when there was none)."""
+    if not cache_root.exists():
+        return 0
+    freed = disk_usage(cache_root)
+    atomic.remove(cache_root)
+    return freed

@@ -1,0 +1,76 @@
+"""The cache's layout on disk: every folder and record name gitimport writes, in one place.
+
+Layout under the cache dir (the ``-v1`` suffixes version the layout, so a
+later layout never misreads this one)::
+
+    repos-v1/<key>-<slug>/             bare repositories, one per normalized URL
+    trees-v1/<object>-<root>/<root>    a materialized file or folder, read-only
+    trees-v1/<object>-<root>/manifest.json       sha256 of every file, the digest
+    trees-v1/<object>-<root>/bytecode-<tag>.json sha256 of every .pyc for one interpreter
+    blobs-v1/<id[:2]>/<blob id>-<mode> one copy of each file; trees hard-link to it
+    pyc-v1/<hash[:2]>/<source sha256>.<tag>.<pyc sha256>.pyc   one copy of each compiled source
+    dists-v1/<key>/<name>-<version>.dist-info   metadata of a pinned distribution
+    dists-v1/modules/<key>.json        which .dist-info a locked module belongs to
+    pins-v1/<key>.json                 pin() of an exact commit: its lock entry
+    namespaces-v1/<key>/               symlinks that make pinned dotted names namespace portions
+    projects-v1.json                   the lock files that use this cache (for gc)
+    locks-v1/<name>.lock               inter-process file locks
+    tmp-v1/                            build folders, renamed into place when complete
+
+Everything that reads or writes the cache takes its names from here, and
+``gc`` collects every folder in :data:`COLLECTED`, so a new folder is added in
+this file and nowhere else.  This module is on the warm import path: strings
+and ``os.path`` only.
+"""
+
+from __future__ import annotations
+
+import sys
+
+REPOS = "repos-v1"
+TREES = "trees-v1"
+BLOBS = "blobs-v1"
+PYCS = "pyc-v1"
+DISTS = "dists-v1"
+DIST_POINTERS = "modules"  # dists-v1/modules/
+PINS = "pins-v1"
+NAMESPACES = "namespaces-v1"
+PROJECTS = "projects-v1.json"
+LOCKS = "locks-v1"
+TMP = "tmp-v1"
+
+#: Folders whose entries ``gc`` removes when no known lock uses them.
+COLLECTED = (TREES, REPOS, DISTS, PINS, NAMESPACES)
+#: Content-addressed stores: an entry no tree links to any more is garbage.
+STORES = (BLOBS, PYCS)
+
+MANIFEST = "manifest.json"
+
+
+def root_name(path: str, module: str) -> str:
+    """File or folder name of an imported root as kept in the cache.
+
+    That is the last component of the lock's ``path``, or the module's own last
+    name for a namespace package at the repository root (an empty path).
+    """
+    return path.rsplit("/", 1)[-1] or module.rsplit(".", 1)[-1]
+
+
+def tree_entry_name(object_id: str, root: str) -> str:
+    """Folder name under ``trees-v1`` of the root ``root`` with git object id ``object_id``."""
+    return f"{object_id}-{root}"
+
+
+def bytecode_suffix(optimize: int | None = None) -> str:
+    """``cpython-311``, or ``cpython-311.opt-1`` under ``python -O``: one set of .pyc per value."""
+    level = sys.flags.optimize if optimize is None else optimize
+    return sys.implementation.cache_tag + (f".opt-{level}" if level else "")
+
+
+def bytecode_record_name(optimize: int | None = None) -> str:
+    """Name of the record of one interpreter's .pyc files inside a tree entry."""
+    return f"bytecode-{bytecode_suffix(optimize)}.json"
+
+
+def is_bytecode_record(name: str) -> bool:
+    return name.startswith("bytecode-") and name.endswith(".json")

@@ -1,0 +1,227 @@
+"""Distribution metadata for pinned packages, as pip would have installed it.
+
+Many libraries read their own version at import time (``importlib.metadata.
+version(...)``), and tools ask for entry points and requirements.  At sync
+time this module reads the nearest ``pyproject.toml`` at or above the
+module's PATH in the commit (or a ``setup.cfg`` with ``[metadata]``) — parsed,
+never executed — and writes a ``.dist-info`` folder into the cache with
+``METADATA``, ``entry_points.txt``, ``direct_url.json`` (PEP 610, the exact
+commit) and ``INSTALLER``.  Several modules of one project at one commit share
+one distribution.  ``RECORD`` is produced at run time by
+:class:`GitDistribution` from the modules actually pinned, so ``files()``
+points into the cache.
+"""
+
+from __future__ import annotations
+
+import configparser
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import atomic
+from ..errors import ConfigError
+from ..project._toml import parse_toml
+from . import layout
+from .objects import MODE_TREE, commit_tree, read_object, tree_entries
+
+if TYPE_CHECKING:
+    from .objects import ObjectStore
+
+_VERSION_TAG = re.compile(r"v?(\d+(?:\.\d+)*(?:(?:a|b|rc|\.post|\.dev)\d+)*)")
+
+
+@dataclass
+class ProjectMetadata:
+    """What a distribution says about itself, read from the commit."""
+
+    name: str
+    version: str
+    project_dir: str
+    summary: str = ""
+    requires_python: str = ""
+    requires: list[str] = field(default_factory=list)
+    extras: dict[str, list[str]] = field(default_factory=dict)
+    entry_points: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def normalize_name(name: str) -> str:
+    """PEP 503 normalization: ``Meta_Pkg`` and ``meta.pkg`` are ``meta-pkg``."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def version_from_ref(ref: str, commit: str) -> str:
+    """A version for a project that computes its own: ``v1.2.3`` gives ``1.2.3``, else ``0+g<commit>``."""
+    match = _VERSION_TAG.fullmatch(ref)
+    return match.group(1) if match else f"0+g{commit[:12]}"
+
+
+def find_project(store: ObjectStore, commit: str, module_path: str, ref: str) -> ProjectMetadata | None:
+    """Read the metadata of the project that contains ``module_path``, if any."""
+    folders = module_path.split("/")[:-1]
+    trees = [commit_tree(store, commit)]
+    for part in folders:
+        entries = {name: sha for name, mode, sha in tree_entries(store, trees[-1]) if mode == MODE_TREE}
+        if part not in entries:
+            break
+        trees.append(entries[part])
+    for depth in range(len(trees) - 1, -1, -1):
+        files = {name: sha for name, mode, sha in tree_entries(store, trees[depth]) if mode & 0o170000 == 0o100000}
+        project_dir = "/".join(folders[:depth])
+        where = f"{project_dir}/" if project_dir else ""
+        if "pyproject.toml" in files:
+            text = read_object(store, files["pyproject.toml"], b"blob").decode("utf-8", "replace")
+            found = _from_pyproject(text, f"{where}pyproject.toml", project_dir, ref, commit)
+            if found is not None:
+                return found
+        if "setup.cfg" in files:
+            text = read_object(store, files["setup.cfg"], b"blob").decode("utf-8", "replace")
+            found = _from_setup_cfg(text, project_dir, ref, commit)
+            if found is not None:
+                return found
+    return None
+
+
+def _from_pyproject(text: str, where: str, project_dir: str, ref: str, commit: str) -> ProjectMetadata | None:
+    try:
+        project = parse_toml(text, Path(where), ConfigError).get("project")
+    except ConfigError:
+        return None
+    if not isinstance(project, dict) or not isinstance(project.get("name"), str):
+        return None
+    version = project.get("version")
+    return ProjectMetadata(
+        name=project["name"],
+        version=version if isinstance(version, str) else version_from_ref(ref, commit),
+        project_dir=project_dir,
+        summary=_string(project.get("description")),
+        requires_python=_string(project.get("requires-python")),
+        requires=_strings(project.get("dependencies")),
+        extras={str(k): _strings(v) for k, v in (project.get("optional-dependencies") or {}).items()},
+        entry_points=_entry_points(project),
+    )
+
+
+def _entry_points(project: dict[str, Any]) -> dict[str, dict[str, str]]:
+    groups: dict[str, dict[str, str]] = {}
+    for key, group in (("scripts", "console_scripts"), ("gui-scripts", "gui_scripts")):
+        if isinstance(project.get(key), dict):
+            groups[group] = {str(k): str(v) for k, v in project[key].items()}
+    for group, entries in (project.get("entry-points") or {}).items():
+        if isinstance(entries, dict):
+            groups[str(group)] = {str(k): str(v) for k, v in entries.items()}
+    return groups
+
+
+def _from_setup_cfg(text: str, project_dir: str, ref: str, commit: str) -> ProjectMetadata | None:
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read_string(text)
+    except configparser.Error:
+        return None
+    name = parser.get("metadata", "name", fallback="").strip()
+    if not name:
+        return None
+    version = parser.get("metadata", "version", fallback="").strip()
+    if not version or version.startswith(("attr:", "file:")):
+        version = version_from_ref(ref, commit)
+    requires = [line.strip() for line in parser.get("options", "install_requires", fallback="").splitlines() if line.strip()]
+    return ProjectMetadata(
+        name=name,
+        version=version,
+        project_dir=project_dir,
+        summary=parser.get("metadata", "description", fallback="").strip(),
+        requires_python=parser.get("options", "python_requires", fallback="").strip(),
+        requires=requires,
+    )
+
+
+def _string(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _strings(value: object) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def render_metadata(meta: ProjectMetadata) -> str:
+    """The METADATA file (core metadata 2.1) for a project."""
+    lines = ["Metadata-Version: 2.1", f"Name: {meta.name}", f"Version: {meta.version}"]
+    if meta.summary:
+        lines.append(f"Summary: {meta.summary.splitlines()[0]}")
+    if meta.requires_python:
+        lines.append(f"Requires-Python: {meta.requires_python}")
+    lines += [f"Requires-Dist: {requirement}" for requirement in meta.requires]
+    for extra, requirements in sorted(meta.extras.items()):
+        lines.append(f"Provides-Extra: {extra}")
+        for requirement in requirements:
+            base, _, marker = requirement.partition(";")
+            condition = f'({marker.strip()}) and extra == "{extra}"' if marker.strip() else f'extra == "{extra}"'
+            lines.append(f"Requires-Dist: {base.strip()}; {condition}")
+    return "\n".join(lines) + "\n"
+
+
+def render_entry_points(meta: ProjectMetadata) -> str:
+    sections = []
+    for group, entries in sorted(meta.entry_points.items()):
+        sections.append(f"[{group}]\n" + "".join(f"{name} = {target}\n" for name, target in sorted(entries.items())))
+    return "\n".join(sections)
+
+
+def direct_url(url: str, ref: str, commit: str, project_dir: str) -> dict[str, Any]:
+    """PEP 610 information for a VCS install, as pip writes it (``url`` carries no credentials)."""
+    info: dict[str, Any] = {"url": url, "vcs_info": {"vcs": "git", "commit_id": commit, "requested_revision": ref}}
+    if project_dir:
+        info["subdirectory"] = project_dir
+    return info
+
+
+def ensure_distribution(store: ObjectStore, cache_root: Path, url: str, ref: str, commit: str, path: str) -> Path | None:
+    """Write the .dist-info of the project holding ``path`` (if any) and remember it for the module."""
+    meta = find_project(store, commit, path, ref)
+    dist_info = write_dist_info(cache_root, meta, direct_url(url, ref, commit, meta.project_dir)) if meta else None
+    record_distribution(cache_root, url, commit, path, dist_info)
+    return dist_info
+
+
+def write_dist_info(cache_root: Path, meta: ProjectMetadata, direct: dict[str, Any]) -> Path:
+    """Write (once) the .dist-info folder for one project at one commit; return it."""
+    key = hashlib.sha256(json.dumps([direct, meta.project_dir, meta.name], sort_keys=True).encode()).hexdigest()[:24]
+    folder = cache_root / layout.DISTS / key / f"{normalize_name(meta.name).replace('-', '_')}-{meta.version}.dist-info"
+    if (folder / "METADATA").is_file():
+        return folder
+    staging = Path(atomic.new_staging_folder(folder.parent))
+    dist_info = staging / folder.name
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text(render_metadata(meta), encoding="utf-8")
+    (dist_info / "entry_points.txt").write_text(render_entry_points(meta), encoding="utf-8")
+    (dist_info / "INSTALLER").write_text("gitimport\n", encoding="utf-8")
+    atomic.write_json(dist_info / "direct_url.json", direct)
+    atomic.publish_folder(staging, folder.parent)
+    return folder
+
+
+def dist_pointer(cache_root: Path, url: str, commit: str, path: str) -> Path:
+    """Where the cache records which .dist-info (if any) a locked module belongs to."""
+    key = hashlib.sha256(f"{url}\0{commit}\0{path}".encode()).hexdigest()[:32]
+    return cache_root / layout.DISTS / layout.DIST_POINTERS / f"{key}.json"
+
+
+def record_distribution(cache_root: Path, url: str, commit: str, path: str, dist_info: Path | None) -> None:
+    pointer = dist_pointer(cache_root, url, commit, path)
+    pointer.parent.mkdir(parents=True, exist_ok=True)
+    atomic.write_json(pointer, {"dist_info": str(dist_info) if dist_info else None})
+
+
+def recorded_distribution(cache_root: Path, url: str, commit: str, path: str) -> str | None:
+    """The .dist-info folder recorded for a module, or None (none found, or not recorded)."""
+    try:
+        with open(dist_pointer(cache_root, url, commit, path), encoding="utf-8") as handle:
+            value = json.load(handle).get("dist_info")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) and os.path.isdir(value) else None
