@@ -16,7 +16,7 @@ gitimport, and everything may import it.
 
 from __future__ import annotations
 
-#: Exit codes (docs/commands.md#exit-codes).
+#: Exit codes (docs/commands.md#exit-codes-and-errors).
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2

@@ -429,7 +429,7 @@ def _repair(plan: _Plan, cache: Cache, warn: Reporter) -> None:
 
 
 def relative_lock_url(spec: Spec, lockfile: Path) -> str:
-    """A local repository's URL relative to the lock's folder (docs/lock-file.md#urls)."""
+    """A local repository's URL relative to the lock's folder (docs/lock-file.md#urls-in-the-lock)."""
     if not spec.repo.is_local or spec.repo.normalized.startswith(("file://", "/")):
         return spec.repo.normalized
     relative = os.path.relpath(spec.repo.fetch, lockfile.parent).replace(os.sep, "/")

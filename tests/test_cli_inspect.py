@@ -1,4 +1,4 @@
-"""The listings: `list`, `status`, `outdated`, `show`, `which`, `why`, `verify`, as text and as --json (DESIGN §7, §8)."""
+"""The listings: `list`, `status`, `outdated`, `show`, `which`, `why`, `verify`, as text and as --json (docs/commands.md)."""
 
 from __future__ import annotations
 

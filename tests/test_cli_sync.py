@@ -1,4 +1,4 @@
-"""What `gitimport sync` prints: the summary table, -q, -v, --jobs, and progress only on a terminal (DESIGN §7)."""
+"""What `gitimport sync` prints: the summary table, -q, -v, --jobs, and progress only on a terminal (docs/commands.md#gitimport-sync)."""
 
 from __future__ import annotations
 

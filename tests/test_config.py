@@ -1,4 +1,4 @@
-"""Finding and reading the configuration (DESIGN §3, §8 "Dotted names", "Outputs others rely on")."""
+"""Finding and reading the configuration (docs/configuration.md: discovery, dotted names, outputs others rely on)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The lock file (DESIGN §4): strict validation, deterministic and atomic writes."""
+"""The lock file (docs/lock-file.md): strict validation, deterministic and atomic writes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Property tests: the parsers of user-written files fail only with their own errors (DESIGN §8 "Exit codes")."""
+"""Property tests: the parsers of user-written files fail only with their own errors (docs/commands.md#exit-codes-and-errors)."""
 
 from __future__ import annotations
 

@@ -595,7 +595,7 @@ def test_other_python_version_gets_its_own_bytecode_once(proj: Proj) -> None:
 
 
 def _unrecorded_pycs(project: Proj) -> list[str]:
-    """.pyc files in the cache that no bytecode-<tag>.json of their tree lists (DESIGN §8)."""
+    """.pyc files in the cache that no bytecode-<tag>.json of their tree lists (docs/how-it-works.md#bytecode)."""
     unrecorded = []
     for entry in project.tree_entries():
         recorded: set[str] = set()

@@ -1,4 +1,4 @@
-"""Specs: ``REPO@REF[:PATH]`` and the table form (DESIGN §2, §8 "URLs in the lock", "No secrets in the lock")."""
+"""Specs: ``REPO@REF[:PATH]`` and the table form (docs/configuration.md#specs, docs/lock-file.md)."""
 
 from __future__ import annotations
 

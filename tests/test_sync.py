@@ -1,4 +1,4 @@
-"""`gitimport sync` against real repositories on real servers (DESIGN §2, §4, §5, §7)."""
+"""`gitimport sync` against real repositories on real servers (docs/configuration.md, docs/lock-file.md, docs/how-it-works.md, docs/commands.md)."""
 
 from __future__ import annotations
 

@@ -57,7 +57,7 @@ def test_ssh_remote_through_git_ssh_command(project: Project, fixture_repos: Fix
     assert result.code == 0, result.err
     entry = read_lock(project.lock_path).modules["helper"]
     assert entry.commit == fixture_repos["toolbox"].tags["v2"]
-    assert "git@" not in entry.url and "git@" not in entry.spec  # userinfo is dropped (DESIGN §8)
+    assert "git@" not in entry.url and "git@" not in entry.spec  # userinfo is dropped (docs/lock-file.md#no-credentials)
     log = (fake_ssh.parent / "ssh.log").read_text()
     assert "host=git@example.test" in log and "git-upload-pack" in log
 

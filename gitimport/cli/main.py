@@ -6,7 +6,7 @@ The whole command surface (every subcommand, flag and example) is declared in
 ``"module:function"``, imported only when its command runs, so
 ``gitimport --help`` and a no-op sync stay cheap.  Errors are printed as one
 sentence and a ``hint:`` line on stderr, with the exit codes of
-docs/commands.md#exit-codes; a traceback only with ``--verbose``.
+docs/commands.md#exit-codes-and-errors; a traceback only with ``--verbose``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Finding and reading the configuration (DESIGN §3).
+"""Finding and reading the configuration (docs/configuration.md).
 
 The configuration says which module names come from which specs, where the
 cache and the lock live, and which network rules apply.  It is read on the warm
@@ -91,14 +91,14 @@ class Config:
 
 
 def load_config(path: Path | None = None, *, start: Path | None = None) -> Config:
-    """Load the configuration from ``path``, or discover it (DESIGN §3).
+    """Load the configuration from ``path``, or discover it (docs/configuration.md#where-the-configuration-is-found).
 
     With no configuration anywhere, an empty one is returned: ``pin()`` and
     ``gitimport.install()`` still work, and commands that need modules say so.
 
     Raises:
       ConfigError: malformed TOML (with file, line and column) or bad keys.
-      SpecError: a module spec or name that breaks DESIGN §2.
+      SpecError: a module spec or name that breaks docs/configuration.md#specs.
     """
     shadowed = None
     if path is None:

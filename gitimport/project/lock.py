@@ -1,4 +1,4 @@
-"""The lock file (DESIGN §4): exact commits, object ids and digests per module.
+"""The lock file (docs/lock-file.md): exact commits, object ids and digests per module.
 
 The lock is what makes an import reproducible, so it is validated strictly on
 read and written deterministically and atomically: a reader sees either the

@@ -1,4 +1,4 @@
-"""Module specs: ``REPO@REF[:PATH]`` and their table form (DESIGN §2).
+"""Module specs: ``REPO@REF[:PATH]`` and their table form (docs/configuration.md#specs).
 
 This module turns what a user wrote into a :class:`Spec` with three parts:
 where the repository is (:class:`RepoURL`), which ref to resolve, and which
@@ -44,7 +44,7 @@ class RepoURL:
     """Where a repository lives, in the three forms the tool needs.
 
     ``fetch`` is what we contact (credentials included, local paths absolute),
-    ``normalized`` is what the lock stores (DESIGN §8: no userinfo, lowercase
+    ``normalized`` is what the lock stores (docs/lock-file.md#urls-in-the-lock: no userinfo, lowercase
     host, no trailing ``/`` or ``.git``; relative local paths stay relative),
     and ``identity`` keys the cache so that every spelling of one repository
     shares one bare clone.

@@ -1,6 +1,6 @@
 """The host and transport policy, applied to every URL gitimport contacts.
 
-``allow-hosts`` and ``insecure-hosts`` (docs/configuration.md#network) decide
+``allow-hosts`` and ``insecure-hosts`` (docs/configuration.md#host-policy) decide
 which URLs may be contacted at all: mirrors and git's ``insteadOf`` rewrite a
 spec's URL first, and the rewritten URL must pass too.  Loopback is exempt
 only from the rule against unencrypted transports, and local repositories

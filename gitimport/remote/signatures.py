@@ -1,4 +1,4 @@
-"""Checking that a locked commit is signed by someone the user trusts (DESIGN §8 "Signatures").
+"""Checking that a locked commit is signed by someone the user trusts (docs/security.md#3-signed-code).
 
 With ``require-signed = true`` a commit is accepted only when the tag that the
 ref names, or the commit itself, carries a good signature by a key listed in

@@ -144,7 +144,7 @@ class GitImportFinder:
                 if "gitimport sync" not in hint:
                     hint = f"{hint}; then run `gitimport sync`" if hint else "run `gitimport sync`"
                 raise import_error(name, f"Cannot import {name!r} with gitimport: {exc.message}", hint) from None
-            except Exception as exc:  # every failure reaches the importer as an ImportError (docs/how-it-works.md#run-time)
+            except Exception as exc:  # every failure reaches the importer as an ImportError (docs/how-it-works.md#the-cold-path)
                 message = f"Cannot import {name!r} with gitimport: {type(exc).__name__}: {exc}"
                 raise import_error(name, message, "check the cache folder, then run `gitimport sync`") from exc
             finally:

@@ -1,4 +1,4 @@
-"""The content-addressed cache on disk (see docs/how-it-works.md#the-cache), without any git machinery.
+"""The content-addressed cache on disk (see docs/how-it-works.md#cache-layout), without any git machinery.
 
 :class:`Cache` turns names into paths under one cache folder (the names
 themselves are in :mod:`gitimport.store.layout`) and holds the inter-process

@@ -8,7 +8,7 @@ whose tree is kept and the namespace farms.  Everything else in those folders
 goes, and then every stored blob or .pyc file that no remaining tree links
 to.  A project whose lock was never synced on this machine is unknown to gc:
 its next sync rebuilds what it needs, which is always safe
-(docs/how-it-works.md#the-cache).  This module never touches the network and
+(docs/how-it-works.md#cache-layout).  This module never touches the network and
 never imports dulwich.
 """
 

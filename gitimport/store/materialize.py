@@ -31,7 +31,7 @@ from .verify import dirhash
 
 @dataclass(frozen=True)
 class Root:
-    """What PATH means for module NAME in one commit (DESIGN §2 rules 1-4)."""
+    """What PATH means for module NAME in one commit (docs/configuration.md#path, rules 1-4)."""
 
     path: str
     kind: str
@@ -58,7 +58,7 @@ class Materialized:
 
 
 def find_root(store: ObjectStore, commit_id: str, path: str, name: str) -> Root:
-    """Apply DESIGN §2's PATH rules to find what module ``name`` imports.
+    """Apply the PATH rules (docs/configuration.md#path) to find what module ``name`` imports.
 
     Raises:
       PathNotFoundError: PATH is not in the commit, or it holds nothing importable.
@@ -201,7 +201,7 @@ def _walk(store: ObjectStore, tree_id: str, prefix: str, notes: list[str]) -> It
             notes.append(f"submodule {relative} ({object_id[:12]}) is not followed")
             continue
         if name == "__pycache__" or name.endswith((".pyc", ".pyo")):
-            notes.append(f"{relative} is bytecode committed to the repository: not taken (DESIGN §8)")
+            notes.append(f"{relative} is bytecode committed to the repository: not taken")
             continue
         yield relative, mode, object_id
         if mode == MODE_TREE:

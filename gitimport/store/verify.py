@@ -32,7 +32,7 @@ else:  # CPython's own SHA-256: a tenth of the import time of hashlib, which loa
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Hex SHA-256 of a file, or of a symlink's link text (docs/lock-file.md#digest)."""
+    """Hex SHA-256 of a file, or of a symlink's link text (docs/lock-file.md#the-digest)."""
     if os.path.islink(path):
         return sha256(os.readlink(path).encode("utf-8", "surrogateescape")).hexdigest()
     digest = sha256()

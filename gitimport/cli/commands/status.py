@@ -69,7 +69,7 @@ class Status:
 
 
 def project_status(config: Config, *, offline: bool = False, python: str | None = None) -> Status:
-    """The status of every configured or locked module (DESIGN §8: status contacts the remotes)."""
+    """The status of every configured or locked module (status contacts the remotes: docs/commands.md#gitimport-status)."""
     lock = read_lock(config.lockfile)
     cache = Cache(config.cache_dir)
     modules: list[ModuleStatus] = []
@@ -124,7 +124,7 @@ def list_refs(repo: RepoURL, config: Config) -> RemoteRefs:
 
 
 def _check_ref(status: ModuleStatus, entry: LockEntry, refs: RemoteRefs) -> None:
-    """A moved tag is a problem (DESIGN §8); a branch that moved on is only worth a note."""
+    """A moved tag is a problem (docs/lock-file.md#moved-tags); a branch that moved on is only worth a note."""
     ref = entry.ref
     tag = ref if ref.startswith("refs/tags/") else f"refs/tags/{ref}"
     tagged = refs.peeled.get(tag)
