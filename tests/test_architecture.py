@@ -39,7 +39,6 @@ ALLOWED_UPWARD = {("gitimport.runtime.finder", "gitimport.sync")}
 #: What a warm ``import pinned_module`` under ``gitimport run`` may load of gitimport.
 WARM_PATH = {
     "gitimport",
-    "gitimport.errors",
     "gitimport.project",
     "gitimport.project.discovery",
     "gitimport.runtime",

@@ -8,14 +8,12 @@ are in.  It runs on the warm import path of every interpreter started under
 gitimport is parsed (to tell a ``[tool.gitimport]`` table from, say, a
 dependency on gitimport) only when the caller cannot vouch for it, and the
 finder vouches for a file from the runtime snapshot computed from its exact
-bytes.
+bytes.  Even :mod:`gitimport.errors` is imported only when there is an error to raise.
 """
 
 from __future__ import annotations
 
 import os
-
-from ..errors import ConfigError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -32,6 +30,8 @@ ENV_FROZEN = "GITIMPORT_FROZEN"
 ENV_VERIFY = "GITIMPORT_VERIFY"
 ENV_TIMEOUT = "GITIMPORT_TIMEOUT"
 ENV_RETRIES = "GITIMPORT_RETRIES"
+#: Seconds a process waits for a cache lock another process holds (not a setting of the config).
+ENV_LOCK_TIMEOUT = "GITIMPORT_LOCK_TIMEOUT"
 #: Set to 1 in a process tree under ``gitimport run``: ``gitimport-run.pth`` installs the finder.
 ENV_RUN = "GITIMPORT_RUN"
 #: Every variable that changes what a loaded configuration says, the ones
@@ -72,6 +72,8 @@ def find_config_file(
     if explicit:
         path = os.path.abspath(os.path.expanduser(explicit))
         if not os.path.isfile(path):
+            from ..errors import ConfigError
+
             raise ConfigError(
                 f"{ENV_CONFIG} names {path}, which is not a file.",
                 f"point {ENV_CONFIG} at a gitimport.toml, a pyproject.toml or a script, or unset it",
@@ -106,6 +108,7 @@ def has_gitimport_table(pyproject: str, vouches: Callable[[str, bytes], bool] | 
         return False
     if vouches is not None and vouches(pyproject, data):
         return True
+    from ..errors import ConfigError
     from ._toml import parse_toml
 
     try:

@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import atomic
+from ..project.discovery import ENV_LOCK_TIMEOUT
 from . import layout
 
 if TYPE_CHECKING:
     from ..project.lock import LockEntry
 
 LOCK_TIMEOUT_SECONDS = 600.0
-LOCK_TIMEOUT_ENV = "GITIMPORT_LOCK_TIMEOUT"
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ class Cache:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{name}.lock"
         holder = folder / f"{name}.holder"
-        timeout = float(os.environ.get(LOCK_TIMEOUT_ENV, LOCK_TIMEOUT_SECONDS))
+        timeout = float(os.environ.get(ENV_LOCK_TIMEOUT, LOCK_TIMEOUT_SECONDS))
         lock = FileLock(str(path), timeout=timeout)
         try:
             lock.acquire()

@@ -7,7 +7,10 @@ then being a namespace folder).  No ``__pycache__`` is copied, files become
 writable by their owner, and internal symlinks stay symlinks.
 ``DIR/gitimport-vendor.json`` records, per module, the spec, commit and
 digest it came from and the path it was written to.  A non-empty DIR is
-refused unless forced; forcing replaces only the modules' own paths.
+refused unless forced; forcing replaces only the modules' own paths.  Each module
+is copied beside its destination and swapped in, and the manifest is written
+atomically, so an interrupted vendor leaves every module old or new, never
+half-copied.
 """
 
 from __future__ import annotations
@@ -70,11 +73,7 @@ def vendor(config: Config, target: Path, force: bool = False) -> list[Vendored]:
     written = []
     for name, entry in entries.items():
         relative = "/".join(name.split(".")) + (".py" if entry.kind == "module" else "")
-        destination = target / relative
-        if destination.is_symlink() or destination.exists():
-            atomic.remove(destination)
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        _copy(sources[name], destination)
+        _replace_with_copy(sources[name], target / relative)
         written.append(Vendored(name, entry.spec, entry.commit, entry.digest, relative))
     manifest = {"version": 1, "modules": [item.as_json() for item in written]}
     atomic.write_text(target / MANIFEST, json.dumps(manifest, indent=2) + "\n")
@@ -92,6 +91,18 @@ def _locked_entries(config: Config) -> dict[str, LockEntry]:
     if not entries:
         raise UsageError(f"No modules to vendor in {config.path or 'any configuration'}.", "add one with `gitimport add NAME SPEC`")
     return dict(sorted(entries.items(), key=lambda item: item[0].count(".")))  # parents before dotted children
+
+
+def _replace_with_copy(source: Path, destination: Path) -> None:
+    """Copy ``source`` beside ``destination`` first, then swap it in: a failed copy leaves the old module whole."""
+    staging = Path(atomic.new_staging_folder(destination))
+    try:
+        _copy(source, staging / destination.name)
+        if destination.is_symlink() or destination.exists():
+            atomic.remove(destination)
+        os.rename(staging / destination.name, destination)
+    finally:
+        atomic.remove(staging)
 
 
 def _copy(source: Path, destination: Path) -> None:
