@@ -16,6 +16,10 @@ gitimport, and everything may import it.
 
 from __future__ import annotations
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+
 #: Exit codes (docs/commands.md#exit-codes-and-errors).
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -91,6 +95,34 @@ class UnsafeTreeError(GitImportError):
 
 class IntegrityError(GitImportError):
     """Content that does not hash to what the lock or git says it must."""
+
+
+class SignatureError(IntegrityError):
+    """A commit that ``require-signed`` refuses: unsigned, badly signed, or signed by an untrusted key.
+
+    ``reason`` is one of ``unsigned``, ``untrusted``, ``bad``, ``unsupported``,
+    ``tool-missing`` and ``mismatch`` (a tag that does not name the commit);
+    ``signer`` says who signed, when that is known; ``trusted_signers`` is the
+    file that says whom to trust.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        *,
+        reason: str,
+        signer: str | None = None,
+        trusted_signers: Path | None = None,
+    ) -> None:
+        super().__init__(message, hint)
+        self.reason = reason
+        self.signer = signer
+        self.trusted_signers = trusted_signers
+
+
+class SignatureToolError(SignatureError):
+    """``ssh-keygen`` or ``gpg`` is needed to check a signature but is not installed."""
 
 
 class OfflineError(GitImportError):
