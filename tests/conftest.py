@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,26 @@ from support.servers import (  # noqa: E402
 )
 
 ServeFactory = Callable[..., Server]
+
+#: The test suite's own knob, not a gitimport setting: test_properties.py reads it
+#: at import time to choose how many examples to run (a fuzz run), so it stays.
+KEPT_ENVIRONMENT = {"GITIMPORT_FUZZ_EXAMPLES"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_gitimport_environment() -> Iterator[None]:
+    """No ``GITIMPORT_*`` variable of the developer's shell reaches any test.
+
+    Session-scoped, so module- and session-scoped fixtures (which run before
+    any function-scoped one) see the clean environment too, and so do the
+    subprocesses every helper starts from ``os.environ``.  A test that sets a
+    variable does so with its own ``monkeypatch``, which restores this state.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith("GITIMPORT_") and name not in KEPT_ENVIRONMENT:
+                patch.delenv(name)
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -88,8 +109,6 @@ def any_server(request: pytest.FixtureRequest, fixture_repos: FixtureSet) -> Ite
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
     """An empty project folder with a private cache, as the current folder."""
-    for name in ("GITIMPORT_CONFIG", "GITIMPORT_OFFLINE", "GITIMPORT_FROZEN"):
-        monkeypatch.delenv(name, raising=False)
     root = tmp_path / "project"
     root.mkdir()
     cache = tmp_path / "cache"

@@ -7,7 +7,6 @@ changed cache layout, a contestant that no longer imports what it should).
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -25,11 +24,9 @@ pytestmark = pytest.mark.skipif(not git_http_backend_available(), reason="the be
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     markdown = tmp_path_factory.mktemp("bench") / "results.md"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GITIMPORT_")}
-    proc = subprocess.run(
+    proc = subprocess.run(  # in the environment conftest cleared of GITIMPORT_* variables
         [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--smoke", "--markdown", str(markdown)],
         cwd=ROOT,
-        env=env,
         capture_output=True,
         text=True,
         timeout=300,

@@ -12,6 +12,7 @@ from support.project import Project
 from support.repos import FixtureSet
 
 from gitimport.project.lock import read_lock
+from gitimport.store import layout
 
 
 def sync_in(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -56,9 +57,9 @@ def test_gc_removes_what_no_lock_references_any_more(project: Project, fixture_r
     result = project.cli("gc")
 
     assert result.code == 0, result.err
-    assert f"  trees-v1/{othermod_tree}" in result.out
-    assert othermod_tree not in cache_entries(project, "trees-v1")
-    assert len(cache_entries(project, "repos-v1")) == 1  # toolbox's bare repository stays
+    assert f"  {layout.TREES}/{othermod_tree}" in result.out
+    assert othermod_tree not in cache_entries(project, layout.TREES)
+    assert len(cache_entries(project, layout.REPOS)) == 1  # toolbox's bare repository stays
     assert "freed" in result.out.splitlines()[-1] and "Removed 3 cache entries" in result.out
     assert project.cli("verify").code == 0
     assert project.cli("sync", "--offline").code == 0  # nothing the project needs was removed
@@ -93,20 +94,20 @@ def test_gc_forgets_a_lock_file_that_was_deleted(
     result = project.cli("gc")
 
     assert f"Forgot {gone.lock_path} (it no longer exists)" in result.out
-    assert str(gone.lock_path) not in (project.cache / "projects-v1.json").read_text()
-    assert len(cache_entries(project, "repos-v1")) == 1
+    assert str(gone.lock_path) not in (project.cache / layout.PROJECTS).read_text()
+    assert len(cache_entries(project, layout.REPOS)) == 1
 
 
 def test_gc_removes_pins_whose_tree_it_removes(project: Project, fixture_repos: FixtureSet) -> None:
     commit = fixture_repos["other"].commits[0]
     run = project.python(f"from gitimport.pin import pin; print(pin('{fixture_repos['other'].path}@{commit}', name='othermod').VERSION)")
     assert run.stdout.strip() == "0", run.stderr
-    assert cache_entries(project, "pins-v1")
+    assert cache_entries(project, layout.PINS)
 
     result = project.cli("gc")
 
     assert result.code == 0
-    assert cache_entries(project, "pins-v1") == [] and cache_entries(project, "trees-v1") == []
+    assert cache_entries(project, layout.PINS) == [] and cache_entries(project, layout.TREES) == []
 
 
 # cache dir, size, clean ----------------------------------------------------------------
@@ -131,7 +132,7 @@ def test_cache_size_json_counts_every_byte(project: Project, fixture_repos: Fixt
 
     assert data["cache_dir"] == str(project.cache)
     assert data["bytes"] == expected == sum(data["sections"].values())
-    assert {"trees-v1", "repos-v1"} <= set(data["sections"])
+    assert {layout.TREES, layout.REPOS} <= set(data["sections"])
 
 
 def test_cache_size_is_human_readable(project: Project, fixture_repos: FixtureSet) -> None:

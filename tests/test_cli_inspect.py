@@ -12,6 +12,8 @@ from support.project import Project
 from support.repos import FixtureSet, add_commit, set_tag
 from support.servers import Server
 
+from gitimport.store import layout
+
 
 @pytest.fixture
 def synced(project: Project, mutable_repos: FixtureSet) -> Project:
@@ -38,7 +40,7 @@ def installed_helper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_list_json_gives_full_commits_and_cache_state(synced: Project, mutable_repos: FixtureSet) -> None:
-    shutil.rmtree(synced.cache / "trees-v1")
+    shutil.rmtree(synced.cache / layout.TREES)
 
     result = synced.cli("list", "--json")
 
@@ -125,7 +127,7 @@ def test_status_names_what_is_out_of_date(synced: Project, mutable_repos: Fixtur
     elif change == "changed":
         modules["mylib"] = f"{url}@v1:src"
     elif change == "uncached":
-        shutil.rmtree(synced.cache / "trees-v1")
+        shutil.rmtree(synced.cache / layout.TREES)
     else:
         del modules["rootmod"]
     synced.configure(modules)
@@ -259,7 +261,7 @@ def test_show_json(synced: Project, mutable_repos: FixtureSet) -> None:
 
 
 def test_show_without_the_bare_repository_still_shows_the_lock(synced: Project, mutable_repos: FixtureSet) -> None:
-    shutil.rmtree(synced.cache / "repos-v1")
+    shutil.rmtree(synced.cache / layout.REPOS)
 
     data = json.loads(synced.cli("show", "helper", "--json").out)
 

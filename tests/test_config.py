@@ -10,21 +10,10 @@ import pytest
 from gitimport.errors import EXIT_USAGE, ConfigError, SpecError
 from gitimport.project.config import Config, find_config_file, load_config
 
-ENVIRONMENT = (
-    "GITIMPORT_CONFIG",
-    "GITIMPORT_CACHE_DIR",
-    "GITIMPORT_OFFLINE",
-    "GITIMPORT_FROZEN",
-    "GITIMPORT_TIMEOUT",
-    "GITIMPORT_RETRIES",
-)
-
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ENVIRONMENT:
-        monkeypatch.delenv(name, raising=False)
-    # Discovery walks up from the current folder: start from an empty one.
+def empty_current_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Discovery walks up from the current folder: start from an empty one (conftest clears GITIMPORT_*)."""
     empty = tmp_path / "cwd"
     empty.mkdir()
     monkeypatch.chdir(empty)

@@ -16,6 +16,8 @@ from support.project import Project, Result
 from support.repos import FixtureSet
 from support.servers import Server
 
+from gitimport.store import layout
+
 
 @pytest.fixture
 def synced(project: Project, fixture_repos: FixtureSet) -> Project:
@@ -36,7 +38,7 @@ def fails_cleanly(project: Project, *args: str, code: int) -> Result:
     assert "Traceback" not in result.err
     assert project.lock_text() == lock
     assert project.cache_files() == cache
-    assert not list((project.cache / "tmp-v1").glob("*")) if (project.cache / "tmp-v1").exists() else True
+    assert not list((project.cache / layout.TMP).glob("*")) if (project.cache / layout.TMP).exists() else True
     return result
 
 
@@ -244,7 +246,7 @@ def test_corrupt_lock_file(synced: Project, damage, message: str) -> None:  # ty
 def test_lock_that_disagrees_with_the_commit_is_refused(synced: Project) -> None:
     text = synced.lock_text()
     assert text is not None
-    shutil.rmtree(synced.cache / "trees-v1")
+    shutil.rmtree(synced.cache / layout.TREES)
     entry_object = text.split('object = "')[1][:40]
     synced.lock_path.write_text(text.replace(entry_object, "f" * 40), encoding="utf-8")
 
@@ -257,7 +259,7 @@ def test_lock_that_disagrees_with_the_commit_is_refused(synced: Project) -> None
 def test_digest_that_differs_from_the_lock_is_refused(synced: Project) -> None:
     text = synced.lock_text()
     assert text is not None
-    shutil.rmtree(synced.cache / "trees-v1")
+    shutil.rmtree(synced.cache / layout.TREES)
     digest = text.split('digest = "sha256:')[1][:64]
     wrong = ("0" if digest[0] != "0" else "1") + digest[1:]
     synced.lock_path.write_text(text.replace(digest, wrong), encoding="utf-8")
@@ -268,7 +270,7 @@ def test_digest_that_differs_from_the_lock_is_refused(synced: Project) -> None:
     assert result.code == 1, result.err
     assert "digest" in result.err and "the lock says" in result.err
     assert synced.lock_text() == before
-    assert not (synced.cache / "trees-v1").exists() or not any((synced.cache / "trees-v1").iterdir())
+    assert not (synced.cache / layout.TREES).exists() or not any((synced.cache / layout.TREES).iterdir())
 
 
 def test_insecure_transport_to_a_remote_host_is_refused(synced: Project) -> None:

@@ -18,42 +18,19 @@ import os
 import subprocess
 import sys
 import sysconfig
-import textwrap
 from pathlib import Path
 
 import pytest
-from support.project import Project
+from support.project import TIMEOUT, Project, ok
 from support.repos import FIXTURES_DIR, FixtureSet
 
 import gitimport
 
-TIMEOUT = 120
 SOURCE = FIXTURES_DIR / "fidelity" / "c1" / "src" / "fidelpkg"
 """The package's files as committed, to compare what the cache serves with."""
 
 MODULES = ["__main__", "broken_syntax", "core", "counter", "raises_on_import", "reader", "resources_pkg", "sub", "tool"]
 """What pkgutil finds directly inside fidelpkg, as it would in site-packages."""
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 0, f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-    return result.stdout
-
-
-def run(project: Project, *command: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
-    """`gitimport run -- COMMAND…` in the project folder."""
-    return subprocess.run(
-        [sys.executable, "-m", "gitimport", "run", "--", *command],
-        cwd=project.root,
-        env=project.env(**extra_env),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
-
-
-def python(project: Project, code: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
-    return project.python(textwrap.dedent(code), **extra_env)
 
 
 def line_of(relative: str, text: str) -> int:
@@ -85,8 +62,8 @@ def in_cache(project: Project, path: str) -> bool:
 
 
 def test_python_dash_m_runs_the_package_main_and_a_module_main(fidel: Project) -> None:
-    package = run(fidel, sys.executable, "-m", "fidelpkg")
-    module = run(fidel, sys.executable, "-m", "fidelpkg.tool")
+    package = fidel.run(sys.executable, "-m", "fidelpkg")
+    module = fidel.run(sys.executable, "-m", "fidelpkg.tool")
 
     assert (ok(package), package.stderr) == ("fidelpkg main\n", "")
     assert (ok(module), module.stderr) == ("tool main\n", "")
@@ -109,7 +86,7 @@ def test_importlib_resources_files_reads_data_shipped_in_the_commit(fidel: Proje
             print(path)
             print(repr(path.read_text(encoding="utf-8")))
     """
-    listing, hello, data, more, path, as_file_text = ok(python(fidel, code)).splitlines()
+    listing, hello, data, more, path, as_file_text = ok(fidel.python(code)).splitlines()
 
     committed = sorted(p.name for p in SOURCE.iterdir() if p.name != "__pycache__")
     assert listing == repr(sorted([*committed, "__pycache__"]))
@@ -130,7 +107,7 @@ def test_legacy_importlib_resources_functions_read_a_regular_package(fidel: Proj
         with resources.open_binary("fidelpkg.resources_pkg", "blob.txt") as handle:
             print(repr(handle.read()))
     """
-    text, is_resource, contents, binary = ok(python(fidel, code)).splitlines()
+    text, is_resource, contents, binary = ok(fidel.python(code)).splitlines()
 
     assert text == repr("blob data\n")
     assert is_resource == "True False"
@@ -146,7 +123,7 @@ def test_pkgutil_get_data_and_open_next_to_file_read_package_data(fidel: Project
         print(repr(fidelpkg.reader.hello()))
     """
 
-    assert ok(python(fidel, code)).splitlines() == [repr(b"hello\n"), repr(b"more data\n"), repr("hello\n")]
+    assert ok(fidel.python(code)).splitlines() == [repr(b"hello\n"), repr(b"more data\n"), repr("hello\n")]
 
 
 # ---------------------------------------------------------------------------
@@ -169,7 +146,7 @@ def test_inspect_and_linecache_read_the_committed_source(fidel: Project) -> None
         }}))
     """
 
-    info = json.loads(ok(python(fidel, code)))
+    info = json.loads(ok(fidel.python(code)))
 
     committed = (SOURCE / "core.py").read_text(encoding="utf-8")
     assert info["module"] == committed
@@ -181,7 +158,7 @@ def test_inspect_and_linecache_read_the_committed_source(fidel: Project) -> None
 
 
 def test_uncaught_exception_traceback_shows_the_cached_file_and_source_line(fidel: Project) -> None:
-    result = python(fidel, "import fidelpkg.core\nfidelpkg.core.fail()\n")
+    result = fidel.python("import fidelpkg.core\nfidelpkg.core.fail()\n")
 
     assert result.returncode == 1 and result.stdout == ""
     lines = result.stderr.splitlines()
@@ -209,7 +186,7 @@ def test_exception_raised_at_import_reaches_the_caller_as_itself(fidel: Project)
                 print(type(exc).__name__, exc.args, os.path.basename(last.filename), last.lineno, last.line)
         print("fidelpkg.raises_on_import" in sys.modules, hasattr(fidelpkg, "raises_on_import"))
     """
-    first, second, leftovers = ok(python(fidel, code)).splitlines()
+    first, second, leftovers = ok(fidel.python(code)).splitlines()
 
     line = line_of("raises_on_import.py", "raise")
     assert first == f"RuntimeError ('import-time',) raises_on_import.py {line} raise RuntimeError(\"import-time\")"
@@ -227,7 +204,7 @@ def test_syntax_error_in_a_module_reaches_the_caller_with_file_and_line(fidel: P
         print(json.dumps(sorted(m for m in sys.modules if m.startswith("fidelpkg"))), hasattr(fidelpkg, "broken_syntax"))
     """
 
-    error_line, modules_line = ok(python(fidel, code)).splitlines()
+    error_line, modules_line = ok(fidel.python(code)).splitlines()
 
     error = json.loads(error_line)
     assert error["type"] == "SyntaxError"
@@ -252,7 +229,7 @@ def test_pkgutil_lists_and_walks_the_package_and_import_module_finds_submodules(
         leaf = importlib.import_module("fidelpkg.sub.leaf")
         print(leaf.leaf_thing() == fidelpkg.Thing("fidelpkg.core"), leaf.core is fidelpkg.core)
     """
-    listed, packages, walked, leaf = ok(python(fidel, code)).splitlines()
+    listed, packages, walked, leaf = ok(fidel.python(code)).splitlines()
 
     assert listed == repr(MODULES)
     assert packages == repr(["resources_pkg", "sub"])
@@ -264,7 +241,7 @@ def test_pkgutil_iter_modules_lists_a_pinned_top_level_package(fidel: Project) -
     # pip-installed packages show up here (help("modules"), completion of `import fid`).
     code = "import pkgutil; print([(m.name, m.ispkg) for m in pkgutil.iter_modules() if m.name == 'fidelpkg'])"
 
-    assert ok(python(fidel, code)) == "[('fidelpkg', True)]\n"
+    assert ok(fidel.python(code)) == "[('fidelpkg', True)]\n"
 
 
 def test_reload_reexecutes_a_module_the_package_and_a_submodule(fidel: Project) -> None:
@@ -277,7 +254,7 @@ def test_reload_reexecutes_a_module_the_package_and_a_submodule(fidel: Project) 
         print(importlib.reload(counter).RUNS)
     """
 
-    assert ok(python(fidel, code)).splitlines() == ["1 True 2", "True True", "True True", "3"]
+    assert ok(fidel.python(code)).splitlines() == ["1 True 2", "True True", "True True", "3"]
 
 
 def test_find_spec_returns_specs_in_the_cache(fidel: Project) -> None:
@@ -292,7 +269,7 @@ def test_find_spec_returns_specs_in_the_cache(fidel: Project) -> None:
         }))
     """
 
-    info = json.loads(ok(python(fidel, code)))
+    info = json.loads(ok(fidel.python(code)))
 
     name, origin, locations, parent, has_location = info["package"]
     assert (name, parent, has_location) == ("fidelpkg", "fidelpkg", True)
@@ -324,8 +301,8 @@ def test_pickle_round_trips_in_process_and_in_a_second_process(fidel: Project, t
         print(sys.modules["fidelpkg.core"].__file__)
     """
 
-    assert ok(python(fidel, write)) == "True True\n"
-    described, path = ok(python(fidel, read)).splitlines()
+    assert ok(fidel.python(write)) == "True True\n"
+    described, path = ok(fidel.python(read)).splitlines()
 
     assert described == "Thing(3) fidelpkg.core True"
     assert in_cache(fidel, path)
@@ -340,7 +317,7 @@ def test_process_pool_workers_call_package_functions(fidel: Project) -> None:
                 print(things == [core.Thing(2), core.Thing(4)], pool.submit(core.where).result() == core.__file__)
     """
 
-    assert ok(python(fidel, code)) == "True True\nTrue True\n"
+    assert ok(fidel.python(code)) == "True True\nTrue True\n"
 
 
 # ---------------------------------------------------------------------------
@@ -374,7 +351,7 @@ def test_namespace_portions_from_two_repositories_and_pythonpath_all_import(acme
         print(acme.alpha.__file__); print(acme.beta.__file__)
     """
 
-    alpha, beta_gamma, parent, alpha_file, beta_file = ok(python(project, code, PYTHONPATH=str(pythonpath))).splitlines()
+    alpha, beta_gamma, parent, alpha_file, beta_file = ok(project.python(code, PYTHONPATH=str(pythonpath))).splitlines()
 
     assert alpha == "True acme.alpha.core"
     assert beta_gamma == "helper v1 pythonpath"
@@ -390,7 +367,7 @@ def test_pkgutil_lists_pinned_portions_of_a_namespace_package(acme: tuple[Projec
     project, pythonpath = acme
     code = "import acme, pkgutil; print(sorted(m.name for m in pkgutil.iter_modules(acme.__path__, 'acme.')))"
 
-    assert ok(python(project, code, PYTHONPATH=str(pythonpath))) == "['acme.alpha', 'acme.beta', 'acme.gamma']\n"
+    assert ok(project.python(code, PYTHONPATH=str(pythonpath))) == "['acme.alpha', 'acme.beta', 'acme.gamma']\n"
 
 
 # ---------------------------------------------------------------------------
@@ -431,8 +408,7 @@ def test_pinned_name_wins_over_an_installed_distribution(fidel: Project, tmp_pat
     code = "import importlib.metadata as md, fidelpkg; print(fidelpkg.WHERE, md.version('fidelpkg')); print(fidelpkg.__file__)"
 
     def where(*command: str) -> list[str]:
-        result = subprocess.run(command, cwd=fidel.root, env=fidel.env(), capture_output=True, text=True, timeout=TIMEOUT)
-        return ok(result).splitlines()
+        return ok(fidel.execute(*command)).splitlines()
 
     pinned, pinned_file = where(venv_python, "-m", "gitimport", "run", "--", venv_python, "-c", code)
     installed, installed_file = where(venv_python, "-c", code)
@@ -447,12 +423,12 @@ def test_pinned_name_wins_over_an_installed_distribution(fidel: Project, tmp_pat
 
 
 def test_a_runtime_snapshot_written_by_the_previous_release_is_not_fatal(fidel: Project) -> None:
-    ok(python(fidel, "import fidelpkg"))  # a warm start writes the runtime snapshot
+    ok(fidel.python("import fidelpkg"))  # a warm start writes the runtime snapshot
     (snapshot,) = (fidel.root / "__pycache__").glob("*.marshal")
     data = marshal.loads(snapshot.read_bytes())
     del data["dists"]  # what gitimport 8077fe4 wrote under the same SNAPSHOT_VERSION
     snapshot.write_bytes(marshal.dumps(data))
 
-    result = python(fidel, "import fidelpkg; print(fidelpkg.WHERE)")
+    result = fidel.python("import fidelpkg; print(fidelpkg.WHERE)")
 
     assert (result.stdout, result.stderr) == ("git\n", "")

@@ -15,6 +15,7 @@ from dulwich.repo import Repo
 from support.project import Project
 
 from gitimport.project.lock import read_lock
+from gitimport.store import layout
 
 FILE, EXEC, LINK, DIR, GITLINK = 0o100644, 0o100755, 0o120000, 0o040000, 0o160000
 
@@ -67,9 +68,9 @@ def refused(project: Project, repo: Path, spec_path: str = "pkg") -> str:
     assert result.code != 0, result.out
     assert result.err.startswith("error: ") and "hint: " in result.err and "Traceback" not in result.err
     assert project.lock_text() is None
-    trees = project.cache / "trees-v1"
+    trees = project.cache / layout.TREES
     assert not trees.exists() or not any(trees.iterdir())
-    tmp = project.cache / "tmp-v1"
+    tmp = project.cache / layout.TMP
     assert not tmp.exists() or not any(tmp.iterdir())
     return result.err
 
@@ -199,8 +200,9 @@ def test_blob_whose_content_does_not_match_its_id_is_refused(project: Project, t
     loose = path / "objects" / init_id[:2] / init_id[2:]
     import zlib
 
+    forged = b"blob 10\x00VALUE = 2\n"  # a well-formed blob, stored under the id of b"VALUE = 1\n"
     loose.chmod(0o644)
-    loose.write_bytes(zlib.compress(b"blob 10\x00VALUE = 2\n"))
+    loose.write_bytes(zlib.compress(forged))
     project.configure({"pkg": f"{path}@v1:pkg"})
 
     result = project.cli("sync")
@@ -208,4 +210,38 @@ def test_blob_whose_content_does_not_match_its_id_is_refused(project: Project, t
     assert result.code == 1
     assert init_id in result.err or "corrupt" in result.err.lower()
     assert project.lock_text() is None
-    assert hashlib.sha1(b"blob 10\x00VALUE = 2\n").hexdigest() != init_id
+    assert hashlib.sha1(forged).hexdigest() in result.err  # refused because of what those bytes really hash to
+
+
+def test_cached_object_whose_content_no_longer_matches_its_id_is_refused(project: Project, tmp_path: Path) -> None:
+    """The cache's copy of a repository is re-hashed on every read: bytes changed on disk after the fetch are not imported."""
+    import shutil
+    import zlib
+
+    project.configure({"pkg": f"{hostile_repo(tmp_path)}@v1:pkg"})
+    assert project.cli("sync").code == 0
+    lock = project.lock_text()
+    (bare,) = (project.cache / layout.REPOS).iterdir()
+    cached = Repo(str(bare))
+    objects = [cached.object_store[sha] for sha in cached.object_store]
+    cached.close()
+    shutil.rmtree(bare / "objects" / "pack")  # the fetched pack, rewritten as loose objects so that one can be changed
+    cached = Repo(str(bare))
+    for item in objects:
+        cached.object_store.add_object(item)
+    init_id = blob(cached, b"VALUE = 1\n").decode()
+    cached.close()
+    forged = b"blob 10\x00VALUE = 2\n"
+    loose = bare / "objects" / init_id[:2] / init_id[2:]
+    loose.chmod(0o644)
+    loose.write_bytes(zlib.compress(forged))
+    for folder in (layout.TREES, layout.BLOBS):  # the repository is now the only copy of the file
+        shutil.rmtree(project.cache / folder)
+
+    result = project.cli("sync", "--offline")
+
+    assert result.code == 1
+    assert f"Git object {init_id} is corrupt: its content hashes to {hashlib.sha1(forged).hexdigest()}" in result.err
+    assert project.lock_text() == lock
+    trees = project.cache / layout.TREES
+    assert not trees.exists() or not any(trees.iterdir())

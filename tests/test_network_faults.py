@@ -12,6 +12,7 @@ from support.project import Project
 from support.servers import Server
 
 from gitimport.project.lock import read_lock
+from gitimport.store import layout
 
 
 @pytest.fixture(autouse=True)
@@ -63,9 +64,9 @@ def test_a_lasting_fault_fails_cleanly(project: Project, git_http_backend_server
     assert lines[0].startswith("error: ") and lines[-1].startswith("hint: ") and len(lines) == 2, err
     assert message in err
     assert project.lock_text() is None
-    trees = project.cache / "trees-v1"
+    trees = project.cache / layout.TREES
     assert not trees.exists() or not any(trees.iterdir())
-    assert not (project.cache / "repos-v1").exists() or not any((project.cache / "repos-v1").iterdir())
+    assert not (project.cache / layout.REPOS).exists() or not any((project.cache / layout.REPOS).iterdir())
     assert fault.damaged >= 3  # the first attempt and its retries
 
 

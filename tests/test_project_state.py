@@ -7,8 +7,6 @@ finder's own config discovery, and gc's list of cache folders.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -55,7 +53,7 @@ def test_the_warm_path_finds_the_same_config_as_sync(nested: tuple[Project, Path
     code = "import gitimport; finder = gitimport.install(); import helper; print(finder.config_path); print(helper.VERSION)"
 
     # plain python, no `gitimport run` (which would pass GITIMPORT_CONFIG): the finder discovers the config itself
-    result = subprocess.run([sys.executable, "-c", code], cwd=inner, env=project.env(), capture_output=True, text=True, timeout=120)
+    result = project.plain_python(code, cwd=inner)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [str(inner / "pyproject.toml"), "1"]

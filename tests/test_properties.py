@@ -6,7 +6,6 @@ import os
 import tempfile
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -25,22 +24,6 @@ PROPERTY_SETTINGS = settings(
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
-ENVIRONMENT = (
-    "GITIMPORT_CONFIG",
-    "GITIMPORT_CACHE_DIR",
-    "GITIMPORT_OFFLINE",
-    "GITIMPORT_FROZEN",
-    "GITIMPORT_TIMEOUT",
-    "GITIMPORT_RETRIES",
-    "GITIMPORT_VERIFY",
-)
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ENVIRONMENT:
-        monkeypatch.delenv(name, raising=False)
-
 
 # Spec-shaped text: pieces of every REPO form, glued with the characters the grammar cares about.
 _FRAGMENTS = st.sampled_from(

@@ -16,6 +16,7 @@ from support.repos import FixtureSet
 from support.servers import Server
 
 from gitimport.project.lock import read_lock
+from gitimport.store import layout
 
 PROCESSES = 8
 
@@ -51,13 +52,13 @@ def test_eight_syncs_at_once_on_a_cold_shared_cache(tmp_path: Path, git_http_bac
     assert len(locks) == 1  # every process wrote the same lock
     assert projects[0].cli("verify").code == 0
     assert git_http_backend_server.fetches("toolbox") <= 2  # the repository lock serializes fetches; the rest find the objects
-    assert not any((project.cache / "tmp-v1").iterdir())
+    assert not any((project.cache / layout.TMP).iterdir())
 
 
 def test_eight_importers_at_once_on_a_half_filled_cache(project: Project, git_http_backend_server: Server) -> None:
     project.configure(modules(git_http_backend_server.repo_url("toolbox")))
     assert project.cli("sync").code == 0
-    trees = sorted((project.cache / "trees-v1").iterdir())
+    trees = sorted((project.cache / layout.TREES).iterdir())
     for tree in trees[: len(trees) // 2]:
         shutil.rmtree(tree)
     shutil.rmtree(project.root / "__pycache__")
@@ -107,21 +108,21 @@ def test_sync_killed_at_any_point_leaves_lock_and_cache_consistent(project: Proj
     old_lock = project.lock_text()
     # An upgrade makes every later sync do real work: ls-remote, fetch, materialize, write the lock.
     project.configure({name: spec.replace("@v1:", "@main:").replace("@v2:", "@dev:") for name, spec in modules(url).items()})
-    tried = 0
+    interrupted = []  # the delays at which the kill found the sync still running
     for delay in KILL_DELAYS:
         shutil.rmtree(project.cache, ignore_errors=True)
         (project.lock_path).write_text(old_lock or "")
         proc = start([sys.executable, "-m", "gitimport", "sync", "-q"], project.root, project.env())
         time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        tried += 1
+        proc.send_signal(signal.SIGKILL)  # a no-op if the sync has already exited
+        if proc.wait() == -signal.SIGKILL:
+            interrupted.append(delay)
         lock_now = project.lock_text()
         assert lock_now == old_lock or read_lock(project.lock_path).modules["helper"].ref == "main"  # old or new, never torn
 
         result = project.cli("sync")
         assert result.code == 0, (delay, result.err)
         assert project.cli("verify").code == 0, delay
-        leftovers = [p for p in (project.cache / "tmp-v1").iterdir()] + list(project.root.glob(".gitimport.lock.*.tmp"))
+        leftovers = [p for p in (project.cache / layout.TMP).iterdir()] + list(project.root.glob(".gitimport.lock.*.tmp"))
         assert leftovers == [], (delay, leftovers)
-    assert tried == len(KILL_DELAYS)
+    assert interrupted, "every kill came after the sync had exited: no sync was interrupted, so nothing was tested"

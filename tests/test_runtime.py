@@ -20,87 +20,20 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+from support.project import Project, ok
 from support.repos import FixtureSet
 from support.servers import Server, serve_git_http_backend
 
+from gitimport.store import layout
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-TIMEOUT = 120
 
 
-class Proj:
-    """A project folder with a config, a private cache and a toolbox URL."""
-
-    def __init__(self, root: Path, cache: Path, url: str) -> None:
-        self.root = root
-        self.cache = cache
-        self.url = url  # base URL of the server; f"{url}/toolbox" is the repository
-
-    @property
-    def config(self) -> Path:
-        return self.root / "gitimport.toml"
-
-    @property
-    def lock(self) -> Path:
-        return self.root / "gitimport.lock"
-
-    def spec(self, ref_path: str, repo: str = "toolbox") -> str:
-        return f"{self.url}/{repo}@{ref_path}"
-
-    def configure(self, modules: dict[str, str], settings: str = "") -> None:
-        lines = [settings, "[modules]"] + [f'"{name}" = "{spec}"' for name, spec in modules.items()]
-        self.config.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-    def env(self, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GITIMPORT_")}
-        env["GITIMPORT_CACHE_DIR"] = str(self.cache)
-        env.update(extra)
-        return env
-
-    def gitimport(self, *args: str, cwd: Path | None = None, **extra_env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "gitimport", *args],
-            cwd=cwd or self.root,
-            env=self.env(**extra_env),
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-        )
-
-    def sync(self, *args: str) -> None:
-        result = self.gitimport("sync", *args)
-        assert result.returncode == 0, result.stderr
-
-    def run(self, *command: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        """`gitimport run -- COMMAND…`."""
-        return subprocess.run(
-            [sys.executable, "-m", "gitimport", "run", "--", *command],
-            cwd=cwd or self.root,
-            env=env or self.env(),
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-        )
-
-    def python(self, code: str, *flags: str, python: str = sys.executable, **extra_env: str) -> subprocess.CompletedProcess[str]:
-        """`gitimport run -- python FLAGS -c CODE`."""
-        return self.run(python, *flags, "-c", textwrap.dedent(code), env=self.env(**extra_env))
-
-    def cache_files(self) -> set[str]:
-        return {str(p.relative_to(self.cache)) for p in self.cache.rglob("*") if p.is_file() and "locks-v1" not in p.parts}
-
-    def tree_entries(self) -> list[Path]:
-        return sorted((self.cache / "trees-v1").iterdir())
-
-
-def make_project(tmp_path: Path, url: str, name: str = "project") -> Proj:
+def make_project(tmp_path: Path, url: str, name: str = "project") -> Project:
+    """A project folder with a private cache whose specs name the repositories served at ``url``."""
     root = tmp_path / name
     root.mkdir()
-    return Proj(root, tmp_path / f"{name}-cache", url)
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 0, f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-    return result.stdout
+    return Project(root, tmp_path / f"{name}-cache", url)
 
 
 ALL_MODULES = {
@@ -112,22 +45,22 @@ ALL_MODULES = {
 
 
 @pytest.fixture
-def proj(tmp_path: Path, git_http_backend_server: Server) -> Proj:
+def proj(tmp_path: Path, git_http_backend_server: Server) -> Project:
     return make_project(tmp_path, git_http_backend_server.url)
 
 
 @pytest.fixture(scope="module")
-def synced(tmp_path_factory: pytest.TempPathFactory, fixture_repos: FixtureSet) -> Iterator[Proj]:
+def synced(tmp_path_factory: pytest.TempPathFactory, fixture_repos: FixtureSet) -> Iterator[Project]:
     """One project with every module of ALL_MODULES synced; tests only read it."""
     with serve_git_http_backend(fixture_repos.root) as server:
         project = make_project(tmp_path_factory.mktemp("synced"), server.url)
         project.configure({name: project.spec(ref) for name, ref in ALL_MODULES.items()})
-        project.sync()
+        ok(project.gitimport("sync"))
     yield project  # the server is stopped: everything below runs offline
 
 
 @pytest.fixture
-def stoppable(fixture_repos: FixtureSet, tmp_path: Path) -> Iterator[tuple[Proj, Callable[[], None]]]:
+def stoppable(fixture_repos: FixtureSet, tmp_path: Path) -> Iterator[tuple[Project, Callable[[], None]]]:
     """A project and a function that stops its server early (connections are then refused)."""
     with contextlib.ExitStack() as stack:
         server = stack.enter_context(serve_git_http_backend(fixture_repos.root))
@@ -139,20 +72,20 @@ def stoppable(fixture_repos: FixtureSet, tmp_path: Path) -> Iterator[tuple[Proj,
 # ---------------------------------------------------------------------------
 
 
-def test_run_passes_the_child_stdout_through_unchanged(synced: Proj) -> None:
+def test_run_passes_the_child_stdout_through_unchanged(synced: Project) -> None:
     result = synced.python("import helper, mylib; print('helper', helper.VERSION); print('add', mylib.add(2, 3))")
 
     assert ok(result) == "helper 1\nadd 5\n"
 
 
-def test_run_returns_the_command_exit_status(synced: Proj) -> None:
+def test_run_returns_the_command_exit_status(synced: Project) -> None:
     result = synced.python("import sys, helper; print(helper.helper()); sys.exit(7)")
 
     assert result.returncode == 7
     assert result.stdout == "helper v1\n"
 
 
-def test_run_prints_nothing_to_stdout_even_when_an_import_syncs(proj: Proj) -> None:
+def test_run_prints_nothing_to_stdout_even_when_an_import_syncs(proj: Project) -> None:
     proj.configure({"helper": proj.spec("v1:tools/helper.py")})
 
     result = proj.python("import helper; print(helper.VERSION)")
@@ -160,7 +93,7 @@ def test_run_prints_nothing_to_stdout_even_when_an_import_syncs(proj: Proj) -> N
     assert ok(result) == "1\n"
 
 
-def test_run_of_a_missing_command_is_a_usage_error(synced: Proj) -> None:
+def test_run_of_a_missing_command_is_a_usage_error(synced: Project) -> None:
     result = synced.run("no-such-command-gitimport-test")
 
     assert result.returncode == 2
@@ -191,7 +124,7 @@ sys.exit(done.returncode)
     ],
     ids=["plain", "isolated", "ignore-env", "dash-m"],
 )
-def test_grandchild_interpreters_have_the_finder(synced: Proj, flags: list[str]) -> None:
+def test_grandchild_interpreters_have_the_finder(synced: Project, flags: list[str]) -> None:
     result = synced.python(GRANDCHILD.format(flags=flags))
 
     assert ok(result) == ("" if "-m" in flags else "1\n")
@@ -217,7 +150,7 @@ if __name__ == "__main__":
 
 
 @pytest.mark.parametrize("method", ["spawn", "forkserver"])
-def test_multiprocessing_workers_have_the_finder(synced: Proj, tmp_path: Path, method: str) -> None:
+def test_multiprocessing_workers_have_the_finder(synced: Project, tmp_path: Path, method: str) -> None:
     script = tmp_path / f"pool_{method}.py"
     script.write_text(POOL_SCRIPT, encoding="utf-8")
 
@@ -227,7 +160,7 @@ def test_multiprocessing_workers_have_the_finder(synced: Proj, tmp_path: Path, m
     assert all(line.split()[2].startswith(str(synced.cache)) for line in lines)
 
 
-def test_child_that_changes_folder_still_finds_the_config(synced: Proj, tmp_path: Path) -> None:
+def test_child_that_changes_folder_still_finds_the_config(synced: Project, tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     subfolder = synced.root / "sub"
@@ -246,7 +179,7 @@ def test_child_that_changes_folder_still_finds_the_config(synced: Proj, tmp_path
     config_line, version = ok(synced.run(sys.executable, "-c", code, cwd=subfolder)).splitlines()
 
     assert os.path.isabs(config_line)
-    assert os.path.samefile(config_line, synced.config)
+    assert os.path.samefile(config_line, synced.config_path)
     assert version == "1"
 
 
@@ -257,16 +190,16 @@ def test_child_that_changes_folder_still_finds_the_config(synced: Proj, tmp_path
 HEAVY = "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dulwich', 'tomllib', 'tomli')))"
 
 
-def test_warm_import_needs_no_network_and_imports_no_dulwich_or_toml(synced: Proj) -> None:
+def test_warm_import_needs_no_network_and_imports_no_dulwich_or_toml(synced: Project) -> None:
     # The `synced` server is already stopped: a network access would fail.
     result = synced.python(f"import sys, helper, mylib, mylib.sub.deep; print(helper.VERSION, mylib.VERSION); {HEAVY}")
 
     assert ok(result) == "1 1\n[]\n"
 
 
-def test_warm_import_does_not_contact_the_server(proj: Proj, git_http_backend_server: Server) -> None:
+def test_warm_import_does_not_contact_the_server(proj: Project, git_http_backend_server: Server) -> None:
     proj.configure({"helper": proj.spec("v1:tools/helper.py"), "mylib": proj.spec("v1:src")})
-    proj.sync()
+    ok(proj.gitimport("sync"))
     git_http_backend_server.clear()
 
     ok(proj.python("import helper, mylib"))
@@ -293,7 +226,7 @@ print(json.dumps({
 """
 
 
-def test_package_attributes_point_into_the_cache(synced: Proj) -> None:
+def test_package_attributes_point_into_the_cache(synced: Project) -> None:
     info = json.loads(ok(synced.python(ATTRIBUTES)))
 
     cache = str(synced.cache.resolve())
@@ -307,7 +240,7 @@ def test_package_attributes_point_into_the_cache(synced: Proj) -> None:
     assert info["name"] == "mylib"
 
 
-def test_submodules_relative_imports_and_data_files(synced: Proj) -> None:
+def test_submodules_relative_imports_and_data_files(synced: Project) -> None:
     code = """
         import importlib.resources, mylib.sub.deep, mylib.core
         print(mylib.sub.deep.depth(), mylib.core.nesting(), mylib.add(1, 2))
@@ -322,7 +255,7 @@ def test_submodules_relative_imports_and_data_files(synced: Proj) -> None:
     assert greeting == "Hello from mylib 1"
 
 
-def test_single_file_module_keeps_its_file_name(synced: Proj) -> None:
+def test_single_file_module_keeps_its_file_name(synced: Project) -> None:
     code = "import helper; print(helper.__file__); print(helper.__spec__.origin); print(hasattr(helper, '__path__'))"
     path, origin, is_package = ok(synced.python(code)).splitlines()
 
@@ -332,7 +265,7 @@ def test_single_file_module_keeps_its_file_name(synced: Proj) -> None:
     assert is_package == "False"
 
 
-def test_namespace_package_from_the_cache(synced: Proj) -> None:
+def test_namespace_package_from_the_cache(synced: Project) -> None:
     code = """
         import nsdir, nsdir.inner.mod, nsdir.portion_a
         print(list(nsdir.__path__)[0]); print(getattr(nsdir, "__file__", None))
@@ -347,7 +280,7 @@ def test_namespace_package_from_the_cache(synced: Proj) -> None:
     assert mod_file == os.path.join(path, "inner", "mod.py")
 
 
-def test_dotted_name_gets_a_namespace_parent(synced: Proj) -> None:
+def test_dotted_name_gets_a_namespace_parent(synced: Project) -> None:
     code = """
         import acme.tools
         print(acme.tools.__name__, acme.tools.VERSION, acme.tools.helper())
@@ -361,7 +294,7 @@ def test_dotted_name_gets_a_namespace_parent(synced: Proj) -> None:
     assert file.startswith(str(synced.cache)) and file.endswith("helper.py")
 
 
-def test_dotted_name_parent_takes_in_portions_on_sys_path(synced: Proj, tmp_path: Path) -> None:
+def test_dotted_name_parent_takes_in_portions_on_sys_path(synced: Project, tmp_path: Path) -> None:
     portion = tmp_path / "portions" / "acme"
     portion.mkdir(parents=True)
     (portion / "local.py").write_text("WHERE = 'local'\n", encoding="utf-8")
@@ -380,32 +313,32 @@ def test_dotted_name_parent_takes_in_portions_on_sys_path(synced: Proj, tmp_path
 # ---------------------------------------------------------------------------
 
 
-def test_cold_import_without_a_cache_fetches(proj: Proj, git_http_backend_server: Server) -> None:
+def test_cold_import_without_a_cache_fetches(proj: Project, git_http_backend_server: Server) -> None:
     proj.configure({"helper": proj.spec("v1:tools/helper.py")})
-    proj.sync()
+    ok(proj.gitimport("sync"))
     shutil.rmtree(proj.cache)
     git_http_backend_server.clear()
 
     assert ok(proj.python("import helper; print(helper.VERSION)")) == "1\n"
     assert git_http_backend_server.fetches("toolbox") == 1
-    assert (proj.cache / "trees-v1").is_dir()
+    assert (proj.cache / layout.TREES).is_dir()
 
 
-def test_cold_import_records_a_module_missing_from_the_lock(proj: Proj, fixture_repos: FixtureSet) -> None:
+def test_cold_import_records_a_module_missing_from_the_lock(proj: Project, fixture_repos: FixtureSet) -> None:
     proj.configure({"helper": proj.spec("v1:tools/helper.py")})
-    proj.sync()
+    ok(proj.gitimport("sync"))
     proj.configure({"helper": proj.spec("v1:tools/helper.py"), "mylib": proj.spec("v2:src")})
 
     assert ok(proj.python("import mylib; print(mylib.VERSION)")) == "2\n"
-    lock = proj.lock.read_text(encoding="utf-8")
+    lock = proj.lock_path.read_text(encoding="utf-8")
     assert "[modules.mylib]" in lock and fixture_repos["toolbox"].tags["v2"] in lock
     assert "[modules.helper]" in lock
 
 
-def test_cold_import_without_server_or_cache_says_to_sync(stoppable: tuple[Proj, Callable[[], None]]) -> None:
+def test_cold_import_without_server_or_cache_says_to_sync(stoppable: tuple[Project, Callable[[], None]]) -> None:
     project, stop_server = stoppable
     project.configure({"helper": project.spec("v1:tools/helper.py")})
-    project.sync()
+    ok(project.gitimport("sync"))
     shutil.rmtree(project.cache)
     stop_server()
     code = """
@@ -424,10 +357,10 @@ def test_cold_import_without_server_or_cache_says_to_sync(stoppable: tuple[Proj,
     assert "'helper'" in text and "gitimport sync" in text
 
 
-def test_cold_import_failure_reads_cleanly_on_stderr(stoppable: tuple[Proj, Callable[[], None]]) -> None:
+def test_cold_import_failure_reads_cleanly_on_stderr(stoppable: tuple[Project, Callable[[], None]]) -> None:
     project, stop_server = stoppable
     project.configure({"helper": project.spec("v1:tools/helper.py")})
-    project.sync()
+    ok(project.gitimport("sync"))
     shutil.rmtree(project.cache)
     stop_server()
 
@@ -441,10 +374,10 @@ def test_cold_import_failure_reads_cleanly_on_stderr(stoppable: tuple[Proj, Call
     assert hint_line.startswith("hint:") and "gitimport sync" in hint_line
 
 
-def test_frozen_import_of_an_unlocked_module_says_to_sync(proj: Proj) -> None:
+def test_frozen_import_of_an_unlocked_module_says_to_sync(proj: Project) -> None:
     proj.configure({"helper": proj.spec("v1:tools/helper.py")})
-    proj.sync()
-    before = proj.lock.read_bytes()
+    ok(proj.gitimport("sync"))
+    before = proj.lock_path.read_bytes()
     proj.configure({"helper": proj.spec("v1:tools/helper.py"), "mylib": proj.spec("v1:src")})
     code = """
         try:
@@ -456,10 +389,10 @@ def test_frozen_import_of_an_unlocked_module_says_to_sync(proj: Proj) -> None:
     out = ok(proj.python(code, GITIMPORT_FROZEN="1"))
 
     assert out.startswith("refused:") and "gitimport sync" in out and "mylib" in out
-    assert proj.lock.read_bytes() == before
+    assert proj.lock_path.read_bytes() == before
 
 
-def test_cold_path_os_error_reaches_the_importer_as_import_error(proj: Proj, tmp_path: Path) -> None:
+def test_cold_path_os_error_reaches_the_importer_as_import_error(proj: Project, tmp_path: Path) -> None:
     proj.configure({"helper": proj.spec("v1:tools/helper.py")})
     not_a_folder = tmp_path / "a-file"
     not_a_folder.write_text("", encoding="utf-8")
@@ -482,21 +415,21 @@ def test_cold_path_os_error_reaches_the_importer_as_import_error(proj: Proj, tmp
 # ---------------------------------------------------------------------------
 
 
-def test_changed_spec_imports_the_new_ref(proj: Proj, fixture_repos: FixtureSet) -> None:
+def test_changed_spec_imports_the_new_ref(proj: Project, fixture_repos: FixtureSet) -> None:
     proj.configure({"helper": proj.spec("v1:tools/helper.py")})
-    proj.sync()
+    ok(proj.gitimport("sync"))
     ok(proj.python("import helper"))  # a warm start, so a snapshot of v1 exists
     proj.configure({"helper": proj.spec("v2:tools/helper.py")})
 
     assert ok(proj.python("import helper; print(helper.VERSION)")) == "2\n"
-    assert fixture_repos["toolbox"].tags["v2"] in proj.lock.read_text(encoding="utf-8")
+    assert fixture_repos["toolbox"].tags["v2"] in proj.lock_path.read_text(encoding="utf-8")
 
 
-def test_changed_spec_under_frozen_refuses_instead_of_importing_stale_code(proj: Proj) -> None:
+def test_changed_spec_under_frozen_refuses_instead_of_importing_stale_code(proj: Project) -> None:
     proj.configure({"helper": proj.spec("v1:tools/helper.py")})
-    proj.sync()
+    ok(proj.gitimport("sync"))
     ok(proj.python("import helper"))
-    before = proj.lock.read_bytes()
+    before = proj.lock_path.read_bytes()
     proj.configure({"helper": proj.spec("v2:tools/helper.py")})
     code = """
         try:
@@ -509,7 +442,7 @@ def test_changed_spec_under_frozen_refuses_instead_of_importing_stale_code(proj:
     out = ok(proj.python(code, GITIMPORT_FROZEN="1"))
 
     assert out.startswith("refused:") and "gitimport sync" in out
-    assert proj.lock.read_bytes() == before
+    assert proj.lock_path.read_bytes() == before
 
 
 # ---------------------------------------------------------------------------
@@ -529,7 +462,7 @@ def _pyc_flags(path: Path) -> int:
     return int.from_bytes(path.read_bytes()[4:8], "little")
 
 
-def test_sync_writes_unchecked_hash_based_pycs(synced: Proj) -> None:
+def test_sync_writes_unchecked_hash_based_pycs(synced: Project) -> None:
     tag = sys.implementation.cache_tag
     sources = [s for entry in synced.tree_entries() for s in _sources(entry)]
 
@@ -539,16 +472,16 @@ def test_sync_writes_unchecked_hash_based_pycs(synced: Proj) -> None:
         assert pyc.is_file(), pyc
         assert _pyc_flags(pyc) == 0b01, pyc  # hash-based, check_source off (PEP 552)
     for entry in synced.tree_entries():
-        assert (entry / f"bytecode-{tag}.json").is_file()
+        assert (entry / layout.bytecode_record_name(optimize=0)).is_file()
 
 
-def _without_dont_write_bytecode(project: Proj) -> dict[str, str]:
+def _without_dont_write_bytecode(project: Project) -> dict[str, str]:
     env = project.env()
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 
-def test_second_interpreter_writes_no_bytecode(synced: Proj) -> None:
+def test_second_interpreter_writes_no_bytecode(synced: Project) -> None:
     before = synced.cache_files()
     env = _without_dont_write_bytecode(synced)
 
@@ -570,44 +503,47 @@ def _other_python() -> str | None:
     return None
 
 
-def test_other_python_version_gets_its_own_bytecode_once(proj: Proj) -> None:
+def test_other_python_version_gets_its_own_bytecode_once(proj: Project) -> None:
     other = _other_python()
     if other is None:
         pytest.skip("no second Python version with gitimport installed")
-    tag = subprocess.run(
-        [other, "-c", "import sys; print(sys.implementation.cache_tag)"], capture_output=True, text=True, check=True
-    ).stdout.strip()
+    tag, record = subprocess.run(
+        [other, "-c", "import sys; from gitimport.store import layout; print(sys.implementation.cache_tag, layout.bytecode_record_name(optimize=0))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     proj.configure({"helper": proj.spec("v1:tools/helper.py"), "mylib": proj.spec("v1:src")})
-    proj.sync()
+    ok(proj.gitimport("sync"))
     env = _without_dont_write_bytecode(proj)
 
     ok(proj.run(other, "-c", "import helper, mylib, mylib.sub.deep", env=env))
 
     for entry in proj.tree_entries():
-        assert (entry / f"bytecode-{tag}.json").is_file(), entry
+        assert (entry / record).is_file(), entry
         for source in _sources(entry):
             assert _pyc_flags(_pyc_for(source, tag)) == 0b01, source
     before = proj.cache_files()
     ok(proj.run(other, "-c", "import helper, mylib, mylib.sub.deep", env=env))
     assert proj.cache_files() == before
-    verify = subprocess.run([other, "-m", "gitimport", "verify"], cwd=proj.root, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    verify = proj.execute(other, "-m", "gitimport", "verify", env=env)
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
-def _unrecorded_pycs(project: Proj) -> list[str]:
-    """.pyc files in the cache that no bytecode-<tag>.json of their tree lists (docs/how-it-works.md#bytecode)."""
+def _unrecorded_pycs(project: Project) -> list[str]:
+    """.pyc files in the cache that no bytecode record of their tree lists (docs/how-it-works.md#bytecode)."""
     unrecorded = []
     for entry in project.tree_entries():
         recorded: set[str] = set()
-        for record in entry.glob("bytecode-*.json"):
+        for record in (p for p in entry.iterdir() if layout.is_bytecode_record(p.name)):
             recorded.update(json.loads(record.read_text(encoding="utf-8")))
         unrecorded += [str(p) for p in entry.rglob("*.pyc") if p.relative_to(entry).as_posix() not in recorded]
     return unrecorded
 
 
-def test_optimized_interpreter_leaves_no_unrecorded_bytecode(proj: Proj) -> None:
+def test_optimized_interpreter_leaves_no_unrecorded_bytecode(proj: Project) -> None:
     proj.configure({"helper": proj.spec("v1:tools/helper.py"), "mylib": proj.spec("v1:src")})
-    proj.sync()
+    ok(proj.gitimport("sync"))
     env = _without_dont_write_bytecode(proj)
 
     ok(proj.run(sys.executable, "-O", "-c", "import helper, mylib.sub.deep", env=env))
@@ -615,7 +551,7 @@ def test_optimized_interpreter_leaves_no_unrecorded_bytecode(proj: Proj) -> None
     assert _unrecorded_pycs(proj) == []
 
 
-def test_sync_under_a_pycache_prefix_still_compiles_into_the_cache(proj: Proj, tmp_path: Path) -> None:
+def test_sync_under_a_pycache_prefix_still_compiles_into_the_cache(proj: Project, tmp_path: Path) -> None:
     proj.configure({"helper": proj.spec("v1:tools/helper.py")})
 
     result = proj.gitimport("sync", PYTHONPYCACHEPREFIX=str(tmp_path / "pycache-prefix"))
@@ -625,7 +561,7 @@ def test_sync_under_a_pycache_prefix_still_compiles_into_the_cache(proj: Proj, t
     assert _pyc_flags(_pyc_for(entry / "helper.py", sys.implementation.cache_tag)) == 0b01
 
 
-def test_other_python_version_imports_the_same_code(synced: Proj) -> None:
+def test_other_python_version_imports_the_same_code(synced: Project) -> None:
     other = _other_python()
     if other is None:
         pytest.skip("no second Python version with gitimport installed")
@@ -666,20 +602,8 @@ print(json.dumps({
 """
 
 
-def _plain_python(project: Proj, code: str) -> subprocess.CompletedProcess[str]:
-    """A Python process not started by `gitimport run`."""
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        cwd=project.root,
-        env=project.env(),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
-
-
-def test_install_is_idempotent_and_uninstall_removes_it(synced: Proj) -> None:
-    info = json.loads(ok(_plain_python(synced, INSTALL)))
+def test_install_is_idempotent_and_uninstall_removes_it(synced: Project) -> None:
+    info = json.loads(ok(synced.plain_python(INSTALL)))
 
     assert info == {
         "same": True,
@@ -691,7 +615,7 @@ def test_install_is_idempotent_and_uninstall_removes_it(synced: Proj) -> None:
     }
 
 
-def test_install_warns_when_a_configured_name_was_imported_elsewhere(synced: Proj, tmp_path: Path) -> None:
+def test_install_warns_when_a_configured_name_was_imported_elsewhere(synced: Project, tmp_path: Path) -> None:
     local = tmp_path / "local"
     local.mkdir()
     (local / "helper.py").write_text("VERSION = 'local'\n", encoding="utf-8")
@@ -707,13 +631,13 @@ def test_install_warns_when_a_configured_name_was_imported_elsewhere(synced: Pro
         print(caught[0].message if caught else "")
     """
 
-    count, message = ok(_plain_python(synced, code)).splitlines()
+    count, message = ok(synced.plain_python(code)).splitlines()
 
     assert count == "1"
     assert "helper" in message
 
 
-def test_install_warning_points_at_the_callers_line(synced: Proj, tmp_path: Path) -> None:
+def test_install_warning_points_at_the_callers_line(synced: Project, tmp_path: Path) -> None:
     local = tmp_path / "local"
     local.mkdir()
     (local / "helper.py").write_text("VERSION = 'local'\n", encoding="utf-8")
@@ -726,9 +650,7 @@ def test_install_warning_points_at_the_callers_line(synced: Proj, tmp_path: Path
         "print(caught[0].filename, caught[0].lineno)\n",
         encoding="utf-8",
     )
-    result = subprocess.run(
-        [sys.executable, str(script)], cwd=synced.root, env=synced.env(), capture_output=True, text=True, timeout=TIMEOUT
-    )
+    result = synced.execute(sys.executable, str(script))
 
     assert ok(result) == f"{script} 6\n"
 
@@ -738,7 +660,7 @@ def test_install_warning_points_at_the_callers_line(synced: Proj, tmp_path: Path
 # ---------------------------------------------------------------------------
 
 
-def test_which_prints_only_an_existing_path(synced: Proj) -> None:
+def test_which_prints_only_an_existing_path(synced: Project) -> None:
     out = ok(synced.gitimport("which", "mylib"))
 
     assert out.endswith("\n") and out.count("\n") == 1
@@ -747,7 +669,7 @@ def test_which_prints_only_an_existing_path(synced: Proj) -> None:
     assert (path / "__init__.py").is_file()
 
 
-def test_list_json_shows_commits_and_cached(synced: Proj, fixture_repos: FixtureSet) -> None:
+def test_list_json_shows_commits_and_cached(synced: Project, fixture_repos: FixtureSet) -> None:
     items = json.loads(ok(synced.gitimport("list", "--json")))
 
     by_name = {item["name"]: item for item in items}
@@ -756,9 +678,9 @@ def test_list_json_shows_commits_and_cached(synced: Proj, fixture_repos: Fixture
     assert all(item["commit"] == v1 and item["cached"] is True for item in items)
 
 
-def test_verify_catches_a_modified_file_and_repair_restores_it(proj: Proj) -> None:
+def test_verify_catches_a_modified_file_and_repair_restores_it(proj: Project) -> None:
     proj.configure({"helper": proj.spec("v1:tools/helper.py"), "mylib": proj.spec("v1:src")})
-    proj.sync()
+    ok(proj.gitimport("sync"))
     assert proj.gitimport("verify").returncode == 0
     target = Path(ok(proj.gitimport("which", "mylib")).strip()) / "core.py"
     original = target.read_bytes()

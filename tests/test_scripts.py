@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
 from support.project import Project
@@ -42,7 +41,7 @@ def test_run_of_a_script_uses_its_block(project: Project, fixture_repos: Fixture
     script = write_script(project, str(fixture_repos["toolbox"].path))
     project.cli("sync", script)
 
-    run = subprocess.run([sys.executable, "-m", "gitimport", "run", script], cwd=project.root, env=project.env(), capture_output=True, text=True)
+    run = project.gitimport("run", script)
 
     assert run.returncode == 0, run.stderr
     assert run.stdout == "helper 2\n"
@@ -51,7 +50,7 @@ def test_run_of_a_script_uses_its_block(project: Project, fixture_repos: Fixture
 def test_run_of_a_script_syncs_on_first_import(project: Project, fixture_repos: FixtureSet) -> None:
     script = write_script(project, str(fixture_repos["toolbox"].path))
 
-    run = subprocess.run([sys.executable, "-m", "gitimport", "run", script], cwd=project.root, env=project.env(), capture_output=True, text=True)
+    run = project.gitimport("run", script)
 
     assert run.stdout == "helper 2\n", run.stderr
     assert (project.root / "tool.py.lock").exists()
@@ -70,8 +69,6 @@ def test_run_of_python_with_a_script_uses_its_block(project: Project, fixture_re
     script = write_script(project, str(fixture_repos["toolbox"].path))
     project.cli("sync", script)
 
-    run = subprocess.run(
-        [sys.executable, "-m", "gitimport", "run", "--", sys.executable, script], cwd=project.root, env=project.env(), capture_output=True, text=True
-    )
+    run = project.run(sys.executable, script)
 
     assert run.stdout == "helper 2\n", run.stderr

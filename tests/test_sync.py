@@ -12,6 +12,7 @@ from support.repos import FixtureSet, add_commit, set_tag
 from support.servers import SERVER_KINDS, Server
 
 from gitimport.project.lock import read_lock
+from gitimport.store import layout
 
 THREE_NAMES = {
     "helper": "{url}@v1:tools/helper.py",  # rule 1: a single-file module
@@ -62,7 +63,7 @@ def test_different_spellings_of_one_repository_share_one_clone(project: Project,
 
     assert project.cli("sync").code == 0
 
-    assert len(list((project.cache / "repos-v1").iterdir())) == 1
+    assert len(list((project.cache / layout.REPOS).iterdir())) == 1
 
 
 @pytest.mark.parametrize("kind", sorted(SERVER_KINDS))
@@ -200,13 +201,11 @@ def test_lock_does_not_depend_on_config_order(project: Project, fixture_repos: F
 
 
 def test_no_op_sync_imports_no_dulwich(project: Project, fixture_repos: FixtureSet) -> None:
-    import subprocess
-
     project.configure(three_names(str(fixture_repos["toolbox"].path)))
     project.cli("sync")
 
     code = "import sys; from gitimport.cli.main import main; rc = main(['sync', '-q']); print(rc, 'dulwich' in sys.modules)"
-    run = subprocess.run([sys.executable, "-c", code], cwd=project.root, env=project.env(), capture_output=True, text=True)
+    run = project.plain_python(code)
 
     assert run.stdout.split() == ["0", "False"], run.stderr
 
@@ -321,7 +320,7 @@ def test_offline_restores_a_deleted_tree_from_the_bare_repository(project: Proje
     server = serve("git-http-backend", fixture_repos.root)
     project.configure(three_names(server.repo_url("toolbox")))
     project.cli("sync")
-    shutil.rmtree(project.cache / "trees-v1")
+    shutil.rmtree(project.cache / layout.TREES)
     server.clear()
 
     result = project.cli("sync", "--offline")
@@ -428,6 +427,46 @@ def test_digest_is_the_go_dirhash_of_the_files(project: Project, fixture_repos: 
     assert read_lock(project.lock_path).modules["mylib"].digest == expected
 
 
+def test_the_cache_on_disk_has_the_documented_layout(project: Project, fixture_repos: FixtureSet) -> None:
+    """docs/how-it-works.md#cache-layout, spelled out: later releases read this cache, so its names are a format.
+
+    The one test that writes the layout's names as strings; every other test
+    takes them from gitimport.store.layout, so a renamed folder fails here.
+    """
+    import hashlib
+
+    toolbox = fixture_repos["toolbox"].path
+    project.configure({"mylib": f"{toolbox}@v1:src", "acme.tools": f"{toolbox}@v1:tools/helper.py"})
+    assert project.cli("sync").code == 0
+    mylib = read_lock(project.lock_path).modules["mylib"]
+    tag = sys.implementation.cache_tag
+
+    assert sorted(p.name for p in project.cache.iterdir()) == [
+        "blobs-v1",
+        "dists-v1",
+        "locks-v1",
+        "namespaces-v1",
+        "projects-v1.json",
+        "pyc-v1",
+        "repos-v1",
+        "tmp-v1",
+        "trees-v1",
+    ]
+    (bare,) = (project.cache / "repos-v1").iterdir()
+    key, slug = bare.name.split("-", 1)
+    assert len(key) == 32 and slug == "toolbox"
+    entry = project.cache / "trees-v1" / f"{mylib.object}-mylib"
+    assert sorted(p.name for p in entry.iterdir()) == sorted([f"bytecode-{tag}.json", "manifest.json", "mylib"])
+    source = (entry / "mylib" / "__init__.py").read_bytes()
+    blob_id = hashlib.sha1(b"blob %d\x00" % len(source) + source).hexdigest()
+    assert (project.cache / "blobs-v1" / blob_id[:2] / f"{blob_id}-644").is_file()
+    pyc_hash = hashlib.sha256((entry / "mylib" / "__pycache__" / f"__init__.{tag}.pyc").read_bytes()).hexdigest()
+    (stored,) = project.cache.glob(f"pyc-v1/*/*.{tag}.{pyc_hash}.pyc")
+    source_hash = stored.name.split(".", 1)[0]
+    assert len(source_hash) == 64 and stored.parent.name == source_hash[:2]
+    assert (project.cache / "dists-v1" / "modules").is_dir()
+
+
 def test_config_in_pyproject_toml(project: Project, fixture_repos: FixtureSet) -> None:
     url = str(fixture_repos["toolbox"].path)
     (project.root / "pyproject.toml").write_text(
@@ -480,13 +519,11 @@ def test_stale_runtime_snapshot_is_not_used(project: Project, fixture_repos: Fix
 
 
 def test_no_op_sync_takes_the_fast_path_without_parsing_toml(project: Project, fixture_repos: FixtureSet) -> None:
-    import subprocess
-
     project.configure(three_names(str(fixture_repos["toolbox"].path)))
     project.cli("sync")
 
     code = "import sys; from gitimport.cli.main import main; rc = main(['sync']); print(rc, 'tomllib' in sys.modules or 'tomli' in sys.modules, 'dulwich' in sys.modules)"
-    run = subprocess.run([sys.executable, "-c", code], cwd=project.root, env=project.env(), capture_output=True, text=True)
+    run = project.plain_python(code)
 
     assert run.stdout.splitlines()[0].startswith("Nothing to do: 3 modules locked and cached")
     assert run.stdout.splitlines()[-1].split() == ["0", "False", "False"], run.stderr
@@ -497,7 +534,7 @@ def test_fast_path_is_not_taken_when_the_cache_lost_a_tree(project: Project, fix
 
     project.configure(three_names(str(fixture_repos["toolbox"].path)))
     project.cli("sync")
-    shutil.rmtree(next((project.cache / "trees-v1").iterdir()))
+    shutil.rmtree(next((project.cache / layout.TREES).iterdir()))
 
     result = project.cli("sync")
 

@@ -18,6 +18,7 @@ from support.repos import FixtureSet
 from support.servers import Server, git_available
 
 from gitimport.project.lock import read_lock
+from gitimport.store import layout
 
 FAKE_SSH = """#!/bin/sh
 # Called as: fake-ssh [-x] [-p PORT] [-o OPTION] HOST COMMAND
@@ -68,7 +69,7 @@ def test_fetch_is_shallow_where_the_server_allows_it(project: Project, git_http_
 
     assert project.cli("sync").code == 0
 
-    (bare,) = (project.cache / "repos-v1").iterdir()
+    (bare,) = (project.cache / layout.REPOS).iterdir()
     with Repo(str(bare)) as cached:
         assert os.path.exists(bare / "shallow")
         assert repo.commits[0].encode() not in cached.object_store  # history before the tag was not fetched

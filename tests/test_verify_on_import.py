@@ -8,6 +8,8 @@ from pathlib import Path
 from support.project import Project
 from support.repos import FixtureSet
 
+from gitimport.store import layout
+
 
 def tamper(project: Project, name: str, relative: str) -> Path:
     root = Path(project.cli("which", name).out.strip())
@@ -99,7 +101,7 @@ def test_a_pyc_forged_with_its_record_is_found_by_verify_and_repaired(project: P
     pyc.unlink()
     py_compile.compile(str(evil), cfile=str(pyc), dfile="mylib/core.py", invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
     evil.unlink()
-    (record,) = root.parent.glob("bytecode-*.json")
+    (record,) = [p for p in root.parent.iterdir() if layout.is_bytecode_record(p.name)]
     listed = json.loads(record.read_text())
     import hashlib
 
