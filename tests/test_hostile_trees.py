@@ -139,9 +139,29 @@ def test_gitlink_inside_the_tree_is_reported_not_followed(project: Project, tmp_
 
     project.configure({"pkg": f"{hostile_repo(tmp_path, build=build)}@v1:pkg"})
 
-    assert project.cli("sync").code == 0
+    result = project.cli("sync")
+
+    assert result.code == 0
     root = Path(project.cli("which", "pkg").out.strip())
     assert not (root / "vendored").exists()
+    assert "Note: pkg: submodule vendored (111111111111) is not followed" in result.out
+
+
+def test_committed_bytecode_is_left_out_and_the_summary_says_so(project: Project, tmp_path: Path) -> None:
+    def build(repo: Repo, entries):  # type: ignore[no-untyped-def]
+        forged = blob(repo, b"not bytecode")
+        cache_dir = raw_tree(repo, [(b"__init__.cpython-311.pyc", FILE, forged)])
+        return [*entries, (b"__pycache__", DIR, cache_dir), (b"stale.pyc", FILE, forged)]
+
+    project.configure({"pkg": f"{hostile_repo(tmp_path, build=build)}@v1:pkg"})
+
+    result = project.cli("sync")
+
+    assert result.code == 0, result.err
+    root = Path(project.cli("which", "pkg").out.strip())
+    assert not (root / "stale.pyc").exists()
+    assert "Note: pkg: __pycache__ is bytecode committed to the repository: not taken" in result.out
+    assert "Note: pkg: stale.pyc is bytecode committed to the repository: not taken" in result.out
 
 
 def test_file_over_max_file_size_is_refused(project: Project, tmp_path: Path) -> None:
