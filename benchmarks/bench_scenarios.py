@@ -357,7 +357,7 @@ def scenario_cold(ctx: Context) -> list[Row]:
     def ours() -> dict[str, float]:
         project.reset()
         elapsed = project.sync()
-        if not any((project.cache / "trees-v1").glob("*-bigpkg/bigpkg/__init__.py")):
+        if not any((project.cache / "trees-v2").glob("*-bigpkg/bigpkg/__init__.py")):
             raise BenchError("gitimport sync did not materialize bigpkg")
         return {"time": elapsed}
 
@@ -490,7 +490,7 @@ def scenario_warm(ctx: Context) -> list[Row]:
 
         return go
 
-    cache_trees = project.cache / "trees-v1"
+    cache_trees = project.cache / "trees-v2"
     results = interleave(
         {
             "gitimport": child(project.run_env(), ctx.work, cache_trees),
@@ -809,7 +809,7 @@ def scenario_upgrade(ctx: Context) -> list[Row]:
         ),
         Row(
             "5b",
-            "small upgrade: cache growth (trees-v1 + repos-v1)",
+            "small upgrade: cache growth (trees + repos)",
             growth / 2**20,
             first / 2**20,
             "MiB",

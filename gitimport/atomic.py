@@ -37,6 +37,12 @@ def owner_pid(name: str) -> int | None:
     return int(match.group("pid")) if match else None
 
 
+def temporary_of(name: str) -> str | None:
+    """The name that a temporary file or folder name is being written for, or None for any other name."""
+    match = _TEMPORARY.fullmatch(name)
+    return match.group("name") if match else None
+
+
 def process_alive(pid: int) -> bool:
     """True when ``pid`` is a running process (or one we may not signal)."""
     if pid == os.getpid():
@@ -97,9 +103,11 @@ def write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644,
             os.close(fd)
         os.chmod(temporary, mode)
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.lexists(temporary):
             os.unlink(temporary)
+        if isinstance(exc, OSError) and exc.filename in (None, temporary):
+            exc.filename = path  # os.write names no file, and the temporary is gone: name the one asked for
         raise
 
 

@@ -17,10 +17,11 @@ from typing import Any
 
 from . import atomic
 from .errors import ConfigError, OutOfDateError, UsageError
-from .project.config import Config
+from .project.config import Config, load_config, require_lock_folder
 from .project.discovery import CONFIG_NAME, DEFAULT_LOCK_NAME
 from .project.lock import Lock, read_lock, write_lock
 from .project.spec import parse_spec, redact_url, validate_module_name
+from .store.cache import project_lock
 from .sync import SyncReport, sync
 
 
@@ -39,6 +40,9 @@ def add_module(config: Config, name: str, text: str, *, warn: Any = None) -> Add
     """Check ``name = text``, sync that module, then write it into the config file.
 
     With no configuration, ``gitimport.toml`` is created in the current folder.
+    Everything from reading the config to writing it back happens under the
+    project's lock, on the config as it is then: another ``add`` may have
+    changed it since the caller read it, and what it added must survive.
 
     Raises:
       SpecError: a bad name or spec (nothing written).
@@ -46,55 +50,64 @@ def add_module(config: Config, name: str, text: str, *, warn: Any = None) -> Add
       FetchError, RefNotFoundError, PathNotFoundError, ...: from the sync (nothing written).
     """
     validate_module_name(name)
-    created = config.path is None or not config.path.exists()
     path = config.path if config.path is not None else Path.cwd() / CONFIG_NAME
     _refuse_script(path)
     spec = parse_spec(_relative_to(text, path.parent), path.parent)
-    previous = config.modules.get(name)
-    candidate = dataclasses.replace(
-        config,
-        path=path,
-        lockfile=config.lockfile or path.parent / DEFAULT_LOCK_NAME,
-        modules={**config.modules, name: spec},
-    )
-    report = sync(candidate, only=[name], warn=warn or (lambda message: None))
-    if previous is not None and previous.redacted == spec.redacted:
-        return Added(path, False, previous.redacted, report, unchanged=True)  # leave the file as the user wrote it
-    document = _load(path)
-    modules = _modules_table(document, path)
-    _delete(modules, name)
-    written = redact_url(spec.text)
-    if written != spec.text and warn is not None:
-        warn(f"warning: the credentials in the URL were used for this sync but not written to {path}; put them in ~/.netrc")
-    modules[name] = written  # a config file is committed: it never holds a token
-    _write(path, document)
-    _refresh_snapshot(path)
+    require_lock_folder(config)
+    with project_lock(config.cache_dir, path):
+        created = not path.exists()
+        config = config if created else load_config(path)
+        previous = config.modules.get(name)
+        candidate = dataclasses.replace(
+            config,
+            path=path,
+            lockfile=config.lockfile or path.parent / DEFAULT_LOCK_NAME,
+            modules={**config.modules, name: spec},
+        )
+        report = sync(candidate, only=[name], warn=warn or (lambda message: None))
+        if previous is not None and previous.redacted == spec.redacted:
+            return Added(path, False, previous.redacted, report, unchanged=True)  # leave the file as the user wrote it
+        document = _load(path)
+        modules = _modules_table(document, path)
+        _delete(modules, name)
+        written = redact_url(spec.text)
+        if written != spec.text and warn is not None:
+            warn(f"warning: the credentials in the URL were used for this sync but not written to {path}; put them in ~/.netrc")
+        modules[name] = written  # a config file is committed: it never holds a token
+        _write(path, document)
+        _refresh_snapshot(path)
     return Added(path, created, previous.redacted if previous is not None else None, report)
 
 
 def remove_module(config: Config, name: str) -> bool:
     """Delete ``name`` from the config file and from the lock; True when the lock changed.
 
+    Like :func:`add_module`, under the project's lock and on the files as they are then.
+
     Raises:
       UsageError: ``name`` is not configured.
       OutOfDateError: frozen mode forbids changing the lock.
     """
-    if config.path is None or name not in config.modules:
-        where = config.path or "any configuration"
-        raise UsageError(f"{name!r} is not a module of {where}.", "list the configured modules with `gitimport list`")
-    _refuse_script(config.path)
-    lock = read_lock(config.lockfile)
-    if name in lock.modules and config.frozen:
-        raise OutOfDateError(
-            f"Frozen mode forbids removing {name} from {config.lockfile}.", "unset frozen (or GITIMPORT_FROZEN) to change the lock"
-        )
-    document = _load(config.path)
-    _delete(_modules_table(document, config.path), name)
-    _write(config.path, document)
-    lock_changed = False
-    if config.lockfile is not None and name in lock.modules:
-        lock_changed = write_lock(config.lockfile, Lock(modules={n: e for n, e in lock.modules.items() if n != name}))
-    _refresh_snapshot(config.path)
+    path = config.path
+    if path is None:
+        raise UsageError(f"{name!r} is not a module of any configuration.", "list the configured modules with `gitimport list`")
+    _refuse_script(path)
+    with project_lock(config.cache_dir, path):
+        config = load_config(path)
+        if name not in config.modules:
+            raise UsageError(f"{name!r} is not a module of {path}.", "list the configured modules with `gitimport list`")
+        lock = read_lock(config.lockfile)
+        if name in lock.modules and config.frozen:
+            raise OutOfDateError(
+                f"Frozen mode forbids removing {name} from {config.lockfile}.", "unset frozen (or GITIMPORT_FROZEN) to change the lock"
+            )
+        document = _load(path)
+        _delete(_modules_table(document, path), name)
+        _write(path, document)
+        lock_changed = False
+        if config.lockfile is not None and name in lock.modules:
+            lock_changed = write_lock(config.lockfile, Lock(modules={n: e for n, e in lock.modules.items() if n != name}))
+        _refresh_snapshot(path)
     return lock_changed
 
 
@@ -171,7 +184,6 @@ def _write(path: Path, document: Any) -> None:
 
 def _refresh_snapshot(path: Path) -> None:
     """The runtime snapshot was computed from the old file: compute it from the new one."""
-    from .project.config import load_config
     from .state import ProjectState, write_snapshot
 
     write_snapshot(ProjectState.load(load_config(path)))

@@ -97,6 +97,13 @@ class IntegrityError(GitImportError):
     """Content that does not hash to what the lock or git says it must."""
 
 
+class DamagedRepositoryError(IntegrityError):
+    """A git object the cache's bare repository should hold is missing, or no longer hashes to its id.
+
+    Sync mends it by fetching the repository again; nothing else can.
+    """
+
+
 class SignatureError(IntegrityError):
     """A commit that ``require-signed`` refuses: unsigned, badly signed, or signed by an untrusted key.
 

@@ -23,10 +23,11 @@ from . import atomic
 from .errors import GitImportError, IntegrityError, SpecError, import_error
 from .project.config import load_config
 from .project.lock import LockEntry
-from .project.spec import Spec, is_commit_id, parse_spec, validate_module_name
+from .project.spec import Spec, is_commit_id, parse_spec, redact_url, validate_module_name
 from .runtime.finder import GitImportFinder, install, installed_finder
 from .state import table_row
 from .store import layout
+from .store.binding import serves
 from .store.cache import Cache
 
 _warned: set[str] = set()
@@ -52,8 +53,8 @@ def pin(spec: str, name: str | None = None, commit: str | None = None) -> Module
             raise SpecError(f"commit={commit!r} is not a full 40-hex commit id.", "pass the full commit id, or leave commit out")
         finder = installed_finder() or install(load_config())
         entry = _resolve(finder, parsed, module_name, commit)
-    except GitImportError as exc:
-        raise import_error(name, f"Cannot pin {spec!r}: {exc.message}", exc.hint) from None
+    except GitImportError as exc:  # the spec as the caller wrote it may carry a token: quote it redacted
+        raise import_error(name, f"Cannot pin {redact_url(repr(spec))}: {exc.message}", exc.hint) from None
     cache_root = str(finder.config.cache_dir)
     existing = sys.modules.get(module_name)
     if existing is not None and finder.served_from(module_name) == table_row(entry, module_name, cache_root)[1]:
@@ -86,7 +87,7 @@ def _resolve(finder: GitImportFinder, spec: Spec, name: str, commit: str | None)
     record = _record_path(cache, spec, name)
     if exact is not None:
         remembered = _read_record(record)
-        if remembered is not None and cache.locked_tree(name, remembered).complete:
+        if remembered is not None and serves(cache.locked_tree(name, remembered), remembered):
             return remembered
     from .sync import lock_one
 
@@ -97,15 +98,15 @@ def _resolve(finder: GitImportFinder, spec: Spec, name: str, commit: str | None)
             "the ref moved: check the repository, or update commit=",
         )
     if exact is not None:
+        cache.create()
+        record.parent.mkdir(exist_ok=True)
         atomic.write_json(record, {"name": name, **asdict(entry)})
     return entry
 
 
 def _record_path(cache: Cache, spec: Spec, name: str) -> Path:
     key = hashlib.sha256(f"{spec.repo.identity}\0{spec.ref}\0{spec.path}\0{name}".encode()).hexdigest()[:32]
-    folder = cache.folder(layout.PINS)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{key}.json"
+    return cache.folder(layout.PINS) / f"{key}.json"
 
 
 def _read_record(path: Path) -> LockEntry | None:

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     #: normalized distribution name -> (.dist-info folder, ((root name, tree entry folder, module name), ...))
     Dists = dict[str, tuple[str, tuple[tuple[str, str, str], ...]]]
 
-SNAPSHOT_VERSION = 7
+SNAPSHOT_VERSION = 8
 _SNAPSHOT_KEYS = frozenset({"table", "parents", "dists", "verify", "farm"})
 
 
@@ -63,7 +63,7 @@ class ProjectState:
         table: Table,
         parents: frozenset[str],
         dists: Dists,
-        verify: dict[str, str],
+        verify: dict[str, tuple[str, str, str]],
         farm: str | None,
     ) -> None:
         self.config = config
@@ -71,7 +71,7 @@ class ProjectState:
         self.table = table
         self.parents = parents
         self.dists = dists
-        self.verify = verify  # name -> digest, with verify = "import"
+        self.verify = verify  # name -> (digest, commit, path), with verify = "import"
         self.farm = farm  # a sys.path entry holding namespace parents of dotted names
 
     @classmethod
@@ -110,25 +110,26 @@ def parents_of(name: str) -> list[str]:
     return [".".join(parts[:i]) for i in range(1, len(parts))]
 
 
-def _build_table(config: Config, lock: Lock) -> tuple[Table, frozenset[str], Dists, dict[str, str]]:
-    """Rows for every configured module whose lock entry matches its spec and is cached,
-    the distributions those modules belong to, and (with ``verify = "import"``) the
-    digests to check on first import."""
+def _build_table(config: Config, lock: Lock) -> tuple[Table, frozenset[str], Dists, dict[str, tuple[str, str, str]]]:
+    """Rows for every configured module whose lock entry matches its spec and is served by
+    a cached tree bound to its ``commit:path``, the distributions those modules belong to,
+    and (with ``verify = "import"``) what to check on first import."""
+    from .store.binding import has_origin
     from .store.metadata import recorded_distribution
 
     cache_root = str(config.cache_dir)
     table: Table = {}
     parents: set[str] = set()
     roots: dict[str, list[tuple[str, str, str]]] = {}
-    verify: dict[str, str] = {}
+    verify: dict[str, tuple[str, str, str]] = {}
     for name, spec in config.modules.items():
         entry = lock.get(name)
         row = table_row(entry, name, cache_root) if entry is not None and entry.spec == spec.redacted else None
-        ready = row is not None and bytecode_ready(row)
+        ready = row is not None and entry is not None and bytecode_ready(row) and has_origin(row[2], entry.commit, entry.path)
         table[name] = row if ready else None
         parents.update(parents_of(name))
         if ready and entry is not None and config.verify_on_import:
-            verify[name] = entry.digest
+            verify[name] = (entry.digest, entry.commit, entry.path)
         if ready and entry is not None and row is not None:
             dist_info = recorded_distribution(config.cache_dir, spec.repo.identity, entry.commit, entry.path)
             if dist_info:
@@ -183,7 +184,7 @@ def _load_snapshot(config_path: str) -> dict[str, Any] | None:
 
 
 def read_snapshot(config_path: str) -> dict[str, Any] | None:
-    """The snapshot for this config, if it was computed from exactly today's inputs."""
+    """The snapshot for this config, if it was computed from exactly today's inputs and serves only from its cache."""
     snapshot = _load_snapshot(config_path)
     if snapshot is None or snapshot.get("environment") != _environment():
         return None
@@ -191,7 +192,44 @@ def read_snapshot(config_path: str) -> dict[str, Any] | None:
         return None
     if snapshot.get("lock") != _fingerprint_of(_read_bytes(snapshot.get("lockfile"))):
         return None
-    return snapshot
+    return snapshot if _inside_its_cache(snapshot) else None
+
+
+def _inside_its_cache(snapshot: dict[str, Any]) -> bool:
+    """Every path the snapshot serves from lies in the cache folder it names, in the folder layout puts it in.
+
+    The finder trusts the snapshot for speed, not for where code comes from:
+    a snapshot edited to serve a name from elsewhere on the machine is
+    ignored, and the state is computed again from the config and the lock.
+    String checks only (no ``stat``): this runs in every interpreter.
+    """
+    cache = snapshot.get("cache")
+    if not isinstance(cache, str) or not os.path.isabs(cache):
+        return False
+    trees = os.path.join(cache, layout.TREES) + os.sep
+
+    def tree_entry(entry: str) -> bool:
+        return _plain_below(entry, trees) and os.sep not in entry[len(trees) :]
+
+    if not all(tree_entry(entry) and os.path.dirname(root) == entry for _kind, root, entry in snapshot["table"].values()):
+        return False
+    farm = snapshot["farm"]
+    if farm is not None and not _plain_below(farm, os.path.join(cache, layout.NAMESPACES) + os.sep):
+        return False
+    dists = os.path.join(cache, layout.DISTS) + os.sep
+    return all(
+        _plain_below(dist_info, dists) and all(tree_entry(entry) for _root, entry, _name in members)
+        for dist_info, members in snapshot["dists"].values()
+    )
+
+
+def _plain_below(path: str, folder: str) -> bool:
+    """``path`` is below ``folder`` as written, with no ``..`` that could lead elsewhere.
+
+    A legitimate name that merely contains ``..`` is refused too: the cost of
+    that is one cold start, and the test stays two string operations.
+    """
+    return path.startswith(folder) and ".." not in path
 
 
 def vouches(path: str, data: bytes) -> bool:
@@ -241,6 +279,7 @@ def write_snapshot(state: ProjectState) -> None:
         "verify": state.verify,
         "complete": state.complete,
         "farm": state.farm,
+        "cache": str(config.cache_dir),
     }
     from . import atomic
 

@@ -17,17 +17,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from . import atomic
-from .errors import ConfigError, IntegrityError, OfflineError, OutOfDateError
-from .project.config import Config
+from .errors import ConfigError, DamagedRepositoryError, IntegrityError, OfflineError, OutOfDateError
+from .project.config import Config, require_lock_folder
 from .project.lock import Lock, LockEntry, read_lock, write_lock
 from .project.spec import RepoURL, Spec, is_commit_id
-from .store.cache import Cache
+from .store.cache import Cache, project_lock
 from .store.verify import verify_tree
 
 if TYPE_CHECKING:
     from dulwich.repo import Repo
 
-    from .remote.fetch import RemoteRefs, Resolved
+    from .remote.fetch import Remote, RemoteRefs, Resolved
     from .remote.progress import FetchProgress
     from .state import ProjectState
 
@@ -108,9 +108,24 @@ def sync(
             "No gitimport configuration found in this folder or above it.",
             "create gitimport.toml with a [modules] table, or [tool.gitimport.modules] in pyproject.toml",
         )
+    require_lock_folder(config)
+    with project_lock(config.cache_dir, config.path or config.lockfile):  # one reader-writer of this lock at a time
+        return _sync_under_lock(config, config.lockfile, options, only, warn, progress, jobs)
+
+
+def _sync_under_lock(
+    config: Config,
+    lockfile: Path,
+    options: SyncOptions,
+    only: Iterable[str] | None,
+    warn: Reporter,
+    progress: FetchProgress | None,
+    jobs: int,
+) -> SyncReport:
+    """The body of :func:`sync`, run while this process holds the project's lock."""
     frozen = options.frozen or config.frozen
     offline = options.offline or config.offline
-    lock = read_lock(config.lockfile)
+    lock = read_lock(lockfile)
     names = sorted(config.modules) if only is None else sorted(only)
     unknown = [n for n in names if n not in config.modules]
     if unknown:
@@ -121,8 +136,7 @@ def sync(
 
     cache = Cache(config.cache_dir)
     cache.remove_stale_builds()
-    report = SyncReport(lockfile=config.lockfile)
-    lockfile = config.lockfile
+    report = SyncReport(lockfile=lockfile)
 
     def sync_group(group: list[_Plan]) -> SyncReport:
         part = SyncReport()
@@ -141,7 +155,7 @@ def sync(
     report.removed = removed
     if not frozen and not options.locked:
         lock = Lock(modules=dict(sorted(entries.items())))
-        report.lock_written = write_lock(config.lockfile, lock)
+        report.lock_written = write_lock(lockfile, lock)
     from .state import ProjectState, write_snapshot
 
     report.state = ProjectState.load(config, lock)
@@ -231,6 +245,7 @@ def _sync_repository(
     if repair:
         for plan in plans:
             _repair(plan, cache, warn)
+        _repair_repository(plans, cache, warn)
     needs_remote = any(p.resolve and not is_commit_id(p.spec.ref) for p in plans)
     needs_tree = [p for p in plans if p.resolve or not _cached(cache, p)]
     if not needs_tree:
@@ -243,7 +258,6 @@ def _sync_repository(
             "run `gitimport sync` with the network, or pin a full commit id",
         )
     from .remote.fetch import Remote, resolve_ref
-    from .remote.repo import bare_repository, has_object
 
     remote = Remote(_contact_spelling(plans), config)
     refs = remote.ls_remote() if needs_remote else None
@@ -253,6 +267,36 @@ def _sync_repository(
             plan.commit, plan.ref_kind = resolved.commit, resolved.kind
         elif refs is not None and plan.entry is not None:
             _report_moved_tag(plan, refs, warn)
+    repo_dir = cache.repo_dir(plans[0].spec.repo.identity)
+    try:
+        _fetch_and_materialize(plans, needs_tree, config, lockfile, cache, report, remote, refs, offline=offline, progress=progress)
+    except DamagedRepositoryError as damage:
+        if offline:
+            raise
+        # a pack that lacked objects, or an object that no longer hashes to its id: the bare
+        # repository is only a cache, so it is fetched again from scratch, once
+        warn(f"warning: the cache's copy of {remote.display} is damaged ({damage.message}); fetching it again")
+        with cache.lock(repo_dir.name):
+            atomic.remove(repo_dir)
+        _fetch_and_materialize(plans, needs_tree, config, lockfile, cache, report, remote, refs, offline=offline, progress=progress)
+
+
+def _fetch_and_materialize(
+    plans: list[_Plan],
+    needs_tree: list[_Plan],
+    config: Config,
+    lockfile: Path,
+    cache: Cache,
+    report: SyncReport,
+    remote: Remote,
+    refs: RemoteRefs | None,
+    *,
+    offline: bool,
+    progress: FetchProgress | None,
+) -> None:
+    """Under the repository's lock: fetch the commits the cache lacks, check signatures, materialize."""
+    from .remote.repo import bare_repository, has_object
+
     repo_dir = cache.repo_dir(plans[0].spec.repo.identity)
     build = cache.new_build_dir()
     try:
@@ -273,12 +317,12 @@ def _sync_repository(
                 if not stats.skipped:
                     report.fetched[remote.display] = (stats.objects, stats.bytes)
             _verify_signatures(signed, tags, repo, config)
-            for plan in plans:
-                report.modules.append(
-                    _materialize(plan, repo, config, cache, relative_lock_url(plan.spec, lockfile), fresh=plan in needs_tree)
-                )
+            outcomes = [
+                _materialize(plan, repo, config, cache, relative_lock_url(plan.spec, lockfile), fresh=plan in needs_tree) for plan in plans
+            ]
     finally:
         atomic.remove(build)
+    report.modules.extend(outcomes)
 
 
 def _tag_objects(plans: list[_Plan], refs: RemoteRefs | None, repo: Repo) -> dict[str, str]:
@@ -337,13 +381,14 @@ def _commit_ref(ref: str) -> Resolved:
 
 
 def _cached(cache: Cache, plan: _Plan) -> bool:
-    """The module's tree and its distribution record are both in the cache."""
+    """The module's tree, bound to its locked ``commit:path``, and its distribution record are in the cache."""
+    from .store.binding import serves
     from .store.metadata import dist_pointer
 
     entry = plan.entry
     return (
         entry is not None
-        and cache.locked_tree(plan.name, entry).complete
+        and serves(cache.locked_tree(plan.name, entry), entry)
         and dist_pointer(cache.root, plan.spec.repo.identity, entry.commit, entry.path).is_file()
     )
 
@@ -389,6 +434,9 @@ def _materialize(plan: _Plan, repo: Repo, config: Config, cache: Cache, lock_url
         limits = Limits(config.max_file_size, config.max_tree_size)
         materialized = materialize(repo.object_store, cache, root, name, limits, expected_digest=expected)
         digest, notes = materialized.digest, materialized.notes
+    from .store.binding import record_origin
+
+    record_origin(str(cache.tree(root.object, name).entry), plan.commit, root.path)  # find_root walked commit:path to it
     new_entry = LockEntry(
         spec=plan.spec.redacted,
         url=lock_url,
@@ -415,17 +463,45 @@ def _cached_digest(cache: Cache, object_id: str, name: str) -> str:
 
 
 def _repair(plan: _Plan, cache: Cache, warn: Reporter) -> None:
-    """Drop a cached tree that fails verification so it is materialized again."""
+    """Drop a cached tree that fails verification, and the stored bytecode it links, so both are made again.
+
+    A tree that is not bound to the lock's ``commit:path`` fails too: it is
+    materialized again from that commit, which refuses a lock whose
+    ``object`` the commit does not hold.
+    """
     entry = plan.entry
     if entry is None:
         return
     location = cache.locked_tree(plan.name, entry)
     if not location.entry.exists():
         return
-    problems = verify_tree(location, entry.digest, recompile=True)
+    problems = verify_tree(location, entry.digest, recompile=True, origin=(entry.commit, entry.path))
     if problems:
+        from .store.bytecode import forget_stored_bytecode
+
         warn(f"repairing {plan.name}: {problems[0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
+        forget_stored_bytecode(cache, location)
         atomic.remove(location.entry)
+
+
+def _repair_repository(plans: list[_Plan], cache: Cache, warn: Reporter) -> None:
+    """Drop a bare repository that lost or damaged an object a locked module needs: it is fetched again when needed."""
+    repo_dir = cache.repo_dir(plans[0].spec.repo.identity)
+    if not (repo_dir / "objects").is_dir():
+        return
+    from dulwich.repo import Repo
+
+    from .store.objects import read_all
+
+    with cache.lock(repo_dir.name):
+        try:
+            with Repo(str(repo_dir)) as repo:
+                for plan in plans:
+                    if plan.entry is not None:
+                        read_all(repo.object_store, plan.entry.commit, plan.entry.path)
+        except DamagedRepositoryError as damage:
+            warn(f"repairing {plans[0].spec.repo.normalized}: {damage.message} (the repository is fetched again when needed)")
+            atomic.remove(repo_dir)
 
 
 def relative_lock_url(spec: Spec, lockfile: Path) -> str:

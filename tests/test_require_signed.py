@@ -14,6 +14,7 @@ from support.project import Project
 from support.signing import SignedRepo, SshKey, make_ssh_key, tool
 
 from gitimport.project.lock import read_lock
+from gitimport.store import layout
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +60,7 @@ def test_unsigned_commit_is_refused(project: Project, signed_repo: SignedRepo, k
 
     assert result.code == 1 and "is signed, and require-signed is on" in result.err
     assert project.lock_text() is None
-    assert not (project.cache / "trees-v1").exists() or not any((project.cache / "trees-v1").iterdir())
+    assert not (project.cache / layout.TREES).exists() or not any((project.cache / layout.TREES).iterdir())
 
 
 def test_commit_signed_by_an_untrusted_key_is_refused(project: Project, signed_repo: SignedRepo, keys: dict[str, SshKey]) -> None:
@@ -76,7 +77,7 @@ def test_signed_tag_over_an_unsigned_commit_is_accepted_and_rechecked_offline(pr
 
     configure(project, signed_repo, "v4", keys)
     assert project.cli("sync").code == 0
-    shutil.rmtree(project.cache / "trees-v1")
+    shutil.rmtree(project.cache / layout.TREES)
 
     result = project.cli("sync", "--offline")
 

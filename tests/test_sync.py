@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -442,6 +443,7 @@ def test_the_cache_on_disk_has_the_documented_layout(project: Project, fixture_r
     tag = sys.implementation.cache_tag
 
     assert sorted(p.name for p in project.cache.iterdir()) == [
+        "CACHEDIR.TAG",
         "blobs-v1",
         "dists-v1",
         "locks-v1",
@@ -450,13 +452,15 @@ def test_the_cache_on_disk_has_the_documented_layout(project: Project, fixture_r
         "pyc-v1",
         "repos-v1",
         "tmp-v1",
-        "trees-v1",
+        "trees-v2",
     ]
     (bare,) = (project.cache / "repos-v1").iterdir()
     key, slug = bare.name.split("-", 1)
     assert len(key) == 32 and slug == "toolbox"
-    entry = project.cache / "trees-v1" / f"{mylib.object}-mylib"
-    assert sorted(p.name for p in entry.iterdir()) == sorted([f"bytecode-{tag}.json", "manifest.json", "mylib"])
+    entry = project.cache / "trees-v2" / f"{mylib.object}-mylib"
+    assert sorted(p.name for p in entry.iterdir()) == sorted([f"bytecode-{tag}.json", "manifest.json", "mylib", "origins"])
+    (origin,) = (entry / "origins").iterdir()
+    assert json.loads(origin.read_text()) == {"commit": mylib.commit, "path": mylib.path}
     source = (entry / "mylib" / "__init__.py").read_bytes()
     blob_id = hashlib.sha1(b"blob %d\x00" % len(source) + source).hexdigest()
     assert (project.cache / "blobs-v1" / blob_id[:2] / f"{blob_id}-644").is_file()

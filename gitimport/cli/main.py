@@ -102,11 +102,35 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except OSError as exc:  # a full disk, a file size limit, a read-only folder: the machine, not gitimport
+        print_error(*_file_system_error(exc))
+        if args.verbose:
+            _print_traceback()
+        return EXIT_FAILURE
     except Exception as exc:  # a bug: still one sentence, traceback on request
         print_error(f"Internal error: {type(exc).__name__}: {exc}.", "run again with --verbose and report the traceback")
         if args.verbose:
             _print_traceback()
         return EXIT_FAILURE
+
+
+def _file_system_error(exc: OSError) -> tuple[str, str]:
+    """One sentence and a hint for an operating-system error no layer below turned into a GitImportError.
+
+    Every file gitimport writes is written atomically, so the one thing to
+    say is what failed and what to do; the errno decides the hint.
+    """
+    import errno
+
+    where = f" on {exc.filename}" if exc.filename else ""
+    reason = exc.strerror or type(exc).__name__
+    if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        hint = "free disk space (or raise the file size limit), then run the command again; no file was left half-written"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = "check the permissions of that file and its folder, then run the command again"
+    else:
+        hint = "check that file and its folder, then run the command again; --verbose shows where it happened"
+    return f"The file system failed{where}: {reason}.", hint
 
 
 def _handler(name: str) -> Handler:

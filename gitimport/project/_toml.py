@@ -45,6 +45,11 @@ def parse_toml(text: str, source: str | os.PathLike[str], error: type[UsageError
             f"{where}: invalid TOML: {reason[:1].lower()}{reason[1:]}.",
             "fix the file at that line and column (TOML syntax: https://toml.io)",
         ) from None
+    except RecursionError:  # the parser recurses once per level of nested arrays and inline tables
+        raise error(
+            f"{source}: invalid TOML: arrays or inline tables are nested too deeply to read.",
+            "nothing gitimport reads nests more than a few levels: fix or restore the file",
+        ) from None
 
 
 def read_toml(path: Path, error: type[UsageError]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ nothing that touches the network or imports dulwich.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -47,6 +48,8 @@ _SETTINGS = (
 )
 VERIFY_MODES = ("off", "import")
 DEFAULT_TIMEOUT = 60.0
+#: A stall longer than a day is no timeout; beyond ~1e9 s sockets cannot even represent it.
+MAX_TIMEOUT = 86400.0
 DEFAULT_RETRIES = 3
 DEFAULT_MAX_FILE_SIZE = 100 * 1024**2
 DEFAULT_MAX_TREE_SIZE = 1024**3
@@ -219,17 +222,23 @@ def _verify_mode(table: Mapping[str, Any], where: str) -> str:
 
 
 def _number_setting(table: Mapping[str, Any], key: str, env: str, default: float, where: str, integer: bool = False) -> float:
-    """A non-negative number (seconds, or a count) from the environment, the config, or the default."""
+    """A non-negative number (seconds, or a count) from the environment, the config, or the default.
+
+    TOML and ``float()`` both accept ``nan`` and ``inf``, and a socket
+    cannot wait ``inf`` or ``1e300`` seconds: a timeout is finite and at most
+    :data:`MAX_TIMEOUT`, a count is whole.
+    """
     raw: Any = os.environ.get(env, table.get(key, default))
     try:
         value = int(raw) if integer else float(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         value = -1
-    if isinstance(raw, bool) or value < 0 or (key == "timeout" and value == 0):
+    fractional = integer and isinstance(raw, float) and not raw.is_integer()
+    timeout = key == "timeout"
+    if isinstance(raw, bool) or fractional or not math.isfinite(value) or value < 0 or (timeout and not 0 < value <= MAX_TIMEOUT):
         source = env if env in os.environ else f"{where}: '{key}'"
-        raise ConfigError(
-            f"{source} must be a positive {'whole ' if integer else ''}number, not {raw!r}.", f"for example {key} = {default:g}"
-        )
+        what = f"number of seconds, at most {MAX_TIMEOUT:g}" if timeout else f"{'whole ' if integer else ''}number"
+        raise ConfigError(f"{source} must be a positive {what}, not {raw!r}.", f"for example {key} = {default:g}")
     return value
 
 
@@ -260,11 +269,30 @@ def _lockfile(table: Mapping[str, Any], path: Path | None, where: str) -> Path |
     if path is None:
         return None
     configured = _string_setting(table, "lockfile", where)
-    if configured:
-        return (path.parent / Path(configured).expanduser()).absolute()
-    if path.suffix == ".py":
-        return path.with_name(path.name + ".lock")
-    return path.parent / DEFAULT_LOCK_NAME
+    if not configured:
+        return path.with_name(path.name + ".lock") if path.suffix == ".py" else path.parent / DEFAULT_LOCK_NAME
+    lockfile = (path.parent / Path(configured).expanduser()).absolute()
+    if lockfile.is_dir():
+        raise ConfigError(f"{where}: 'lockfile' names {lockfile}, which is a folder.", 'name a file: lockfile = "gitimport.lock"')
+    return lockfile
+
+
+def require_lock_folder(config: Config) -> None:
+    """Refuse, before any work, a lock file that cannot be written because its folder does not exist.
+
+    Loading a config does not need the folder (an absent lock reads as an
+    empty one, so ``list`` and ``cache dir`` work); writing the lock does,
+    and ``sync`` and ``add`` write it last, after fetching everything.
+
+    Raises:
+      ConfigError: the ``lockfile`` setting names a file in a folder that does not exist.
+    """
+    lockfile = config.lockfile
+    if lockfile is not None and not lockfile.parent.is_dir():
+        raise ConfigError(
+            f"{config.path}: 'lockfile' names {lockfile}, in {lockfile.parent}, which is not a folder.",
+            "create that folder, or fix the lockfile setting",
+        )
 
 
 def _host_list(table: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:

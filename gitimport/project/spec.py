@@ -32,6 +32,7 @@ TABLE_KEYS = frozenset({"git", "ref", "path", "require-signed"})
 _COMMIT_ID = re.compile(r"[0-9a-f]{40}")
 _SCP_LIKE = re.compile(r"^(?:(?P<user>[^@/:]+)@)?(?P<host>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]):(?P<path>[^/].*|/.*)$")
 _BAD_REF_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def is_commit_id(ref: str) -> bool:
@@ -183,6 +184,11 @@ def parse_repo(text: str, base_dir: Path | None = None, spec_text: str | None = 
     quoted = spec_text if spec_text is not None else redact_url(text)
     if not text:
         raise SpecError(f"Spec {quoted!r} has an empty REPO.", "write a URL, a local path or github:owner/repo before the @")
+    if _CONTROL.search(text):  # urlsplit drops tabs and newlines silently: the URL contacted would not be the one written
+        raise SpecError(
+            f"Spec {quoted!r} has a control character (a newline, a tab, …) in its REPO.",
+            "write the REPO on one line, without control characters",
+        )
     if _is_local_path(text):
         return _local_repo(text, base_dir)
     scheme, _, rest = text.partition(":")
@@ -320,5 +326,9 @@ def validate_module_name(name: object) -> str:
 
 
 def redact_url(url: str) -> str:
-    """Remove userinfo from any URL-like text, for messages and logs."""
-    return re.sub(r"(?<=://)[^/@\s]+@", "", url)
+    """Remove userinfo from any URL-like text, for messages and logs.
+
+    Everything between ``://`` and the last ``@`` before the next ``/`` goes,
+    so a password with a raw ``@``, a space or a newline in it goes whole.
+    """
+    return re.sub(r"(?<=://)[^/]*@", "", url)

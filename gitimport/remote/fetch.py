@@ -1,11 +1,13 @@
 """Talking to remote repositories through dulwich: list refs, fetch commits.
 
-This is the only module that speaks git protocols.  It applies mirrors and the
-host policy to every URL it contacts, fetches as little as it can (the wanted
-commits at depth 1, falling back to deeper fetches only for servers that
-refuse), and translates dulwich's transport-specific exceptions into
-:class:`FetchError` with one sentence and a hint.  It is imported lazily, never
-on the warm import path, and it never puts credentials into a message.
+This module and :mod:`gitimport.remote.transport` are the only ones that speak
+git protocols.  It applies mirrors and the host policy to every URL it
+contacts (the transport applies it again to every HTTP redirect), bounds each
+attempt of an operation by ``timeout``, fetches as little as it can (the
+wanted commits at depth 1, falling back to deeper fetches only for servers
+that refuse), and translates dulwich's transport-specific exceptions into
+:class:`FetchError` with one sentence and a hint.  It is imported lazily,
+never on the warm import path, and it never puts credentials into a message.
 """
 
 from __future__ import annotations
@@ -22,16 +24,18 @@ from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 from urllib.parse import urlsplit
 
-from dulwich.client import GitClient, HTTPUnauthorized, get_transport_and_path
+from dulwich.client import GitClient, HTTPUnauthorized
 from dulwich.errors import HangupException, NotGitRepository
 from dulwich.objects import ObjectID
 from dulwich.repo import Repo
 
-from ..errors import FetchError, RefNotFoundError
+from ..errors import FetchError, PolicyError, RefNotFoundError
 from ..project.config import Config
+from ..project.discovery import ENV_TIMEOUT
 from ..project.spec import RepoURL, is_commit_id, redact_url
 from .policy import apply_mirrors, check_policy
 from .repo import OfferingPinnedCommits, has_object, pack_object_count, pack_sizes, pin_commits
+from .transport import Deadline, open_client
 
 RETRY_BACKOFF_SECONDS = 0.5
 T = TypeVar("T")
@@ -72,6 +76,7 @@ class Remote:
         from .credentials import from_netrc, split_userinfo
 
         self.repo = repo
+        self.config = config
         self.timeout = config.timeout
         self.retries = config.retries
         self._git_config = _user_git_config()
@@ -91,21 +96,19 @@ class Remote:
         self._asked_helper = False
         self._client: GitClient | None = None
         self._path = ""
+        self._deadline = Deadline()
+        self._timed_out = False
 
     def _connect(self) -> tuple[GitClient, str]:
         if self._client is None:
-            kwargs: dict[str, Any] = {}
-            if self._is_http:
-                from dulwich.client import default_urllib3_manager
-
-                kwargs["pool_manager"] = default_urllib3_manager(self._git_config, timeout=self.timeout)
-                if self._credentials is not None:
-                    kwargs["username"] = self._credentials.username
-                    kwargs["password"] = self._credentials.password
-            ssh_command = os.environ.get("GIT_SSH_COMMAND") or _config_value(self._git_config, b"core", b"sshCommand")
-            if ssh_command:
-                kwargs["ssh_command"] = ssh_command
-            self._client, self._path = get_transport_and_path(self.url, **kwargs)
+            self._client, self._path = open_client(
+                self.url,
+                config=self.config,
+                git_config=self._git_config,
+                credentials=self._credentials,
+                deadline=self._deadline,
+                ssh_command=os.environ.get("GIT_SSH_COMMAND") or _config_value(self._git_config, b"core", b"sshCommand"),
+            )
         return self._client, self._path
 
     def _authenticated(self, operation: Callable[[GitClient, str], T]) -> T:
@@ -156,7 +159,9 @@ class Remote:
 
         Tries, in order: the commits by id at depth 1; the ref tips that peel to
         them at depth 1 (for servers that refuse wants that are not tips); all
-        refs at full depth.  Stops as soon as every commit is present.
+        refs at full depth.  Stops as soon as every commit is present, and at
+        a timeout: a server too slow for a shallow fetch is no faster for a
+        deeper one, which only asks it for more.
         """
         missing = {c for c in commits if not has_object(target, c)}
         if not missing:
@@ -176,6 +181,8 @@ class Remote:
                     target, wants, depth, progress, retries=self.retries if number == len(attempts) - 1 else min(1, self.retries)
                 )
             except FetchError as exc:
+                if self._timed_out:
+                    raise
                 error = error or exc
                 continue
             missing = {c for c in missing if not has_object(target, c)}
@@ -209,9 +216,35 @@ class Remote:
 
     @contextlib.contextmanager
     def _translated_errors(self) -> Iterator[None]:
-        """Turn every transport's exceptions into one readable FetchError."""
-        with _socket_timeout(self.timeout), _translating(self.display):
-            yield
+        """Run one attempt within ``timeout``; turn every transport's exceptions into one readable FetchError.
+
+        ``timeout`` is a deadline for the attempt as a whole (one ls-remote,
+        one fetch), on http(s), git:// and ssh alike: a server that drips a
+        byte at a time is cut off when it runs out (see
+        :mod:`gitimport.remote.transport`).  The per-socket timeout stays, for
+        connecting.  A timeout is a transient fault, retried as the others
+        are (see :meth:`_retrying`), so an operation against a server that
+        never finishes fails after at most ``retries + 1`` times ``timeout``
+        plus the backoff.  Local repositories are read in this process and
+        are not bounded.
+        """
+        self._timed_out = False
+        bounded = contextlib.nullcontext() if self.repo.is_local else self._deadline.running(self.timeout)
+        try:
+            with _socket_timeout(self.timeout), bounded:
+                yield
+        except (FetchError, PolicyError):
+            raise
+        except Exception as exc:  # every transport and pack parser has its own exceptions
+            if self._deadline.expired or _is_timeout(exc):  # a cut connection fails in any of them
+                self._timed_out = True
+                raise FetchError(
+                    f"Timed out after {self.timeout:g} s talking to {self.display}.",
+                    f"if the server is slow but working, raise `timeout` in the config (or {ENV_TIMEOUT}); "
+                    "otherwise check the URL and your network",
+                    transient=True,
+                ) from None
+            raise _translated(exc, self.display) from None
 
     def _retrying(self, action: Callable[[], T], retries: int) -> T:
         """Run a remote operation, retrying transient faults with exponential backoff.
@@ -261,22 +294,21 @@ def _socket_timeout(seconds: float) -> Iterator[None]:
                 socket.setdefaulttimeout(_saved_timeout)
 
 
-@contextlib.contextmanager
-def _translating(display: str) -> Iterator[None]:
-    """Turn every transport's exceptions into one readable FetchError."""
-    try:
-        yield
-    except FetchError:
-        raise
-    except HTTPUnauthorized:
-        raise FetchError(
+def _translated(exc: Exception, display: str) -> FetchError:
+    """The readable FetchError for a transport's exception (timeouts are handled by the caller)."""
+    if isinstance(exc, HTTPUnauthorized):
+        return FetchError(
             f"{display} requires authentication.",
             "put credentials in ~/.netrc or in the URL (they are never written to the lock)",
-        ) from None
-    except NotGitRepository:
-        raise FetchError(f"No git repository at {display}.", "check the REPO part of the spec") from None
-    except Exception as exc:  # every transport and pack parser has its own exceptions
-        raise FetchError(_explain(exc, display), _hint(exc), transient=_is_transient(exc)) from None
+        )
+    if isinstance(exc, NotGitRepository):
+        return FetchError(f"No git repository at {display}.", "check the REPO part of the spec")
+    return FetchError(_explain(exc, display), _hint(exc), transient=_is_transient(exc))
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    """A per-socket timeout, however the transport wrapped it."""
+    return isinstance(exc, (socket.timeout, TimeoutError)) or "timed out" in str(exc).lower()
 
 
 def _user_git_config() -> Any:
@@ -300,15 +332,15 @@ def _config_value(config: Any, section: bytes, name: bytes) -> str | None:
 
 
 def _is_transient(exc: BaseException) -> bool:
-    """Faults worth another try: resets, timeouts, truncated transfers, HTTP 5xx and 429."""
+    """Faults worth another try: resets, truncated transfers, HTTP 5xx and 429 (and timeouts, see the caller)."""
     if isinstance(exc, (ConnectionRefusedError, socket.gaierror)):
         return False  # nothing listens there, or no such host: retrying only delays the error
-    if isinstance(exc, (ConnectionError, TimeoutError, socket.timeout, HangupException, zlib.error, EOFError)):
+    if isinstance(exc, (ConnectionError, HangupException, zlib.error, EOFError)):
         return True
     text = str(exc).lower()
     if any(f"{code}" in text for code in (429, 500, 502, 503, 504)):
         return True
-    return any(word in text for word in ("timed out", "reset", "broken pipe", "incomplete", "truncated", "checksum", "closed"))
+    return any(word in text for word in ("reset", "broken pipe", "incomplete", "truncated", "checksum", "closed"))
 
 
 def _explain(exc: BaseException, display: str) -> str:
@@ -323,8 +355,6 @@ def _explain(exc: BaseException, display: str) -> str:
         return f"Cannot resolve the host of {display}."
     if isinstance(exc, ConnectionRefusedError) or "connection refused" in lowered:
         return f"Connection refused by {display}."
-    if isinstance(exc, (socket.timeout, TimeoutError)) or "timed out" in lowered:
-        return f"Timed out talking to {display}."
     if "404" in text or any(phrase in lowered for phrase in _NOT_FOUND_PHRASES):
         return f"No git repository at {display}."
     if isinstance(exc, HangupException):

@@ -54,7 +54,7 @@ class GitImportFinder:
         table: Table,
         parents: frozenset[str] = frozenset(),
         dists: Dists | None = None,
-        verify: dict[str, str] | None = None,
+        verify: dict[str, tuple[str, str, str]] | None = None,
         farm: str | None = None,
     ) -> None:
         self.config_path = config_path
@@ -62,7 +62,7 @@ class GitImportFinder:
         self._table = table
         self._parents = set(parents)
         self._dists: Dists = dists or {}
-        self._unverified: dict[str, str] = dict(verify or {})  # name -> digest, until first import
+        self._unverified: dict[str, tuple[str, str, str]] = dict(verify or {})  # name -> (digest, commit, path), until verified
         self._busy: set[str] = set()
         self._mutex = _thread.RLock()
         self._config: Config | None = None
@@ -126,7 +126,8 @@ class GitImportFinder:
         if row is None or not bytecode_ready(row):
             row = self._cold_path(fullname)
         if self._unverified and fullname in self._unverified:
-            _verify_on_import(fullname, row, self._unverified.pop(fullname))
+            _verify_on_import(fullname, row, self._unverified[fullname])
+            del self._unverified[fullname]  # only once it passed: a refused import is refused again
         return _spec_for(fullname, row[0], row[1])
 
     def _cold_path(self, name: str) -> Row:
@@ -177,11 +178,12 @@ class GitImportFinder:
                 self._table[name] = None
 
 
-def _verify_on_import(name: str, row: Row, digest: str) -> None:
-    """``verify = "import"``: re-hash the cached files before the first import in this process."""
+def _verify_on_import(name: str, row: Row, expected: tuple[str, str, str]) -> None:
+    """``verify = "import"``: re-hash the cached files, and check their binding to the lock, before the first import."""
     from ..store.verify import tree_problems
 
-    problems = tree_problems(row[2], os.path.basename(row[1]), digest)
+    digest, commit, path = expected
+    problems = tree_problems(row[2], os.path.basename(row[1]), digest, (commit, path))
     if problems:
         from ..errors import import_error
 
@@ -216,6 +218,7 @@ def _as_path(path: str) -> Path:
 def _prepare(config: Config, name: str) -> Row:
     """The cold path: bring one module into the cache (syncing it if needed)."""
     from ..project.lock import read_lock
+    from ..store.binding import serves
     from ..store.bytecode import ensure_bytecode
     from ..store.cache import Cache
     from ..sync import sync
@@ -223,7 +226,7 @@ def _prepare(config: Config, name: str) -> Row:
     spec = config.modules.get(name)
     entry = read_lock(config.lockfile).get(name)
     cache = Cache(config.cache_dir)
-    if spec is None or entry is None or entry.spec != spec.redacted or not cache.locked_tree(name, entry).complete:
+    if spec is None or entry is None or entry.spec != spec.redacted or not serves(cache.locked_tree(name, entry), entry):
         report = sync(config, only=[name], warn=_stderr)
         entry = next(outcome.entry for outcome in report.modules if outcome.name == name)
     row = table_row(entry, name, str(config.cache_dir))

@@ -38,8 +38,6 @@ def compile_tree(entry: Path, optimize: int | None = None, store: Path | None = 
     With ``store`` (the cache root), a source compiled before at the same place
     of another tree is not compiled again: its .pyc is hard-linked from ``pyc-v1``.
     """
-    import hashlib
-
     level = sys.flags.optimize if optimize is None else optimize
     suffix = layout.bytecode_suffix(level)
     written: dict[str, str] = {}
@@ -53,7 +51,7 @@ def compile_tree(entry: Path, optimize: int | None = None, store: Path | None = 
             if not compile_source(source, cfile, relative.as_posix(), level):
                 continue
         else:
-            source_hash = hashlib.sha256(source.read_bytes() + b"\0" + relative.as_posix().encode()).hexdigest()
+            source_hash = _stored_source_key(source, relative.as_posix())
             prefix = f"{source_hash}.{suffix}."
             folder = store / layout.PYCS / source_hash[:2]
             known = next((p for p in folder.glob(f"{prefix}*.pyc") if not p.name.startswith(".")), None) if folder.is_dir() else None
@@ -66,6 +64,31 @@ def compile_tree(entry: Path, optimize: int | None = None, store: Path | None = 
         os.chmod(cfile, 0o444)
         written[cfile.relative_to(entry).as_posix()] = sha256_file(cfile)
     return written
+
+
+def _stored_source_key(source: Path, shown_as: str) -> str:
+    """What ``pyc-v1`` files a source's bytecode by: its bytes and its place in the tree."""
+    import hashlib
+
+    return hashlib.sha256(source.read_bytes() + b"\0" + shown_as.encode()).hexdigest()
+
+
+def forget_stored_bytecode(cache: Cache, location: TreeLocation) -> None:
+    """Remove from ``pyc-v1`` every stored .pyc of the sources of a tree, for every interpreter.
+
+    ``--repair`` calls it before it rebuilds a tree that failed verification:
+    a .pyc forged in the store under a name that matches its own hash passes
+    the store's cheap check, and would otherwise be linked into the rebuilt
+    tree again.  The rebuilt tree compiles afresh and stores what it compiled.
+    """
+    base = location.entry
+    for source in sorted(location.path.rglob("*.py")) if location.path.is_dir() else [location.path]:
+        if source.is_symlink() or not source.is_file() or "__pycache__" in source.parts:
+            continue
+        key = _stored_source_key(source, source.relative_to(base).as_posix())
+        folder = cache.root / layout.PYCS / key[:2]
+        for stored in folder.glob(f"{key}.*.pyc") if folder.is_dir() else []:
+            atomic.remove(stored)
 
 
 def _same_bytecode(fresh: bytes, cached: bytes) -> bool:

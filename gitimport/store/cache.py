@@ -2,7 +2,7 @@
 
 :class:`Cache` turns names into paths under one cache folder (the names
 themselves are in :mod:`gitimport.store.layout`) and holds the inter-process
-locks.  Invariants kept by the store: a ``trees-v1`` entry is complete or
+locks.  Invariants kept by the store: a ``trees-v2`` entry is complete or
 absent (it is built in ``tmp-v1`` and renamed into place in one step); its
 files are read-only; ``bytecode-<tag>.json`` exists only after every ``.pyc``
 it lists is written.  This module must not import dulwich, and the common
@@ -14,13 +14,14 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import atomic
-from ..project.discovery import ENV_LOCK_TIMEOUT
+from ..project.discovery import ENV_CACHE_DIR, ENV_LOCK_TIMEOUT
 from . import layout
 
 if TYPE_CHECKING:
@@ -60,6 +61,56 @@ class Cache:
     def __init__(self, root: Path) -> None:
         self.root = root
 
+    def create(self) -> None:
+        """Create the cache folder, or adopt an existing one, marked with ``CACHEDIR.TAG``.
+
+        This is the one place that creates the cache folder: everything that
+        writes into the cache goes through :meth:`lock`, :meth:`new_build_dir`
+        or this method first.  The tag tells backup tools to skip the folder,
+        and tells ``cache clean`` that gitimport made it.  An existing folder
+        without the tag is adopted only when every entry in it is a name of
+        :data:`layout.ENTRIES` (an empty folder, or a cache of a gitimport
+        that wrote no tag yet), so a ``cache-dir`` that names a home folder
+        never gets marked, written into, or later removed.  Once tagged, the
+        check costs one ``stat``.
+
+        Raises:
+          ConfigError: the folder is a file, or holds files gitimport did not create.
+          GitImportError: the folder cannot be created or marked (permissions, a full disk).
+        """
+        tag = self.root / layout.TAG
+        if tag.is_file():
+            return
+        from ..errors import ConfigError, GitImportError
+
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            problem = "is a file" if self.root.exists() else "cannot be created: a part of its path is a file"
+            raise ConfigError(f"The cache folder {self.root} {problem}.", f"point cache-dir (or {ENV_CACHE_DIR}) at a folder") from None
+        except OSError as exc:
+            raise GitImportError(f"Cannot create the cache folder {self.root}: {exc.strerror}.", _CACHE_DIR_HINT) from None
+        foreign = self.foreign_entries()
+        if foreign:
+            shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+            raise ConfigError(
+                f"The cache folder {self.root} holds files gitimport did not create ({shown}), "
+                "so gitimport will not write into it or remove it.",
+                f"point cache-dir (or {ENV_CACHE_DIR}) at a new or empty folder, or at one gitimport created",
+            )
+        try:
+            atomic.write_text(tag, layout.TAG_TEXT)
+        except OSError as exc:
+            raise GitImportError(f"Cannot mark the cache folder {self.root}: {exc.strerror}.", _CACHE_DIR_HINT) from None
+
+    def foreign_entries(self) -> list[str]:
+        """Names at the top of the cache folder that are not gitimport's (nor a temporary of one), sorted."""
+        try:
+            names = os.listdir(self.root)
+        except OSError:
+            return []
+        return sorted(n for n in names if n not in layout.ENTRIES and atomic.temporary_of(n) not in layout.ENTRIES)
+
     def repo_dir(self, identity: str) -> Path:
         """The bare repository for a normalized URL; the slug is for people only."""
         import hashlib
@@ -87,17 +138,19 @@ class Cache:
     def lock(self, name: str) -> Iterator[None]:
         """Hold an inter-process lock on ``name`` (a repository key or tree entry).
 
-        The holder writes its pid and command beside the lock, so a process
-        that waits too long (``GITIMPORT_LOCK_TIMEOUT`` seconds, default 600)
-        can say who is in the way.
+        The holder writes its pid and command beside the lock (every URL on
+        it without its userinfo), so a process that waits too long
+        (``GITIMPORT_LOCK_TIMEOUT`` seconds, default 600) can say who is in
+        the way.
         """
         from filelock import FileLock, Timeout
 
+        timeout = _lock_timeout()
+        self.create()
         folder = self.root / layout.LOCKS
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(exist_ok=True)
         path = folder / f"{name}.lock"
         holder = folder / f"{name}.holder"
-        timeout = float(os.environ.get(ENV_LOCK_TIMEOUT, LOCK_TIMEOUT_SECONDS))
         lock = FileLock(str(path), timeout=timeout)
         try:
             lock.acquire()
@@ -110,7 +163,7 @@ class Cache:
             ) from None
         try:
             with contextlib.suppress(OSError):
-                holder.write_text(f"process {os.getpid()} ({' '.join(sys.argv)[:200]})", encoding="utf-8")
+                atomic.write_text(holder, f"process {os.getpid()} ({_command_line()})")
             yield
         finally:
             lock.release()
@@ -121,6 +174,7 @@ class Cache:
         Its name carries our pid, so :meth:`remove_stale_builds` can tell the
         leftovers of a killed process from the work of a running one.
         """
+        self.create()
         return Path(atomic.new_staging_folder(self.root / layout.TMP / "build"))
 
     def remove_stale_builds(self) -> None:
@@ -128,11 +182,88 @@ class Cache:
         atomic.sweep_stale(str(self.root / layout.TMP))
 
 
-def _read_holder(holder: Path) -> str:
+def _lock_timeout() -> float:
+    """``GITIMPORT_LOCK_TIMEOUT``, checked: ``float()`` takes ``nan``, and filelock would wait forever on it."""
+    raw = os.environ.get(ENV_LOCK_TIMEOUT)
+    if raw is None:
+        return LOCK_TIMEOUT_SECONDS
     try:
-        return holder.read_text(encoding="utf-8") or "another process"
-    except OSError:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        from ..errors import ConfigError
+
+        raise ConfigError(
+            f"{ENV_LOCK_TIMEOUT} must be a number of seconds, 0 or more, not {raw!r}.", f"for example {ENV_LOCK_TIMEOUT}=600, or unset it"
+        )
+    return value
+
+
+_CACHE_DIR_HINT = f"check the folder's permissions and free space, or point cache-dir (or {ENV_CACHE_DIR}) elsewhere"
+
+
+def _command_line() -> str:
+    """This process's command line as a holder file records it: without the userinfo of any URL on it.
+
+    The holder sits in a cache that other users and tools may read, and
+    ``gitimport add NAME https://user:token@host/repo@v1`` puts a token on the
+    command line.
+    """
+    from ..project.spec import redact_url
+
+    return " ".join(redact_url(arg) for arg in sys.argv)[:200]
+
+
+def _read_holder(holder: Path) -> str:
+    """Who holds a lock, for the timeout message (redacted again: a holder written before redaction existed)."""
+    from ..project.spec import redact_url
+
+    try:
+        return redact_url(holder.read_text(encoding="utf-8")) or "another process"
+    except (OSError, UnicodeDecodeError):
         return "another process"
+
+
+@dataclass
+class _Held:
+    """This process's hold on one project lock: a thread lock, and how deep the holding thread is in it."""
+
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    depth: int = 0
+
+
+_held: dict[str, _Held] = {}
+_held_guard = threading.Lock()
+
+
+@contextlib.contextmanager
+def project_lock(cache_root: Path, config_path: Path) -> Iterator[None]:
+    """Hold the lock of the project whose config is ``config_path``: one edit of its config and lock at a time.
+
+    ``add``, ``remove`` and ``sync`` each read the config and the lock,
+    work, and write them back; two at once would lose one's changes (eight
+    parallel ``add`` calls left one entry in the lock).  The lock file is
+    ``locks-v1/project-<hash of the config's resolved path>.lock`` in the
+    cache, so the project folder gets no lock file of its own.  It is
+    re-entrant in one thread (``add`` holds it and calls ``sync``, which
+    takes it again) and exclusive between threads and processes.
+    """
+    import hashlib
+
+    name = "project-" + hashlib.sha256(str(config_path.resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    cache = Cache(cache_root)
+    key = str(cache.root.absolute() / layout.LOCKS / name)
+    with _held_guard:
+        held = _held.setdefault(key, _Held())
+    with held.lock, contextlib.ExitStack() as outermost:
+        if held.depth == 0:
+            outermost.enter_context(cache.lock(name))
+        held.depth += 1
+        try:
+            yield
+        finally:
+            held.depth -= 1
 
 
 def read_manifest(location: TreeLocation) -> dict[str, object]:

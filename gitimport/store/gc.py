@@ -24,7 +24,7 @@ from pathlib import Path
 from .. import atomic
 from . import layout
 from .cache import Cache
-from .layout import COLLECTED, DIST_POINTERS, DISTS, NAMESPACES, PINS, PROJECTS, REPOS, STORES, TMP, TREES
+from .layout import COLLECTED, DIST_POINTERS, DISTS, LOCKS, NAMESPACES, PINS, PROJECTS, REPOS, RETIRED, STORES, TAG, TMP, TREES
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def read_projects(cache_root: Path) -> list[Project]:
 
 
 def _write_projects(cache_root: Path, projects: list[Project]) -> None:
-    cache_root.mkdir(parents=True, exist_ok=True)
+    """Rewrite the registry; callers hold the ``projects`` lock, which created the cache folder."""
     atomic.write_json(
         cache_root / PROJECTS, {"version": 1, "projects": [{"lockfile": str(p.lockfile), "base": str(p.base)} for p in projects]}
     )
@@ -91,8 +91,11 @@ def collect_garbage(cache_root: Path, extra_projects: Iterable[Project] = (), dr
 
     Raises:
       LockFileError: a registered lock file that exists but cannot be read.
+      ConfigError: the folder is not a cache gitimport created (see :meth:`Cache.create`).
     """
     cache = Cache(cache_root)
+    if os.path.lexists(cache_root):
+        cache.create()  # only gitimport's own folder: its names could be anyone's in a home folder
     result = Collection()
     projects: list[Project] = []
     for project in [*read_projects(cache_root), *extra_projects]:
@@ -105,7 +108,7 @@ def collect_garbage(cache_root: Path, extra_projects: Iterable[Project] = (), dr
             result.forgotten.append(project.lockfile)
     keep = _referenced(cache, projects)
     for kind, path in _candidates(cache_root):
-        if path.name in keep[kind]:
+        if path.name in keep.get(kind, ()):  # a retired folder is never kept
             continue
         result.removed.append(path)
         result.freed += disk_usage(path)
@@ -114,6 +117,7 @@ def collect_garbage(cache_root: Path, extra_projects: Iterable[Project] = (), dr
     if not dry_run:
         result.freed += _sweep_stores(cache_root)
         cache.remove_stale_builds()
+        atomic.sweep_stale(str(cache_root / LOCKS))  # holder files of killed processes, half-written
         if result.forgotten:
             with cache.lock("projects"):
                 _write_projects(cache_root, [p for p in read_projects(cache_root) if p.lockfile not in result.forgotten])
@@ -145,6 +149,9 @@ def _candidates(cache_root: Path) -> Iterator[tuple[str, Path]]:
     Temporary files of a running process (``.name.<pid>.tmp``) are left alone;
     those of a killed one are garbage like any other.
     """
+    for retired in RETIRED:
+        if (cache_root / retired).is_dir():
+            yield retired, cache_root / retired
     for section in COLLECTED:
         folder = cache_root / section
         for child in sorted(folder.iterdir()) if folder.is_dir() else []:
@@ -228,16 +235,35 @@ def disk_usage(path: Path) -> int:
 
 
 def cache_sections(cache_root: Path) -> dict[str, int]:
-    """Bytes per top-level entry of the cache (``trees-v1``, ``repos-v1``, …)."""
+    """Bytes per top-level entry of the cache (``trees-v2``, ``repos-v1``, …)."""
     if not cache_root.is_dir():
         return {}
     return {child.name: disk_usage(child) for child in sorted(cache_root.iterdir()) if child.name != TMP or any(child.iterdir())}
 
 
-def clean_cache(cache_root: Path) -> int:
-    """Remove the whole cache folder; return the bytes freed (0 when there was none)."""
-    if not cache_root.exists():
-        return 0
-    freed = disk_usage(cache_root)
-    atomic.remove(cache_root)
-    return freed
+def clean_cache(cache_root: Path) -> tuple[int, list[str]]:
+    """Remove what gitimport created in the cache folder; return the bytes freed and the names left alone.
+
+    Only a folder gitimport created (or adopts: see :meth:`Cache.create`) is
+    touched, so a ``cache-dir`` that names a home folder cannot lose it; and
+    in it only the names of :data:`layout.ENTRIES` go.  The folder itself
+    goes when nothing else is in it; a file someone put there since stays,
+    and so does the tag, so the folder is still known as gitimport's.
+
+    Raises:
+      ConfigError: the folder is a file, or holds files gitimport did not create and no tag.
+    """
+    if not os.path.lexists(cache_root):
+        return 0, []
+    cache = Cache(cache_root)
+    cache.create()
+    kept = cache.foreign_entries()
+    if not kept and not cache_root.is_symlink():
+        freed = disk_usage(cache_root)
+        atomic.remove(cache_root)
+        return freed, []
+    freed = 0
+    for name in sorted(set(os.listdir(cache_root)) - {*kept, TAG}):
+        freed += disk_usage(cache_root / name)
+        atomic.remove(cache_root / name)
+    return freed, kept

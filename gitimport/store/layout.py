@@ -4,9 +4,10 @@ Layout under the cache dir (the ``-v1`` suffixes version the layout, so a
 later layout never misreads this one)::
 
     repos-v1/<key>-<slug>/             bare repositories, one per normalized URL
-    trees-v1/<object>-<root>/<root>    a materialized file or folder, read-only
-    trees-v1/<object>-<root>/manifest.json       sha256 of every file, the digest
-    trees-v1/<object>-<root>/bytecode-<tag>.json sha256 of every .pyc for one interpreter
+    trees-v2/<object>-<root>/<root>    a materialized file or folder, read-only
+    trees-v2/<object>-<root>/manifest.json       sha256 of every file, the digest
+    trees-v2/<object>-<root>/bytecode-<tag>.json sha256 of every .pyc for one interpreter
+    trees-v2/<object>-<root>/origins/<key>.json  a commit:path this tree was materialized from
     blobs-v1/<id[:2]>/<blob id>-<mode> one copy of each file; trees hard-link to it
     pyc-v1/<hash[:2]>/<source sha256>.<tag>.<pyc sha256>.pyc   one copy of each compiled source
     dists-v1/<key>/<name>-<version>.dist-info   metadata of a pinned distribution
@@ -14,13 +15,16 @@ later layout never misreads this one)::
     pins-v1/<key>.json                 pin() of an exact commit: its lock entry
     namespaces-v1/<key>/               symlinks that make pinned dotted names namespace portions
     projects-v1.json                   the lock files that use this cache (for gc)
-    locks-v1/<name>.lock               inter-process file locks
+    locks-v1/<name>.lock               inter-process file locks (``.holder``: who holds each)
     tmp-v1/                            build folders, renamed into place when complete
+    CACHEDIR.TAG                       marks the folder as a cache gitimport created
 
 Everything that reads or writes the cache takes its names from here, and
 ``gc`` collects every folder in :data:`COLLECTED`, so a new folder is added in
-this file and nowhere else.  This module is on the warm import path: strings
-and ``os.path`` only.
+this file and nowhere else.  :data:`ENTRIES` lists every top-level name: an
+untagged folder that holds anything else was not made by gitimport, which
+neither writes into it nor removes it (docs/configuration.md#the-cache-folder).
+This module is on the warm import path: strings and ``os.path`` only.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from __future__ import annotations
 import sys
 
 REPOS = "repos-v1"
-TREES = "trees-v1"
+TREES = "trees-v2"
 BLOBS = "blobs-v1"
 PYCS = "pyc-v1"
 DISTS = "dists-v1"
@@ -38,6 +42,19 @@ NAMESPACES = "namespaces-v1"
 PROJECTS = "projects-v1.json"
 LOCKS = "locks-v1"
 TMP = "tmp-v1"
+#: The cache directory tag (https://bford.info/cachedir/): backup tools skip a
+#: folder that holds it, and gitimport removes only folders that hold it.
+TAG = "CACHEDIR.TAG"
+TAG_TEXT = (
+    "Signature: 8a477f597d28d172789f06886806bc55\n"
+    "# This file is a cache directory tag created by gitimport.\n"
+    "# For information about cache directory tags, see https://bford.info/cachedir/\n"
+)
+#: Every name gitimport creates at the top of a cache folder.
+#: Folders of earlier layouts: nothing reads them, and ``gc`` removes them whole.  ``trees-v1``
+#: trees were materialized before symlinks were resolved and trees bound to commit:path.
+RETIRED = ("trees-v1",)
+ENTRIES = (REPOS, TREES, BLOBS, PYCS, DISTS, PINS, NAMESPACES, PROJECTS, LOCKS, TMP, TAG, *RETIRED)
 
 #: Folders whose entries ``gc`` removes when no known lock uses them.
 COLLECTED = (TREES, REPOS, DISTS, PINS, NAMESPACES)
@@ -45,6 +62,7 @@ COLLECTED = (TREES, REPOS, DISTS, PINS, NAMESPACES)
 STORES = (BLOBS, PYCS)
 
 MANIFEST = "manifest.json"
+ORIGINS = "origins"  # inside a tree entry: see gitimport.store.binding
 
 
 def root_name(path: str, module: str) -> str:
@@ -57,7 +75,7 @@ def root_name(path: str, module: str) -> str:
 
 
 def tree_entry_name(object_id: str, root: str) -> str:
-    """Folder name under ``trees-v1`` of the root ``root`` with git object id ``object_id``."""
+    """Folder name under ``trees-v2`` of the root ``root`` with git object id ``object_id``."""
     return f"{object_id}-{root}"
 
 

@@ -13,20 +13,26 @@ Python files are compiled, not imported.
 from __future__ import annotations
 
 import difflib
+import errno
 import hashlib
 import os
 import posixpath
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import atomic
 from ..errors import IntegrityError, PathNotFoundError, UnsafeTreeError
 from . import layout
 from .bytecode import compile_tree
 from .cache import Cache, TreeLocation, keep_in_store, link_from_store
-from .objects import MODE_GITLINK, MODE_LINK, MODE_TREE, ObjectStore, commit_tree, read_object, tree_entries
+from .objects import MODE_GITLINK, MODE_LINK, MODE_TREE, ObjectStore, commit_tree, git_hash, object_size, read_object, tree_entries
 from .verify import dirhash
+
+if TYPE_CHECKING:
+    from dulwich.object_store import DiskObjectStore
 
 
 @dataclass(frozen=True)
@@ -133,7 +139,7 @@ def _is_file(entry: tuple[int, str] | None) -> bool:
 
 
 def materialize(
-    store: ObjectStore,
+    store: DiskObjectStore,
     cache: Cache,
     root: Root,
     root_name: str,
@@ -142,6 +148,9 @@ def materialize(
 ) -> Materialized:
     """Write a verified root into the cache (or find it already there).
 
+    Every entry is checked (names, sizes, where links lead) before the first
+    file is written, so a refused tree costs neither disk nor memory.
+
     Raises:
       IntegrityError: an object that does not hash to its id, or a digest
         different from ``expected_digest`` (the lock's).
@@ -149,24 +158,19 @@ def materialize(
         file or tree over the size limits.
     """
     location = cache.tree(root.object, root_name)
+    notes: list[str] = []
+    if root.mode == MODE_TREE:
+        entries = _checked_entries(store, root, limits, notes)
+    else:
+        entries = [_Entry(root_name, root.mode, root.object, _blob_size(store, root_name, root.object, limits))]
     build = cache.new_build_dir()
     try:
-        staged = build / root_name
-        hashes: dict[str, str] = {}
-        notes: list[str] = []
+        base = build / root_name if root.mode == MODE_TREE else build
         if root.mode == MODE_TREE:
-            staged.mkdir()
-            total = 0
-            for relative, mode, object_id in _walk(store, root.object, "", notes):
-                total += _write_entry(store, staged, relative, mode, object_id, hashes, limits, cache.root / layout.BLOBS)
-                if total > limits.max_tree_size:
-                    raise UnsafeTreeError(
-                        f"{root.path or 'The repository root'} is larger than max-tree-size ({_size(limits.max_tree_size)}).",
-                        "raise max-tree-size in the config if this tree is expected to be this large",
-                    )
-        else:
-            _write_entry(store, build, root_name, root.mode, root.object, hashes, limits, cache.root / layout.BLOBS)
-            hashes = {root_name: hashes[root_name]}
+            base.mkdir()
+        hashes: dict[str, str] = {}
+        for entry in entries:
+            _write_entry(store, base, entry, hashes, cache.root / layout.BLOBS)
         digest = dirhash(hashes)
         if expected_digest is not None and digest != expected_digest:
             raise IntegrityError(
@@ -184,16 +188,60 @@ def materialize(
     return Materialized(root=root, digest=digest, location=location, notes=notes)
 
 
+@dataclass(frozen=True)
+class _Entry:
+    """One entry to write: its path below the root, mode, id, size, and for a symlink its target."""
+
+    path: str
+    mode: int
+    object: str
+    size: int
+    target: str = ""
+
+
+def _checked_entries(store: DiskObjectStore, root: Root, limits: Limits, notes: list[str]) -> list[_Entry]:
+    """Every entry below a tree root, refused if a name, a size or a link breaks the rules.
+
+    Sizes come from object headers (:func:`object_size`), so nothing is
+    inflated to be refused; links are checked once all entries are known,
+    since a link may lead through entries that come after it.
+    """
+    entries: list[_Entry] = []
+    total = 0
+    for relative, mode, object_id in _walk(store, root.object, "", notes):
+        size = 0 if mode == MODE_TREE else _blob_size(store, relative, object_id, limits)
+        total += size
+        if total > limits.max_tree_size:
+            raise UnsafeTreeError(
+                f"{root.path or 'The repository root'} is larger than max-tree-size ({_size(limits.max_tree_size)}).",
+                "raise max-tree-size in the config if this tree is expected to be this large",
+            )
+        target = _link_target(store, relative, object_id, size) if mode == MODE_LINK else ""
+        entries.append(_Entry(relative, mode, object_id, size, target))
+    _Links({entry.path: entry.mode for entry in entries}, {e.path: e.target for e in entries if e.mode == MODE_LINK}).check()
+    return entries
+
+
+def _blob_size(store: DiskObjectStore, relative: str, object_id: str, limits: Limits) -> int:
+    size = object_size(store, object_id)
+    if size > limits.max_file_size:
+        raise UnsafeTreeError(
+            f"{relative} is {_size(size)}, larger than max-file-size ({_size(limits.max_file_size)}).",
+            "raise max-file-size in the config if this file is expected",
+        )
+    return size
+
+
 def _walk(store: ObjectStore, tree_id: str, prefix: str, notes: list[str]) -> Iterator[tuple[str, int, str]]:
     """Yield (relative path, mode, id) for every entry below a tree, verified and safe."""
     seen_folded: dict[str, str] = {}
     for name, mode, object_id in tree_entries(store, tree_id):
         relative = f"{prefix}{name}"
         _check_name(name, relative)
-        folded = name.casefold()
+        folded = _fold(name)
         if folded in seen_folded:
             raise UnsafeTreeError(
-                f"{prefix}{seen_folded[folded]!s} and {relative} differ only in case.",
+                f"{prefix}{seen_folded[folded]!s} and {relative} differ only in case or Unicode normalization.",
                 "they would collide on a case-insensitive file system; rename one in the repository",
             )
         seen_folded[folded] = name
@@ -208,62 +256,192 @@ def _walk(store: ObjectStore, tree_id: str, prefix: str, notes: list[str]) -> It
             yield from _walk(store, object_id, relative + "/", notes)
 
 
+def _fold(name: str) -> str:
+    """What a case-insensitive file system compares: macOS's also ignores Unicode normalization."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
 def _check_name(name: str, relative: str) -> None:
-    if name in ("", ".", "..", ".git") or "/" in name or "\\" in name or "\x00" in name or name.casefold() == ".git":
-        raise UnsafeTreeError(f"The tree holds an unsafe entry name {relative!r}.", "refusing to write names that could escape the tree")
+    """Refuse a name that could escape the tree, or that the digest could not hash unambiguously.
 
-
-def _write_entry(
-    store: ObjectStore,
-    base: Path,
-    relative: str,
-    mode: int,
-    object_id: str,
-    hashes: dict[str, str],
-    limits: Limits,
-    blob_store: Path | None = None,
-) -> int:
-    """Write one verified entry (a hard link to the blob store when possible); return its size."""
-    target = base / relative
-    if mode == MODE_TREE:
-        target.mkdir()
-        return 0
-    stored = blob_store / f"{object_id[:2]}/{object_id}-{'755' if mode & 0o111 else '644'}" if blob_store else None
-    data = _stored_blob(stored, object_id) if stored is not None and mode != MODE_LINK else None
-    from_store = data is not None
-    if data is None:
-        data = read_object(store, object_id, b"blob")
-    if len(data) > limits.max_file_size:
+    The digest (docs/lock-file.md#the-digest) is one ``<sha256>  <path>\n``
+    line per file, over UTF-8: a newline in a name could forge a second line,
+    and a name that is not UTF-8 has no place in the order.  The other control
+    characters (C0, DEL, C1) are refused with it: no honest file name holds
+    one, and they would rewrite the terminal in every listing of the tree.
+    """
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = relative.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
         raise UnsafeTreeError(
-            f"{relative} is {_size(len(data))}, larger than max-file-size ({_size(limits.max_file_size)}).",
-            "raise max-file-size in the config if this file is expected",
+            f"The tree holds an entry name that is not valid UTF-8 ('{shown}').",
+            "gitimport hashes names as UTF-8 (docs/lock-file.md#the-digest); rename the entry in the repository",
+        ) from None
+    if (
+        name in ("", ".", "..")
+        or "/" in name
+        or "\\" in name
+        or name.casefold() == ".git"
+        or any(character < " " or "\x7f" <= character <= "\x9f" for character in name)
+    ):
+        raise UnsafeTreeError(
+            f"The tree holds an unsafe entry name {relative!r}.",
+            "refusing names that could escape the tree or make its digest ambiguous (docs/lock-file.md#the-digest)",
         )
-    if mode == MODE_LINK:
-        link = data.decode("utf-8", "surrogateescape")
-        resolved = posixpath.normpath(posixpath.join(posixpath.dirname(relative), link))
-        if link.startswith("/") or resolved == ".." or resolved.startswith("../"):
+
+
+PATH_MAX = 4096
+"""Linux's limit on a path, its final NUL included: symlink(2) refuses a longer target (ENAMETOOLONG)."""
+
+MAX_LINKS = 40
+"""Symlinks Linux follows in resolving one path (MAXSYMLINKS); the 41st fails with ELOOP."""
+
+
+def _link_target(store: ObjectStore, relative: str, object_id: str, size: int) -> str:
+    """A symlink's target as ``os.symlink`` takes it, refused when no file system could hold it."""
+    data = b""
+    if size >= PATH_MAX:  # refused from its header size, unread
+        problem = f"a target of {size} bytes (PATH_MAX is {PATH_MAX})"
+    else:
+        data = read_object(store, object_id, b"blob")
+        problem = "an empty target" if not data else "a NUL byte in its target" if b"\x00" in data else ""
+    if problem:
+        raise UnsafeTreeError(f"Symlink {relative!r} has {problem}.", "no file system can hold such a link; fix it in the repository")
+    return data.decode("utf-8", "surrogateescape")
+
+
+class _Links:
+    """The symlinks of one tree, followed through the tree's own entries as the OS follows them.
+
+    A target is read relative to its link's folder one component at a time,
+    as POSIX path resolution does: a component that is a link is replaced by
+    where that link leads, so a ``..`` after it climbs from the link's
+    target, not from its name.  Reading targets as text misses that:
+    ``l -> .`` and ``x -> l/../etc`` each look inside, but ``x`` leads out.
+    A link is refused if its resolution leaves the imported root at any step
+    or meets an absolute path, follows more links than the OS would, loops,
+    or names a link in another case (which leads elsewhere on a
+    case-insensitive file system).  A name the tree does not hold is taken as
+    a folder (``__pycache__`` appears later, at compile time), so a dangling
+    link is kept only if it stays inside too.  Each link is resolved once:
+    where it leads does not depend on who follows it.
+    """
+
+    def __init__(self, modes: dict[str, int], targets: dict[str, str]) -> None:
+        self._modes = modes
+        self._targets = targets
+        self._folded = {"/".join(map(_fold, path.split("/"))): path for path in modes}
+        self._resolved: dict[str, tuple[list[str], list[str]]] = {}  # link -> where it leads, the links it goes through
+        self._following: set[str] = set()
+        self._origin = ""
+
+    def check(self) -> None:
+        for link in sorted(self._targets):
+            self._origin = link
+            self._follow(link, [])
+
+    def _follow(self, link: str, trail: list[str]) -> list[str]:
+        """Where ``link`` leads (folder names from the root); the links it goes through are added to ``trail``."""
+        if link in self._resolved:
+            leads, through = self._resolved[link]
+            trail.extend(through)
+            self._count(trail)
+            return list(leads)
+        if link in self._following:
+            raise self._refused("loops", trail[:-1], "the OS cannot follow it (ELOOP); fix the links in the repository")
+        self._following.add(link)
+        start = len(trail)
+        leads = self._resolve(link.split("/")[:-1], self._targets[link], trail)
+        self._following.discard(link)
+        self._resolved[link] = (leads, trail[start:])
+        return list(leads)
+
+    def _resolve(self, where: list[str], target: str, trail: list[str]) -> list[str]:
+        outside = "links may lead only inside the imported tree, directly or through other links"
+        if target.startswith("/"):
+            raise self._refused("points outside the imported tree", trail, outside)
+        for part in target.split("/"):
+            if part in ("", "."):
+                continue
+            if part == "..":
+                if not where:
+                    raise self._refused("points outside the imported tree", trail, outside)
+                where = where[:-1]
+                continue
+            path = "/".join([*where, part])
+            mode = self._modes.get(path)
+            if mode == MODE_LINK:
+                trail.append(path)
+                self._count(trail)
+                where = self._follow(path, trail)
+                continue
+            other = self._folded.get("/".join(map(_fold, path.split("/")))) if mode is None else None
+            if other is not None:
+                raise UnsafeTreeError(
+                    f"Symlink {self._origin!r} names {path!r}, which the tree has only as {other!r}.",
+                    "on a case-insensitive file system it would lead elsewhere; fix the link's case in the repository",
+                )
+            where = [*where, part]
+        return where
+
+    def _count(self, trail: list[str]) -> None:
+        if 1 + len(trail) > MAX_LINKS:
             raise UnsafeTreeError(
-                f"Symlink {relative!r} points outside the imported tree ({link!r}).", "refusing to follow links out of the tree"
+                f"Symlink {self._origin!r} ({self._targets[self._origin]!r}) goes through more than {MAX_LINKS} links.",
+                f"the OS stops after {MAX_LINKS} (ELOOP); shorten the chain of links in the repository",
             )
-        os.symlink(link, target)
-    elif not (from_store and stored is not None and link_from_store(stored, target)):
-        with open(target, "xb") as handle:
-            handle.write(data)
-        os.chmod(target, 0o555 if mode & 0o111 else 0o444)
-        if stored is not None:
+
+    def _refused(self, what: str, trail: list[str], hint: str) -> UnsafeTreeError:
+        through = ", ".join(f"{link!r} -> {self._targets[link]!r}" for link in dict.fromkeys(trail))
+        shown = f"{self._targets[self._origin]!r}" + (f", through {through}" if through else "")
+        return UnsafeTreeError(f"Symlink {self._origin!r} {what} ({shown}).", hint)
+
+
+def _write_entry(store: ObjectStore, base: Path, entry: _Entry, hashes: dict[str, str], blob_store: Path) -> None:
+    """Write one checked entry: a folder, a symlink, or a file (a hard link to the blob store when possible)."""
+    target = base / entry.path
+    try:
+        if entry.mode == MODE_TREE:
+            target.mkdir()
+            return
+        if entry.mode == MODE_LINK:
+            os.symlink(entry.target, target)
+            hashes[entry.path] = hashlib.sha256(entry.target.encode("utf-8", "surrogateescape")).hexdigest()
+            return
+        stored = blob_store / f"{entry.object[:2]}/{entry.object}-{'755' if entry.mode & 0o111 else '644'}"
+        data = _stored_blob(stored, entry)
+        from_store = data is not None
+        if data is None:
+            data = read_object(store, entry.object, b"blob")
+            if len(data) != entry.size:
+                raise IntegrityError(
+                    f"Git object {entry.object} is corrupt: its header says {entry.size} bytes, its content has {len(data)}.",
+                    "run `gitimport sync --repair`; if it persists, the server sent bad data",
+                )
+        if not (from_store and link_from_store(stored, target)):
+            with open(target, "xb") as handle:
+                handle.write(data)
+            os.chmod(target, 0o555 if entry.mode & 0o111 else 0o444)
             keep_in_store(target, stored)
-    hashes[relative] = hashlib.sha256(data).hexdigest()
-    return len(data)
+    except OSError as error:
+        if error.errno != errno.ENAMETOOLONG:
+            raise
+        raise UnsafeTreeError(
+            f"{entry.path} cannot be written: its name or path is too long for the file system.",
+            "shorten it in the repository, or use a cache folder with a shorter path (GITIMPORT_CACHE_DIR)",
+        ) from None
+    hashes[entry.path] = hashlib.sha256(data).hexdigest()
 
 
-def _stored_blob(stored: Path, object_id: str) -> bytes | None:
+def _stored_blob(stored: Path, entry: _Entry) -> bytes | None:
     """A stored copy of a blob, only if it still hashes to its git id (else it is not used)."""
     try:
-        data = stored.read_bytes()
+        with open(stored, "rb") as handle:
+            data = handle.read(entry.size + 1)  # no more than the blob can hold, whatever the store now says
     except OSError:
         return None
-    actual = hashlib.sha1(b"blob %d\x00" % len(data) + data).hexdigest()
-    return data if actual == object_id else None
+    return data if git_hash(b"blob", data) == entry.object else None
 
 
 def _size(size: int) -> str:

@@ -3,24 +3,30 @@
 Every object gitimport reads from a repository (to materialize a tree, to find
 a project's metadata, to check a signature) comes through :func:`read_object`,
 which re-hashes it: so what is read is exactly what the id names, whatever
-the server sent or the disk now holds.  Trees are parsed here rather than by
-dulwich, whose parser changed signature between the versions we support.
+the server sent or the disk now holds.  :func:`object_size` answers first,
+from an object's header, so that size limits apply before anything is
+inflated.  Trees are parsed here rather than by dulwich, whose parser changed
+signature between the versions we support.
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Protocol
+import os
+import zlib
+from typing import IO, TYPE_CHECKING, Protocol
 
-from ..errors import IntegrityError
+from ..errors import DamagedRepositoryError, IntegrityError
 
 if TYPE_CHECKING:
+    from dulwich.object_store import DiskObjectStore
     from dulwich.objects import ObjectID
 
 MODE_TREE = 0o040000
 MODE_LINK = 0o120000
 MODE_GITLINK = 0o160000
 TYPE_NAMES = {1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}
+OFS_DELTA, REF_DELTA = 6, 7  # pack entry types: a delta against an earlier entry, or against an object id
 
 
 class ObjectStore(Protocol):
@@ -34,17 +40,118 @@ def read_object(store: ObjectStore, object_id: str, expected_type: bytes) -> byt
     try:
         type_num, data = store.get_raw(_object_id(object_id))
     except KeyError:
-        raise IntegrityError(
-            f"Git object {object_id} is missing from the cache.", "run `gitimport sync --repair` to fetch it again"
-        ) from None
+        raise _missing(object_id) from None
+    except Exception:  # a damaged pack fails in dulwich's own ways (zlib, checksum, offsets): all mean the same here
+        unreadable = True
+    else:
+        unreadable = False
+    if unreadable:  # raised outside the handler: dulwich's error would pin the pack's memory map until it is freed
+        raise _corrupt(object_id)
     type_name = TYPE_NAMES.get(type_num, b"?")
-    actual = hashlib.sha1(b"%s %d\x00" % (type_name, len(data)) + data).hexdigest()
+    actual = git_hash(type_name, data)
     if actual != object_id or type_name != expected_type:
-        raise IntegrityError(
-            f"Git object {object_id} is corrupt: its content hashes to {actual} ({type_name.decode()}).",
-            "run `gitimport sync --repair`; if it persists, the server sent bad data",
+        raise DamagedRepositoryError(
+            f"Git object {object_id} is corrupt: its content hashes to {actual} ({type_name.decode()}).", _DAMAGE_HINT
         )
     return data
+
+
+def git_hash(type_name: bytes, data: bytes) -> str:
+    """The git id of an object's content, without copying the content to prepend its header."""
+    digest = hashlib.sha1(b"%s %d\x00" % (type_name, len(data)))
+    digest.update(data)
+    return digest.hexdigest()
+
+
+def object_size(store: DiskObjectStore, object_id: str) -> int:
+    """The size of an object's content, read from its header without inflating the content.
+
+    dulwich returns objects whole, inflated in memory, so a blob that is small
+    compressed (a gigabyte of zeros packs into a megabyte) would fill memory
+    before any size limit could look at it.  Its header says the size first:
+    a pack entry begins with its type and inflated size, a delta's data with
+    the size of the object it makes, a loose object with ``<type> <size>\\0``.
+    Packs are searched before loose objects, as dulwich does.  The size is a
+    claim, not a check: :func:`read_object` still re-hashes the content.
+    """
+    for pack in store.packs:
+        try:
+            offset = pack.index.object_offset(_object_id(object_id))
+        except KeyError:
+            continue
+        with open(pack.data.path, "rb") as handle:
+            return _packed_size(handle, offset, object_id)
+    try:
+        with open(os.path.join(store.path, object_id[:2], object_id[2:]), "rb") as handle:
+            header = _inflated_start(handle, 32, object_id)  # "<type> <size>\0": at most 27 bytes
+    except FileNotFoundError:
+        raise _missing(object_id) from None
+    kind, _, size = header.partition(b"\x00")[0].partition(b" ")
+    if kind not in TYPE_NAMES.values() or not size.isdigit() or b"\x00" not in header:
+        raise _corrupt(object_id)
+    return int(size)
+
+
+def _packed_size(handle: IO[bytes], offset: int, object_id: str) -> int:
+    """The size in the pack entry at ``offset``: its own, or for a delta the one its delta data declares."""
+    handle.seek(offset)
+    header = handle.read(32)  # type and size (10 bytes at most), then a base offset (10) or a base id (20)
+    try:
+        byte = header[0]
+        type_num, size, shift, position = (byte >> 4) & 7, byte & 0x0F, 4, 1
+        while byte & 0x80:
+            byte = header[position]
+            size, shift, position = size | (byte & 0x7F) << shift, shift + 7, position + 1
+        if type_num not in (OFS_DELTA, REF_DELTA):
+            return size
+        if type_num == OFS_DELTA:
+            while header[position] & 0x80:
+                position += 1
+            position += 1
+        else:
+            position += 20
+        handle.seek(offset + position)
+        delta = _inflated_start(handle, 20, object_id)  # the base's size, then the result's: 10 bytes each at most
+        _, position = _varint(delta, 0)
+        return _varint(delta, position)[0]
+    except IndexError:
+        raise _corrupt(object_id) from None
+
+
+def _varint(data: bytes, position: int) -> tuple[int, int]:
+    """A delta header number (7 bits a byte, least significant first) and the position after it."""
+    value = shift = 0
+    while True:
+        byte = data[position]
+        value, shift, position = value | (byte & 0x7F) << shift, shift + 7, position + 1
+        if not byte & 0x80:
+            return value, position
+
+
+def _inflated_start(handle: IO[bytes], length: int, object_id: str) -> bytes:
+    """The first ``length`` bytes of the zlib stream at the handle's position (fewer if it ends first)."""
+    inflater = zlib.decompressobj()
+    data = b""
+    try:
+        while len(data) < length and not inflater.eof:
+            chunk = inflater.unconsumed_tail or handle.read(4096)
+            if not chunk:
+                break
+            data += inflater.decompress(chunk, length - len(data))
+    except zlib.error:
+        raise _corrupt(object_id) from None
+    return data
+
+
+_DAMAGE_HINT = "run `gitimport sync` with the network: it fetches the repository again; if it persists, the server sends bad data"
+
+
+def _missing(object_id: str) -> DamagedRepositoryError:
+    return DamagedRepositoryError(f"Git object {object_id} is missing from the cache.", _DAMAGE_HINT)
+
+
+def _corrupt(object_id: str) -> DamagedRepositoryError:
+    return DamagedRepositoryError(f"Git object {object_id} is corrupt: it cannot be read.", _DAMAGE_HINT)
 
 
 def _object_id(hexsha: str) -> ObjectID:
@@ -83,3 +190,27 @@ def commit_tree(store: ObjectStore, commit_id: str) -> str:
     if not first_line.startswith(b"tree "):
         raise IntegrityError(f"Commit {commit_id} has no tree line.", "the repository is damaged; run `gitimport sync --repair`")
     return first_line[5:].decode("ascii")
+
+
+def read_all(store: ObjectStore, commit_id: str, path: str) -> None:
+    """Read and re-hash every object ``commit:path`` needs: the commit, the trees down to PATH, everything below.
+
+    ``sync --repair`` asks it of each bare repository, so a repository that
+    lost or damaged an object is found even while its trees are still cached.
+
+    Raises:
+      DamagedRepositoryError: an object is missing or does not hash to its id.
+    """
+    object_id, mode = commit_tree(store, commit_id), MODE_TREE
+    for part in path.split("/") if path else []:
+        entries = {name: (entry_mode, sha) for name, entry_mode, sha in tree_entries(store, object_id)}
+        if part not in entries:
+            return  # not damage: find_root says what is wrong with such a PATH
+        mode, object_id = entries[part]
+    pending = [(object_id, mode)]
+    while pending:
+        object_id, mode = pending.pop()
+        if mode == MODE_TREE:
+            pending.extend((sha, entry_mode) for _, entry_mode, sha in tree_entries(store, object_id))
+        elif mode != MODE_GITLINK:
+            read_object(store, object_id, b"blob")

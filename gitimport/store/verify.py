@@ -15,6 +15,7 @@ import json
 import os
 
 from . import layout
+from .binding import origin_problems
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -48,12 +49,14 @@ def dirhash(file_hashes: dict[str, str]) -> str:
     return "sha256:" + sha256(lines.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def tree_problems(entry: str, root: str, expected_digest: str | None = None) -> list[str]:
+def tree_problems(entry: str, root: str, expected_digest: str | None = None, origin: tuple[str, str] | None = None) -> list[str]:
     """What is wrong with the tree entry folder ``entry`` (empty when all is well).
 
-    Checks every file against the manifest, the manifest's digest against
-    ``expected_digest`` (the lock's), every recorded ``.pyc``, and that the root
-    holds no file the commit does not.
+    Checks that the tree was materialized from ``origin`` (the lock's
+    ``commit`` and ``path``, see :mod:`gitimport.store.binding`), every file
+    against the manifest, the manifest's digest against ``expected_digest``
+    (the lock's), every recorded ``.pyc``, and that the root holds no file the
+    commit does not.
     """
     manifest_path = os.path.join(entry, layout.MANIFEST)
     try:
@@ -66,7 +69,7 @@ def tree_problems(entry: str, root: str, expected_digest: str | None = None) -> 
     recorded = manifest.get("files") if isinstance(manifest, dict) else None
     if not isinstance(recorded, dict):
         return [f"{manifest_path} is damaged"]
-    problems: list[str] = []
+    problems: list[str] = origin_problems(entry, *origin) if origin is not None else []
     if expected_digest is not None and manifest.get("digest") != expected_digest:
         problems.append(f"{entry} has digest {manifest.get('digest')}, the lock says {expected_digest}")
     if dirhash(recorded) != manifest.get("digest"):
@@ -98,14 +101,16 @@ def _files_under(root: str) -> set[str]:
     return found
 
 
-def verify_tree(location: TreeLocation, expected_digest: str | None = None, recompile: bool = False) -> list[str]:
+def verify_tree(
+    location: TreeLocation, expected_digest: str | None = None, recompile: bool = False, origin: tuple[str, str] | None = None
+) -> list[str]:
     """Re-hash a materialized tree; return what is wrong (see :func:`tree_problems`).
 
     With ``recompile``, this interpreter's .pyc files are also compiled again
     from their (verified) sources and compared, so a .pyc forged together with
     its record in the cache is found too.
     """
-    problems = tree_problems(str(location.entry), location.root, expected_digest)
+    problems = tree_problems(str(location.entry), location.root, expected_digest, origin)
     if recompile and not problems:
         from .bytecode import recompiled_problems
 

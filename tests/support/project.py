@@ -81,13 +81,13 @@ class Project:
         return self.lock_path.read_text(encoding="utf-8") if self.lock_path.exists() else None
 
     def cache_files(self) -> set[str]:
-        """Every file in the cache except file locks (which a run may create)."""
+        """Every file in the cache except file locks and the cache's tag (which any run that takes a lock may create)."""
         if not self.cache.exists():
             return set()
         return {
             str(p.relative_to(self.cache))
             for p in self.cache.rglob("*")
-            if (p.is_file() or p.is_symlink()) and layout.LOCKS not in p.parts
+            if (p.is_file() or p.is_symlink()) and layout.LOCKS not in p.parts and p.relative_to(self.cache).parts != (layout.TAG,)
         }
 
     def tree_entries(self) -> list[Path]:

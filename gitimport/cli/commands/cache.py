@@ -16,7 +16,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     config = load_config_of(args)
     lock = read_lock(config.lockfile)
     cache = Cache(config.cache_dir)
-    results = {name: verify_tree(cache.locked_tree(name, entry), entry.digest, recompile=True) for name, entry in lock.modules.items()}
+    results = {
+        name: verify_tree(cache.locked_tree(name, entry), entry.digest, recompile=True, origin=(entry.commit, entry.path))
+        for name, entry in lock.modules.items()
+    }
     if args.json:
         print_json({"ok": not any(results.values()), "modules": results})
     else:
@@ -74,6 +77,10 @@ def cmd_cache_clean(args: argparse.Namespace) -> int:
     if not root.exists():
         say(args, f"Nothing to remove: {root} does not exist")
         return EXIT_OK
-    freed = clean_cache(root)
-    say(args, f"Removed {root} ({human_bytes(freed)} freed)")
+    freed, kept = clean_cache(root)
+    if kept:
+        shown = ", ".join(kept)
+        say(args, f"Removed the cache in {root} ({human_bytes(freed)} freed); kept what gitimport did not create: {shown}")
+    else:
+        say(args, f"Removed {root} ({human_bytes(freed)} freed)")
     return EXIT_OK

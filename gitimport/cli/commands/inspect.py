@@ -22,6 +22,7 @@ from ...errors import EXIT_OK, GitImportError, UsageError
 from ...project.config import Config
 from ...project.lock import LockEntry, read_lock
 from ...project.spec import Spec, validate_module_name
+from ...store.binding import serves
 from ...store.cache import Cache
 from ..output import load_config_of, print_json, table
 
@@ -217,7 +218,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         entry = lock.get(name)
         if entry is not None and entry.spec != spec.redacted:
             entry = None
-        cached = entry is not None and cache.locked_tree(name, entry).complete
+        cached = entry is not None and serves(cache.locked_tree(name, entry), entry)
         items.append(
             {
                 "name": name,

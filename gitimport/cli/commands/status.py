@@ -19,6 +19,7 @@ from ...errors import EXIT_OK, FetchError, GitImportError, OfflineError, OutOfDa
 from ...project.config import Config
 from ...project.lock import LockEntry, read_lock
 from ...project.spec import RepoURL, Spec, is_commit_id
+from ...store.binding import serves
 from ...store.cache import Cache
 from ..output import load_config_of, plural, print_json, require_config, table, warn
 
@@ -84,8 +85,11 @@ def project_status(config: Config, *, offline: bool = False, python: str | None 
         else:
             status.commit = entry.commit
             current[name] = (spec, entry)
-            if not cache.locked_tree(name, entry).complete:
+            location = cache.locked_tree(name, entry)
+            if not location.complete:
                 status.problems.append("not in the cache")
+            elif not serves(location, entry):
+                status.problems.append(f"its cached tree was not materialized from commit {entry.commit[:12]} (run `gitimport sync`)")
         modules.append(status)
     for name in sorted(set(lock.modules) - set(config.modules)):
         entry = lock.modules[name]

@@ -10,6 +10,7 @@ target interpreter lacks.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ from ...errors import EXIT_OK
 from ..output import human_bytes, load_config_of, plural, say, table, warn, warning
 
 if TYPE_CHECKING:
+    from ...project.config import Config
     from ...state import ProjectState
     from ...sync import SyncReport
     from ..progress import TerminalProgress
@@ -31,9 +33,13 @@ def cmd_sync(args: argparse.Namespace) -> int:
     if _nothing_to_sync(args):
         return EXIT_OK
     from ...project.config import load_config
+    from ...store.cache import project_lock
     from ...sync import SyncOptions, sync
 
-    config = load_config(args.script) if args.script else load_config_of(args)
+    def load() -> Config:
+        return load_config(args.script) if args.script else load_config_of(args)
+
+    config = load()
     if config.shadowed is not None:
         warn(f"{config.path} takes precedence over [tool.gitimport] in {config.shadowed}")
     options = SyncOptions(
@@ -46,7 +52,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
     progress = _terminal_progress(args)
     report_warning = warn if progress is None else lambda message: progress.print(warning(message))
     try:
-        report = sync(config, options, warn=report_warning, progress=progress, jobs=args.jobs)
+        with contextlib.ExitStack() as held:
+            if config.path is not None:  # read the config again under the project's lock: a concurrent `add` may have changed it
+                held.enter_context(project_lock(config.cache_dir, config.path))
+                config = load()
+            report = sync(config, options, warn=report_warning, progress=progress, jobs=args.jobs)
     finally:
         if progress is not None:
             progress.close()

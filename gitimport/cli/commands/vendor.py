@@ -65,7 +65,7 @@ def vendor(config: Config, target: Path, force: bool = False) -> list[Vendored]:
         location = cache.locked_tree(name, entry)
         if not location.manifest.is_file():
             raise GitImportError(f"{name} is locked but not in the cache.", "run `gitimport sync` first")
-        problems = verify_tree(location, entry.digest)
+        problems = verify_tree(location, entry.digest, origin=(entry.commit, entry.path))
         if problems:
             raise IntegrityError(f"{name} fails verification in the cache: {problems[0]}.", "run `gitimport sync --repair` first")
         sources[name] = location.path
