@@ -19,6 +19,8 @@ if _TESTS_DIR not in sys.path:
 from support.project import Project  # noqa: E402
 from support.repos import FixtureSet, build_all_fixture_repos  # noqa: E402
 from support.servers import (  # noqa: E402
+    PRIVATE_TOKEN,
+    PRIVATE_USER,
     SERVER_KINDS,
     Server,
     serve_dulwich_http,
@@ -115,3 +117,25 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
     monkeypatch.setenv("GITIMPORT_CACHE_DIR", str(cache))
     monkeypatch.chdir(root)
     return Project(root, cache)
+
+
+@pytest.fixture
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A HOME with an empty git config, no .netrc and no proxy: the developer's settings stay out."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.delenv("NETRC", raising=False)
+    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    (home / ".gitconfig").write_text("")
+    return home
+
+
+@pytest.fixture
+def private_server(serve: ServeFactory, fixture_repos: FixtureSet) -> Server:
+    """``git http-backend`` over the session's repositories, demanding HTTP Basic auth."""
+    return serve("git-http-backend", fixture_repos.root, auth=(PRIVATE_USER, PRIVATE_TOKEN))
+

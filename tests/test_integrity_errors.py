@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 from support.project import Project, Result, ok
 from support.repos import FixtureSet
-from support.servers import Server
+from support.servers import PRIVATE_TOKEN, PRIVATE_USER, Server
 
 from gitimport.store import layout
 
-USER, TOKEN = "ci-bot", "s3cr3t-t0ken-value"
+USER, TOKEN = PRIVATE_USER, PRIVATE_TOKEN
 DEEP = 2000
 
 
@@ -275,22 +275,6 @@ def test_a_lock_write_that_hits_the_file_size_limit_fails_in_one_sentence(projec
 # Secrets --------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def private_server(serve, fixture_repos: FixtureSet) -> Server:  # type: ignore[no-untyped-def]
-    return serve("git-http-backend", fixture_repos.root, auth=(USER, TOKEN))
-
-
-@pytest.fixture
-def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A HOME with no .netrc and a git config of our own, so the user's settings stay out."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.delenv("NETRC", raising=False)
-    (home / ".gitconfig").write_text("")
-    return home
 
 
 def files_holding(folder: Path, secret: str, *, skip: tuple[str, ...] = ()) -> list[str]:

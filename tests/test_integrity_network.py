@@ -38,19 +38,8 @@ USER, TOKEN = "ci-bot", "s3cr3t-t0ken-value"
 ALLOW_LOOPBACK_IP = 'allow-hosts = ["127.0.0.1"]'
 
 
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A HOME with an empty git config and no .netrc: the developer's settings stay out."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.delenv("NETRC", raising=False)
-    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    (home / ".gitconfig").write_text("")
-    return home
+#: the developer's git config, .netrc and proxies stay out of every test here
+pytestmark = pytest.mark.usefixtures("isolated_home")
 
 
 @pytest.fixture(autouse=True)

@@ -24,23 +24,15 @@ from .layout import ORIGINS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from hashlib import sha256
-
     from ..project.lock import LockEntry
     from .cache import TreeLocation
-else:  # CPython's own SHA-256, as in gitimport.store.verify
-    try:
-        from _sha2 import sha256
-    except ImportError:
-        try:
-            from _sha256 import sha256
-        except ImportError:
-            from hashlib import sha256
 
 
 def origin_path(entry: str, commit: str, path: str) -> str:
     """The record that tree entry folder ``entry`` was materialized from ``commit:path``."""
-    key = sha256(f"{commit}:{path}".encode("utf-8", "surrogateescape")).hexdigest()[:40]
+    from .verify import sha256_hex  # verify imports this module, so its light SHA-256 is taken when first needed
+
+    key = sha256_hex(f"{commit}:{path}".encode("utf-8", "surrogateescape"))[:40]
     return os.path.join(entry, ORIGINS, f"{key}.json")
 
 

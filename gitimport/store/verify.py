@@ -32,6 +32,11 @@ else:  # CPython's own SHA-256: a tenth of the import time of hashlib, which loa
             from hashlib import sha256
 
 
+def sha256_hex(data: bytes) -> str:
+    """Hex SHA-256 of bytes, with the light hash this module loads."""
+    return sha256(data).hexdigest()
+
+
 def sha256_file(path: str | os.PathLike[str]) -> str:
     """Hex SHA-256 of a file, or of a symlink's link text (docs/lock-file.md#the-digest)."""
     if os.path.islink(path):

@@ -57,6 +57,9 @@ UPLOAD_PACK_CONFIG = {
 }
 """Server-side git config: let clients fetch any commit by id, and filter."""
 
+#: The credentials the private-repository tests' server (the ``private_server`` fixture) demands.
+PRIVATE_USER, PRIVATE_TOKEN = "ci-bot", "s3cr3t-t0ken-value"
+
 _SERVICE_SUFFIXES = ("/info/refs", "/git-upload-pack", "/git-receive-pack", "/HEAD", "/objects/")
 
 
