@@ -4,17 +4,22 @@ The operation in four steps: decide per module whether its lock entry still
 holds (same redacted spec, no upgrade asked); resolve the others with one
 ls-remote per repository; fetch what the cache lacks with one fetch per
 repository; materialize and verify each module, then write the lock once.
+Before anything is fetched into the cache, the history checks of
+docs/security.md#history run where sync contacts a remote: a pinned commit
+must be reachable from the remote's own branches or tags, and ``--upgrade``
+must move a module only to a commit that descends from its locked one.
 A sync whose lock and cache are complete touches no network and imports no
 dulwich.  On any failure the lock file is left as it was.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 from . import atomic
 from .errors import ConfigError, DamagedRepositoryError, IntegrityError, OfflineError, OutOfDateError
@@ -32,6 +37,7 @@ if TYPE_CHECKING:
     from .state import ProjectState
 
 Reporter = Callable[[str], None]
+Question = TypeVar("Question")
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,7 @@ class SyncOptions:
     offline: bool = False
     upgrade: frozenset[str] | None = None
     repair: bool = False
+    allow_downgrade: bool = False  # --upgrade may follow a ref to a commit that does not descend from the locked one
 
     def upgrades(self, name: str) -> bool:
         return self.upgrade is not None and (not self.upgrade or name in self.upgrade)
@@ -60,10 +67,21 @@ class ModuleOutcome:
     notes: list[str] = field(default_factory=list)  # what materialization left out, for the user
 
 
+@dataclass(frozen=True)
+class HistoryCheck:
+    """One history check (docs/security.md#history), for ``sync -v``: what it found about which modules, and how."""
+
+    modules: tuple[str, ...]
+    finding: str  # e.g. "commit 1a2b3c4d5e6f is reachable from a branch or tag of URL"
+    how: str  # how the history was read, or why it was not
+    fetched: tuple[int, int] | None = None  # (objects, bytes) of the history fetch, when one ran
+
+
 @dataclass
 class SyncReport:
     modules: list[ModuleOutcome] = field(default_factory=list)
     fetched: dict[str, tuple[int, int]] = field(default_factory=dict)  # url -> (objects, bytes)
+    history: list[HistoryCheck] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     lock_written: bool = False
     lockfile: Path | None = None
@@ -81,6 +99,7 @@ class _Plan:
     action: str
     commit: str | None = None
     ref_kind: str = ""
+    upgrading: bool = False  # named by --upgrade, whether or not its ref is resolved again
 
 
 def sync(
@@ -140,12 +159,24 @@ def _sync_under_lock(
 
     def sync_group(group: list[_Plan]) -> SyncReport:
         part = SyncReport()
-        _sync_repository(group, config, lockfile, cache, part, offline=offline, repair=options.repair, warn=warn, progress=progress)
+        _sync_repository(
+            group,
+            config,
+            lockfile,
+            cache,
+            part,
+            offline=offline,
+            repair=options.repair,
+            warn=warn,
+            progress=progress,
+            allow_downgrade=options.allow_downgrade,
+        )
         return part
 
     for part in _map_in_order(sync_group, _by_repository(plans), jobs):
         report.modules.extend(part.modules)
         report.fetched.update(part.fetched)
+        report.history.extend(part.history)
 
     entries = dict(lock.modules)
     for name in removed:
@@ -193,13 +224,14 @@ def lock_one(config: Config, name: str, spec: Spec, warn: Reporter = lambda mess
 
 
 def _plan(name: str, spec: Spec, entry: LockEntry | None, options: SyncOptions) -> _Plan:
+    upgrading = options.upgrades(name)
     if entry is None:
-        return _Plan(name, spec, None, resolve=True, action="added")
+        return _Plan(name, spec, None, resolve=True, action="added", upgrading=upgrading)
     if entry.spec != spec.redacted:
-        return _Plan(name, spec, entry, resolve=True, action="changed")
-    if options.upgrades(name) and not spec.is_pinned_commit:
-        return _Plan(name, spec, entry, resolve=True, action="upgraded")
-    return _Plan(name, spec, entry, resolve=False, action="unchanged", commit=entry.commit)
+        return _Plan(name, spec, entry, resolve=True, action="changed", upgrading=upgrading)
+    if upgrading and not spec.is_pinned_commit:
+        return _Plan(name, spec, entry, resolve=True, action="upgraded", upgrading=True)
+    return _Plan(name, spec, entry, resolve=False, action="unchanged", commit=entry.commit, upgrading=upgrading)
 
 
 def _refuse_changes(plans: list[_Plan], removed: list[str], config: Config, *, locked: bool, frozen: bool) -> None:
@@ -240,17 +272,19 @@ def _sync_repository(
     repair: bool,
     warn: Reporter,
     progress: FetchProgress | None = None,
+    allow_downgrade: bool = False,
 ) -> None:
     """Resolve, fetch and materialize every module that comes from one repository."""
     if repair:
         for plan in plans:
             _repair(plan, cache, warn)
         _repair_repository(plans, cache, warn)
-    needs_remote = any(p.resolve and not is_commit_id(p.spec.ref) for p in plans)
     needs_tree = [p for p in plans if p.resolve or not _cached(cache, p)]
-    if not needs_tree:
+    to_prove = _pinned_to_prove(plans, needs_tree, cache, report, offline=offline)
+    if not needs_tree and not to_prove:
         report.modules.extend(ModuleOutcome(p.name, p.entry, p.action) for p in plans if p.entry)
         return
+    needs_remote = any(p.resolve and not is_commit_id(p.spec.ref) for p in plans) or bool(to_prove)
     if needs_remote and offline:
         names = ", ".join(p.name for p in plans if p.resolve)
         raise OfflineError(
@@ -268,8 +302,9 @@ def _sync_repository(
         elif refs is not None and plan.entry is not None:
             _report_moved_tag(plan, refs, warn)
     repo_dir = cache.repo_dir(plans[0].spec.repo.identity)
+    checks = _HistoryChecks(to_prove, [p for p in plans if _moves_on_upgrade(p)], allow_downgrade)
     try:
-        _fetch_and_materialize(plans, needs_tree, config, lockfile, cache, report, remote, refs, offline=offline, progress=progress)
+        _fetch_and_materialize(plans, needs_tree, config, lockfile, cache, report, remote, refs, checks, offline=offline, progress=progress)
     except DamagedRepositoryError as damage:
         if offline:
             raise
@@ -278,7 +313,135 @@ def _sync_repository(
         warn(f"warning: the cache's copy of {remote.display} is damaged ({damage.message}); fetching it again")
         with cache.lock(repo_dir.name):
             atomic.remove(repo_dir)
-        _fetch_and_materialize(plans, needs_tree, config, lockfile, cache, report, remote, refs, offline=offline, progress=progress)
+        _fetch_and_materialize(plans, needs_tree, config, lockfile, cache, report, remote, refs, checks, offline=offline, progress=progress)
+
+
+def _pinned_to_prove(plans: list[_Plan], needs_tree: list[_Plan], cache: Cache, report: SyncReport, *, offline: bool) -> list[_Plan]:
+    """The modules pinned to a commit id whose reachability sync must prove before it fetches them.
+
+    Those that sync acts on (new, changed, to be fetched, or named by
+    ``--upgrade``), unless the cache holds a proof of their commit or their
+    spec says ``allow-unreachable``.  Offline, nothing can be proved, and
+    nothing is refused for it: the check runs only where sync contacts the remote.
+    """
+    acted_on = [p for p in plans if p.spec.is_pinned_commit and (p in needs_tree or p.upgrading)]
+    for plan in acted_on:
+        if plan.spec.allow_unreachable:
+            report.history.append(HistoryCheck((plan.name,), f"commit {plan.spec.ref[:12]} was not checked", "allow-unreachable = true"))
+    unproven = _unproven(cache, [p for p in acted_on if not p.spec.allow_unreachable])
+    if offline:
+        for plan in unproven:
+            report.history.append(HistoryCheck((plan.name,), f"commit {plan.spec.ref[:12]} was not checked", "offline"))
+        return []
+    return unproven
+
+
+def _unproven(cache: Cache, plans: list[_Plan]) -> list[_Plan]:
+    """Of modules pinned to a commit id, those whose commit the cache has no proof of reachability for."""
+    repo_dir = cache.repo_dir(plans[0].spec.repo.identity) if plans else None
+    if repo_dir is None or not (repo_dir / "objects").is_dir():
+        return plans
+    from dulwich.repo import Repo
+
+    from .remote.repo import proven_reachable
+
+    with cache.lock(repo_dir.name), Repo(str(repo_dir)) as repo:  # the lock: a damaged repository may be being removed
+        return [p for p in plans if not proven_reachable(repo, p.spec.ref)]
+
+
+def _moves_on_upgrade(plan: _Plan) -> bool:
+    """``--upgrade`` re-resolved the module's unchanged spec to another commit than the locked one."""
+    return plan.action == "upgraded" and plan.entry is not None and plan.commit != plan.entry.commit
+
+
+@dataclass(frozen=True)
+class _HistoryChecks:
+    """The history checks one repository's sync needs (docs/security.md#history)."""
+
+    pinned: list[_Plan]  # commit ids to prove reachable from the remote's branches or tags
+    moved: list[_Plan]  # upgrades whose new commit must descend from the locked one
+    allow_downgrade: bool
+
+
+def _check_history(
+    checks: _HistoryChecks, remote: Remote, refs: RemoteRefs | None, build: Path, progress: FetchProgress | None
+) -> list[HistoryCheck]:
+    """Refuse a pinned commit that no branch or tag reaches, and an upgrade to a commit that does not descend from the lock.
+
+    Runs before the cache's repository receives anything, so a refused commit
+    never enters it.  Each question is one fetch of only the commits between
+    (see :meth:`~gitimport.remote.fetch.Remote.fetch_history`), into a scratch
+    repository in the build folder.  The caller keeps the proofs of
+    reachability in the cache's repository once the commits are there, so
+    each is asked once.
+
+    Raises:
+      IntegrityError: naming the commit(s), the repository and the way out.
+    """
+    if not checks.pinned and not checks.moved:
+        return []
+    from .remote.fetch import HistoryStats
+    from .remote.progress import watching_fetch
+    from .remote.repo import reaches, scratch_repository
+
+    assert refs is not None, "a history check needs the refs of ls-remote"
+    tips = refs.own_tips()
+    found: list[HistoryCheck] = []
+    with contextlib.ExitStack() as held:
+        scratch: list[Repo] = []  # made on the first question that needs a fetch
+
+        def ask(wants: set[str], starts: set[str], known: str) -> tuple[bool, HistoryStats]:
+            """Fetch what ``wants`` reach and ``known`` does not; say whether ``known`` is one of ``starts`` or reached from them."""
+            if not wants:  # no branch or tag: nothing reaches it, and there is nothing to fetch
+                return False, HistoryStats(0, 0, "no branch or tag")
+            if not scratch:
+                scratch.append(held.enter_context(scratch_repository(build / "history.git")))
+            with watching_fetch(remote.display, scratch[0].path, progress) as on_message:
+                stats = remote.fetch_history(scratch[0], wants, known, refs, progress=on_message)
+            return reaches(scratch[0], starts, known), stats
+
+        for commit, names in _questions(checks.pinned, lambda p: p.spec.ref):
+            finding = f"commit {commit[:12]} is reachable from a branch or tag of {remote.display}"
+            if commit in tips.values():
+                found.append(HistoryCheck(names, finding, "a branch or tag points at it"))
+            else:
+                reached, stats = ask(set(tips), set(tips.values()), commit)
+                if not reached:
+                    raise IntegrityError(
+                        f"Commit {commit} of {', '.join(names)} is not reachable from any branch or tag of {remote.display}.",
+                        "it may exist only in a fork or a pull request, which hosts such as GitHub serve through the parent's URL "
+                        "(an impostor commit); pin a commit of the repository's own history or, if you trust this one, "
+                        "write the module as a table with allow-unreachable = true",
+                    )
+                found.append(HistoryCheck(names, finding, stats.how, (stats.objects, stats.bytes)))
+        for (ref, old, new), names in _questions(checks.moved, _move):
+            moved = f"{ref} moved from {old[:12]} to {new[:12]}"
+            if checks.allow_downgrade:
+                found.append(HistoryCheck(names, f"{moved}, not checked", "--allow-downgrade"))
+                continue
+            reached, stats = ask({sha for name, sha in refs.advertised.items() if refs.peeled[name] == new}, {new}, old)
+            if not reached:
+                raise IntegrityError(
+                    f"{', '.join(names)}: {ref} of {remote.display} moved from {old[:12]} to {new[:12]}, which does not descend from it.",
+                    "a force-push, a rewritten history or a rollback by whoever controls the remote; if you trust it, "
+                    f"run `gitimport sync --allow-downgrade --upgrade {' '.join(names)}`",
+                )
+            found.append(HistoryCheck(names, f"{moved}, which descends from it", stats.how, (stats.objects, stats.bytes)))
+    return found
+
+
+def _questions(plans: list[_Plan], question: Callable[[_Plan], Question]) -> list[tuple[Question, tuple[str, ...]]]:
+    """Each question once, with the modules that ask it: modules pinned to one commit, or following one branch."""
+    asked: dict[Question, list[str]] = {}
+    for plan in plans:
+        asked.setdefault(question(plan), []).append(plan.name)
+    return [(key, tuple(names)) for key, names in asked.items()]
+
+
+def _move(plan: _Plan) -> tuple[str, str, str]:
+    """What an upgrade did: the ref, the locked commit, the commit it resolves to now."""
+    assert plan.entry is not None and plan.commit is not None
+    return plan.spec.ref, plan.entry.commit, plan.commit
 
 
 def _fetch_and_materialize(
@@ -290,17 +453,19 @@ def _fetch_and_materialize(
     report: SyncReport,
     remote: Remote,
     refs: RemoteRefs | None,
+    checks: _HistoryChecks,
     *,
     offline: bool,
     progress: FetchProgress | None,
 ) -> None:
-    """Under the repository's lock: fetch the commits the cache lacks, check signatures, materialize."""
-    from .remote.repo import bare_repository, has_object
+    """Under the repository's lock: check the history, fetch the commits the cache lacks, check signatures, materialize."""
+    from .remote.repo import bare_repository, has_object, record_reachable
 
     repo_dir = cache.repo_dir(plans[0].spec.repo.identity)
     build = cache.new_build_dir()
     try:
         with cache.lock(repo_dir.name), bare_repository(repo_dir, build) as repo:
+            history = _check_history(checks, remote, refs, build, progress)
             signed = [p for p in needs_tree if config.requires_signature(p.spec)]
             tags = _tag_objects(signed, refs, repo)
             wanted = {p.commit for p in needs_tree if p.commit} | set(tags.values())
@@ -316,12 +481,15 @@ def _fetch_and_materialize(
                     stats = remote.fetch(repo, wanted, refs, progress=on_message)
                 if not stats.skipped:
                     report.fetched[remote.display] = (stats.objects, stats.bytes)
+            for plan in checks.pinned:  # proved, and now in the cache: a later sync neither asks again nor contacts the remote for it
+                record_reachable(repo, plan.spec.ref)
             _verify_signatures(signed, tags, repo, config)
             outcomes = [
                 _materialize(plan, repo, config, cache, relative_lock_url(plan.spec, lockfile), fresh=plan in needs_tree) for plan in plans
             ]
     finally:
         atomic.remove(build)
+    report.history.extend(history)  # once, after success: a damaged repository makes sync run all of this again
     report.modules.extend(outcomes)
 
 

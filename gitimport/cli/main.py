@@ -31,6 +31,7 @@ EXAMPLES = {
         "examples:\n  gitimport sync\n"
         "  gitimport sync --locked        # in CI: fail (exit 3) if the lock is out of date\n"
         "  gitimport sync --upgrade mylib\n"
+        "  gitimport sync --allow-downgrade --upgrade mylib   # follow a force-pushed branch\n"
         "  gitimport sync --jobs 4        # four repositories at a time"
     ),
     "add": (
@@ -191,6 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--frozen", action="store_true", help="use the lock as is; never change it")
     sync.add_argument("--offline", action="store_true", help="never touch the network")
     sync.add_argument("--upgrade", nargs="*", metavar="NAME", help="re-resolve refs (all modules, or the NAMEs given)")
+    sync.add_argument(
+        "--allow-downgrade",
+        action="store_true",
+        help="let --upgrade follow a ref to a commit that does not descend from the locked one (a force-push, a rollback)",
+    )
     sync.add_argument("--repair", action="store_true", help="re-materialize cached trees that fail verification")
     sync.add_argument("-j", "--jobs", type=_positive_int, default=1, metavar="N", help="sync N repositories at a time (default: 1)")
     python_flag(sync, "check requirements against")

@@ -27,7 +27,7 @@ SHORTHANDS = {
     "codeberg": "codeberg.org",
 }
 SCHEMES = ("https", "http", "ssh", "git", "file")
-TABLE_KEYS = frozenset({"git", "ref", "path", "require-signed"})
+TABLE_KEYS = frozenset({"git", "ref", "path", "require-signed", "allow-unreachable"})
 
 _COMMIT_ID = re.compile(r"[0-9a-f]{40}")
 _SCP_LIKE = re.compile(r"^(?:(?P<user>[^@/:]+)@)?(?P<host>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]):(?P<path>[^/].*|/.*)$")
@@ -85,6 +85,7 @@ class Spec:
     ref: str
     path: str
     require_signed: bool | None = None  # per-module override of the config's require-signed; not part of identity
+    allow_unreachable: bool = False  # a pinned commit no branch or tag reaches is trusted anyway; not part of identity
 
     @property
     def redacted(self) -> str:
@@ -154,7 +155,7 @@ def _parse_table(table: Mapping[str, object], base_dir: Path | None) -> Spec:
     if unknown:
         raise SpecError(
             f"Spec table {shown} has unknown key(s): {', '.join(unknown)}.",
-            "a spec table takes only 'git', 'ref', 'path' and 'require-signed'",
+            "a spec table takes only 'git', 'ref', 'path', 'require-signed' and 'allow-unreachable'",
         )
     for key in ("git", "ref"):
         if not isinstance(table.get(key), str) or not table[key]:
@@ -168,6 +169,9 @@ def _parse_table(table: Mapping[str, object], base_dir: Path | None) -> Spec:
     require_signed = table.get("require-signed")
     if require_signed is not None and not isinstance(require_signed, bool):
         raise SpecError(f"Spec table {shown} has a 'require-signed' that is not true or false.", "write require-signed = true")
+    allow_unreachable = table.get("allow-unreachable", False)
+    if not isinstance(allow_unreachable, bool):
+        raise SpecError(f"Spec table {shown} has an 'allow-unreachable' that is not true or false.", "write allow-unreachable = true")
     git, ref = str(table["git"]), str(table["ref"])
     text = format_spec(git, ref, path)
     return Spec(
@@ -176,6 +180,7 @@ def _parse_table(table: Mapping[str, object], base_dir: Path | None) -> Spec:
         ref=validate_ref(ref, shown),
         path=normalize_path(path, shown),
         require_signed=require_signed,
+        allow_unreachable=allow_unreachable,
     )
 
 

@@ -6,18 +6,22 @@ contacts (the transport applies it again to every HTTP redirect), bounds each
 attempt of an operation by ``timeout``, fetches as little as it can (the
 wanted commits at depth 1, falling back to deeper fetches only for servers
 that refuse), and translates dulwich's transport-specific exceptions into
-:class:`FetchError` with one sentence and a hint.  It is imported lazily,
-never on the warm import path, and it never puts credentials into a message.
+:class:`FetchError` with one sentence and a hint.  History checks fetch
+commits without trees where the server filters (:meth:`Remote.fetch_history`).
+It is imported lazily, never on the warm import path, and it never puts
+credentials into a message.
 """
 
 from __future__ import annotations
 
 import contextlib
 import difflib
+import logging
 import os
 import socket
 import threading
 import time
+import warnings
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,22 +38,35 @@ from ..project.config import Config
 from ..project.discovery import ENV_TIMEOUT
 from ..project.spec import RepoURL, is_commit_id, redact_url
 from .policy import apply_mirrors, check_policy
-from .repo import OfferingPinnedCommits, has_object, pack_object_count, pack_sizes, pin_commits
+from .repo import OfferingOnly, OfferingPinnedCommits, has_object, holds_trees, pack_object_count, pack_sizes, pin_commits
 from .transport import Deadline, open_client
 
 RETRY_BACKOFF_SECONDS = 0.5
 T = TypeVar("T")
 
+#: The filter of a history fetch: commits and tags, no trees or blobs.
+HISTORY_FILTER = b"tree:0"
+_FILTER_NOTICE = "object filtering not recognized by server"
+
 
 @dataclass(frozen=True)
 class RemoteRefs:
-    """What ls-remote said: ref name to advertised id, and to the commit it peels to."""
+    """What ls-remote said: ref name to advertised id, and to the commit it peels to; the protocol it spoke."""
 
     advertised: dict[str, str]
     peeled: dict[str, str]
+    protocol: int = 0  # 2 for git servers; 0 for dulwich's and local repositories
 
     def names(self) -> list[str]:
         return sorted(self.advertised)
+
+    def own_tips(self) -> dict[str, str]:
+        """The repository's own branches and tags (advertised id to the commit it peels to).
+
+        Not ``refs/pull/*`` and the like: a pull request's head is a fork's
+        commit, which is what a history check must not take as the repository's.
+        """
+        return {sha: self.peeled[name] for name, sha in self.advertised.items() if name.startswith(("refs/heads/", "refs/tags/"))}
 
 
 @dataclass(frozen=True)
@@ -67,6 +84,15 @@ class FetchStats:
     objects: int = 0
     bytes: int = 0
     skipped: bool = False
+
+
+@dataclass(frozen=True)
+class HistoryStats:
+    """What one history fetch brought, and how it was asked for (for ``sync -v``)."""
+
+    objects: int
+    bytes: int
+    how: str  # "commits only, filter tree:0", or why it came with trees and blobs
 
 
 class Remote:
@@ -130,17 +156,21 @@ class Remote:
     def ls_remote(self) -> RemoteRefs:
         """List the remote's refs once, with annotated tags peeled to commits."""
 
-        def list_refs() -> Any:
-            with self._translated_errors():
-                return self._authenticated(lambda client, path: client.get_refs(path.encode() if isinstance(path, str) else path))
+        def list_refs() -> tuple[Any, int]:
+            def get_refs(client: GitClient, path: str) -> tuple[Any, int]:
+                result = client.get_refs(path.encode() if isinstance(path, str) else path)
+                return result, getattr(client, "protocol_version", 0)  # what the server spoke; local clients have none
 
-        result = self._retrying(list_refs, self.retries)
+            with self._translated_errors():
+                return self._authenticated(get_refs)
+
+        result, protocol = self._retrying(list_refs, self.retries)
         raw = {name.decode("utf-8", "replace"): sha.decode("ascii") for name, sha in result.refs.items() if sha}
         advertised = {name: sha for name, sha in raw.items() if not name.endswith("^{}")}
         peeled = {name: raw.get(name + "^{}", sha) for name, sha in advertised.items()}
         if self.repo.is_local:
             peeled = self._peel_locally(advertised)
-        return RemoteRefs(advertised=advertised, peeled=peeled)
+        return RemoteRefs(advertised=advertised, peeled=peeled, protocol=protocol)
 
     def _peel_locally(self, advertised: dict[str, str]) -> dict[str, str]:
         """file:// and plain paths advertise no ``^{}`` entries: peel in the source repo."""
@@ -167,6 +197,7 @@ class Remote:
         if not missing:
             return FetchStats(skipped=True)
         before = pack_sizes(target)
+        offering = OfferingPinnedCommits(target)
         attempts: list[tuple[set[str], int | None]] = [(missing, 1)]
         if refs is not None:
             tips = {sha for name, sha in refs.advertised.items() if refs.peeled.get(name) in missing}
@@ -178,7 +209,7 @@ class Remote:
             try:
                 # a failing attempt that has a fallback is retried once; the last one fully
                 self._fetch_once(
-                    target, wants, depth, progress, retries=self.retries if number == len(attempts) - 1 else min(1, self.retries)
+                    offering, wants, depth, progress, retries=self.retries if number == len(attempts) - 1 else min(1, self.retries)
                 )
             except FetchError as exc:
                 if self._timed_out:
@@ -199,14 +230,66 @@ class Remote:
         new = {p: s for p, s in pack_sizes(target).items() if p not in before}
         return FetchStats(objects=sum(pack_object_count(p) for p in new), bytes=sum(new.values()))
 
-    def _fetch_once(self, target: Repo, wants: set[str], depth: int | None, progress: Callable[[bytes], None] | None, retries: int) -> None:
+    def fetch_history(
+        self, target: Repo, tips: set[str], known: str, refs: RemoteRefs, progress: Callable[[bytes], None] | None = None
+    ) -> HistoryStats:
+        """Bring into ``target`` every commit that ``tips`` reach and ``known`` does not, to answer a history question.
+
+        ``target`` is a scratch repository (see
+        :func:`gitimport.remote.repo.scratch_repository`), never the cache's:
+        the server is told we have ``known`` and its history, which ``target``
+        does not hold, so the answer is only what lies between, and with the
+        filter ``tree:0`` (protocol v2, where the server allows it) only the
+        commits.  Where it does not filter, the trees and blobs come too, still
+        only those that ``known`` lacks.  No depth: the history is what is asked.
+        """
+        before = pack_sizes(target)
+        _hush_filter_notice()
+        v2 = refs.protocol == 2
+        self._fetch_once(
+            OfferingOnly(target, {known}),
+            tips,
+            None,
+            progress,
+            self.retries,
+            filter_spec=HISTORY_FILTER if v2 else None,
+            # a thin pack may be made of deltas against objects of ``known``'s history, which ``target``
+            # lacks: in v2 thin packs are optional, so ask for a whole one; dulwich's server (v0 only)
+            # insists on thin packs, and makes them of deltas against objects it sends
+            thin=not v2,
+        )
+        new = {p: s for p, s in pack_sizes(target).items() if p not in before}
+        if self.repo.is_local:
+            how = "read from the local repository"
+        elif not v2:
+            how = "with trees and blobs: protocol v0, without a filter"
+        elif holds_trees(target):
+            how = "with trees and blobs: the server does not filter"
+        else:
+            how = f"commits only, filter {HISTORY_FILTER.decode()}"
+        return HistoryStats(objects=sum(pack_object_count(p) for p in new), bytes=sum(new.values()), how=how)
+
+    def _fetch_once(
+        self,
+        offering: OfferingPinnedCommits | OfferingOnly,
+        wants: set[str],
+        depth: int | None,
+        progress: Callable[[bytes], None] | None,
+        retries: int,
+        *,
+        filter_spec: bytes | None = None,
+        thin: bool = True,
+    ) -> None:
+        """One fetch into the repository that ``offering`` wraps, which chooses the "haves" the server is told of."""
+
         def determine_wants(refs: dict[bytes, bytes], depth: int | None = None) -> list[bytes]:
             if wants:
                 return sorted(w.encode() for w in wants)
             return sorted({sha for name, sha in refs.items() if sha and not name.endswith(b"^{}")})
 
         def fetch(client: GitClient, path: str) -> None:
-            client.fetch(path, OfferingPinnedCommits(target), determine_wants=determine_wants, depth=depth, progress=progress)  # type: ignore[arg-type]
+            with _thin_packs(client, thin):
+                client.fetch(path, offering, determine_wants=determine_wants, depth=depth, progress=progress, filter_spec=filter_spec)  # type: ignore[arg-type]
 
         def attempt() -> None:
             with self._translated_errors():
@@ -262,6 +345,39 @@ class Remote:
                 self._client = None  # a fresh connection for the next attempt
                 time.sleep(RETRY_BACKOFF_SECONDS * 2**attempt)
         raise AssertionError("unreachable")
+
+
+@contextlib.contextmanager
+def _thin_packs(client: GitClient, wanted: bool) -> Iterator[None]:
+    """Ask for thin packs or not, for one fetch.
+
+    dulwich keeps the choice in the client's capabilities (its constructor's
+    ``thin_packs``); the client is made once per remote, so the capability is
+    taken out for the one fetch that must not get a thin pack, and put back.
+    """
+    capabilities: set[bytes] = getattr(client, "_fetch_capabilities", set())
+    drop = not wanted and b"thin-pack" in capabilities
+    if drop:
+        capabilities.discard(b"thin-pack")
+    try:
+        yield
+    finally:
+        if drop:
+            capabilities.add(b"thin-pack")
+
+
+def _hush_filter_notice() -> None:
+    """Keep dulwich from telling the user, on stderr, that a server ignored the filter.
+
+    gitimport notices it itself (trees arrived) and says so under ``sync -v``.
+    dulwich 1.x logs it, 0.24 warns; both filters are idempotent.
+    """
+    logging.getLogger("dulwich.client").addFilter(_not_the_filter_notice)
+    warnings.filterwarnings("ignore", message=_FILTER_NOTICE, category=UserWarning)
+
+
+def _not_the_filter_notice(record: logging.LogRecord) -> bool:
+    return _FILTER_NOTICE not in record.getMessage()
 
 
 _NOT_FOUND_PHRASES = ("not found", "no such repository", "does not appear to be a git repository", "not a git repository")

@@ -3,8 +3,15 @@
 A fetched commit is kept reachable from a ref of our own
 (``refs/gitimport/<commit>``), and an annotated tag whose signature was
 checked is kept under ``refs/gitimport-tags/<name>``, so a later sync finds
-both offline.  Callers hold the repository's cache lock (see
-:meth:`gitimport.store.cache.Cache.lock`) for everything here.
+both offline.  A pinned commit that a history check proved reachable from the
+remote's branches or tags is recorded under ``refs/gitimport-reachable/<commit>``,
+so the check runs once per cache (docs/security.md#history).  Callers hold the
+repository's cache lock (see :meth:`gitimport.store.cache.Cache.lock`) for
+everything here.
+
+History checks fetch into a scratch repository instead (:func:`scratch_repository`):
+what they bring is commits without their trees, which the cache's repository
+must never hold, since a commit in it is taken to come with its whole tree.
 """
 
 from __future__ import annotations
@@ -15,7 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from dulwich.objects import ObjectID
+from dulwich.object_store import ObjectStoreGraphWalker
+from dulwich.objects import Commit, ObjectID, Tree
 from dulwich.refs import Ref
 from dulwich.repo import Repo
 
@@ -23,6 +31,7 @@ from .. import atomic
 
 PIN_REF_PREFIX = b"refs/gitimport/"
 TAG_REF_PREFIX = b"refs/gitimport-tags/"
+REACHABLE_REF_PREFIX = b"refs/gitimport-reachable/"
 
 
 class OfferingPinnedCommits:
@@ -47,6 +56,26 @@ class OfferingPinnedCommits:
         return self._repo.get_graph_walker(heads)
 
 
+class OfferingOnly:
+    """A scratch repository, as dulwich's fetch sees it, claiming to have exactly ``haves`` and their history.
+
+    A history check asks for the commits of some tips that one commit does
+    not reach; saying "have" for that commit, which the scratch repository
+    does not hold, is how the server is told where to stop.  The parents are
+    not walked: there are none to walk.
+    """
+
+    def __init__(self, repo: Repo, haves: set[str]) -> None:
+        self._repo = repo
+        self._haves = haves
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._repo, name)
+
+    def get_graph_walker(self, heads: Any = None) -> Any:
+        return ObjectStoreGraphWalker([ObjectID(h.encode()) for h in sorted(self._haves)], lambda sha: [])
+
+
 def _remove_fetch_leftovers(objects: Path) -> None:
     """Temporary pack files of a fetch that was killed; safe because we hold the repository's lock."""
     for pattern in ("tmp_pack_*", "incoming-*", "pack/tmp_*"):
@@ -67,6 +96,59 @@ def keep_tag(repo: Repo, tag_name: str, tag_object: str) -> None:
 
 def has_object(repo: Repo, object_id: str) -> bool:
     return ObjectID(object_id.encode()) in repo.object_store
+
+
+def proven_reachable(repo: Repo, commit: str) -> bool:
+    """Whether a history check of this cache proved ``commit`` reachable from its remote's branches or tags."""
+    return Ref(REACHABLE_REF_PREFIX + commit.encode()) in repo.refs
+
+
+def record_reachable(repo: Repo, commit: str) -> None:
+    """Remember a proof of reachability, so a later sync neither repeats the check nor contacts the remote for it."""
+    repo.refs[Ref(REACHABLE_REF_PREFIX + commit.encode())] = ObjectID(commit.encode())
+
+
+@contextlib.contextmanager
+def scratch_repository(path: Path) -> Iterator[Repo]:
+    """A new bare repository at ``path`` for history fetches; the caller removes it (it lives in a build folder)."""
+    path.mkdir()
+    with Repo.init_bare(str(path)) as repo:
+        yield repo
+
+
+def reaches(repo: Repo, starts: set[str], commit: str) -> bool:
+    """Whether ``commit`` is one of ``starts`` or an ancestor of one, walking the commits ``repo`` holds.
+
+    ``repo`` holds what a history fetch brought: every commit that ``starts``
+    reach and ``commit`` does not.  A path from a start down to ``commit``
+    runs through such commits only (each is a descendant of ``commit``, so
+    not its ancestor), ending on a parent link to ``commit``; the walk stops
+    where the fetch stopped.  Every commit was hashed on arrival, so the
+    parent links found are the real ones.
+    """
+    if commit in starts:
+        return True
+    target = commit.encode()
+    seen: set[bytes] = set()
+    todo = [s.encode() for s in starts]
+    while todo:
+        sha = todo.pop()
+        if sha in seen or ObjectID(sha) not in repo.object_store:
+            continue
+        seen.add(sha)
+        obj = repo.object_store[ObjectID(sha)]
+        if not isinstance(obj, Commit):
+            continue
+        if target in obj.parents:
+            return True
+        todo.extend(obj.parents)
+    return False
+
+
+def holds_trees(repo: Repo) -> bool:
+    """Whether a history fetch brought trees: the server sent whole commits, not commits only."""
+    store = repo.object_store
+    return any(store.get_raw(sha)[0] == Tree.type_num for sha in store)
 
 
 @contextlib.contextmanager

@@ -140,7 +140,9 @@ def _check_ref(status: ModuleStatus, entry: LockEntry, refs: RemoteRefs) -> None
     if now is None:
         status.notes.append(f"{ref} is no longer on the remote")
     elif now != entry.commit:
-        status.notes.append(f"{ref} is now at {now[:12]} (`gitimport sync --upgrade {status.name}` follows it)")
+        status.notes.append(
+            f"{ref} is now at {now[:12]} (`gitimport sync --upgrade {status.name}` follows it if it descends from the locked commit)"
+        )
 
 
 def _check_shadowing(modules: list[ModuleStatus], python: str | None) -> None:

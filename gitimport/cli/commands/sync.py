@@ -4,7 +4,8 @@ A no-op sync on a warm cache takes a fast path that reads only the runtime
 snapshot (no TOML, no dulwich).  Otherwise the summary is an aligned table of
 modules, then what was fetched, removed and written, then what
 materialization left out and what the pinned distributions need but the
-target interpreter lacks.
+target interpreter lacks.  ``-v`` adds each module's object ids and each
+history check: what it found, and how the history was read.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         offline=args.offline,
         upgrade=frozenset(args.upgrade) if args.upgrade is not None else None,
         repair=args.repair,
+        allow_downgrade=args.allow_downgrade,
     )
     progress = _terminal_progress(args)
     report_warning = warn if progress is None else lambda message: progress.print(warning(message))
@@ -117,6 +119,9 @@ def print_report(args: argparse.Namespace, report: SyncReport) -> None:
         for outcome in outcomes:
             entry = outcome.entry
             say(args, f"  {outcome.name}: commit {entry.commit}, {entry.path or '/'} = {entry.object}, {entry.digest}")
+        for check in report.history:
+            fetched = [f"{plural(check.fetched[0], 'object')}, {human_bytes(check.fetched[1])}"] if check.fetched else []
+            say(args, f"  history: {', '.join(check.modules)}: {check.finding} ({', '.join([check.how, *fetched])})")
     for url, (objects, size) in sorted(report.fetched.items()):
         say(args, f"Fetched {url}: {plural(objects, 'object')}, {human_bytes(size)}")
     for name in report.removed:
