@@ -101,7 +101,7 @@ class Deadline:
     def track_process(self, process: subprocess.Popen[bytes]) -> None:
         with self._lock:
             if self._expired:
-                process.kill()
+                _stop(process)
             else:
                 self._processes.add(process)
 
@@ -113,7 +113,20 @@ class Deadline:
             for sock in list(self._sockets):
                 _cut(sock)
             for process in list(self._processes):
-                process.kill()
+                _stop(process)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Kill an ssh process and close our end of its input.
+
+    A child the ssh command started (a ProxyCommand, a wrapper's helper)
+    survives the kill holding the other end of our pipes; once its input ends
+    it exits too, so no read of the process's output waits on it forever.
+    """
+    process.kill()
+    if process.stdin is not None:
+        with contextlib.suppress(OSError, ValueError):
+            process.stdin.close()
 
 
 def _cut(sock: socket.socket) -> None:
