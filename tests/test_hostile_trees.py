@@ -7,6 +7,7 @@ itself refuses to create most of them; a hostile server has no such scruples.
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 
 import pytest
@@ -211,6 +212,18 @@ def test_sync_never_executes_fetched_code(project: Project, tmp_path: Path) -> N
     assert lock.kind == "package"
 
 
+def unpack_cached_repository(project: Project) -> Path:
+    """The cache's only bare repository, its fetched pack rewritten as loose objects so that one can be changed."""
+    (bare,) = (project.cache / layout.REPOS).iterdir()
+    with Repo(str(bare)) as cached:
+        objects = [cached.object_store[sha] for sha in cached.object_store]
+    shutil.rmtree(bare / "objects" / "pack")
+    with Repo(str(bare)) as cached:
+        for item in objects:
+            cached.object_store.add_object(item)
+    return bare
+
+
 def test_blob_whose_content_does_not_match_its_id_is_refused(project: Project, tmp_path: Path) -> None:
     """A repository whose object store returns other bytes under an id (a rewritten object)."""
     path = hostile_repo(tmp_path)
@@ -242,14 +255,8 @@ def test_cached_object_whose_content_no_longer_matches_its_id_is_refused(project
     project.configure({"pkg": f"{hostile_repo(tmp_path)}@v1:pkg"})
     assert project.cli("sync").code == 0
     lock = project.lock_text()
-    (bare,) = (project.cache / layout.REPOS).iterdir()
+    bare = unpack_cached_repository(project)
     cached = Repo(str(bare))
-    objects = [cached.object_store[sha] for sha in cached.object_store]
-    cached.close()
-    shutil.rmtree(bare / "objects" / "pack")  # the fetched pack, rewritten as loose objects so that one can be changed
-    cached = Repo(str(bare))
-    for item in objects:
-        cached.object_store.add_object(item)
     init_id = blob(cached, b"VALUE = 1\n").decode()
     cached.close()
     forged = b"blob 10\x00VALUE = 2\n"

@@ -29,6 +29,14 @@ def drop_trees(project: Project) -> None:
     shutil.rmtree(project.cache / layout.TREES, onerror=lambda f, p, e: (os.chmod(os.path.dirname(p), 0o755), f(p)))
 
 
+def lose_the_first_pack(project: Project) -> None:
+    """Delete the pack the upgrade built on, and the trees, so sync must read the repository again."""
+    first, _ = packs(project)
+    first.unlink()
+    first.with_suffix(".idx").unlink()
+    drop_trees(project)
+
+
 @pytest.fixture
 def upgraded(project: Project, git_http_backend_server: Server) -> Project:
     """mylib synced at v1, then at v2: the second fetch brought only what v2 changed, on top of v1's pack."""
@@ -42,10 +50,7 @@ def upgraded(project: Project, git_http_backend_server: Server) -> Project:
 
 
 def test_sync_fetches_again_when_the_pack_an_upgrade_built_on_is_gone(upgraded: Project) -> None:
-    first, _ = packs(upgraded)
-    first.unlink()
-    first.with_suffix(".idx").unlink()
-    drop_trees(upgraded)
+    lose_the_first_pack(upgraded)
     before = upgraded.lock_text()
 
     result = upgraded.cli("sync")
@@ -57,10 +62,7 @@ def test_sync_fetches_again_when_the_pack_an_upgrade_built_on_is_gone(upgraded: 
 
 
 def test_an_import_on_the_cold_path_recovers_from_a_damaged_repository(upgraded: Project) -> None:
-    first, _ = packs(upgraded)
-    first.unlink()
-    first.with_suffix(".idx").unlink()
-    drop_trees(upgraded)
+    lose_the_first_pack(upgraded)
 
     assert ok(upgraded.python("import mylib; print(mylib.VERSION)")) == "2\n"
 
@@ -105,10 +107,7 @@ def test_repair_finds_a_damaged_repository_behind_intact_trees(project: Project,
 
 
 def test_offline_a_damaged_repository_is_one_clear_error(upgraded: Project) -> None:
-    first, _ = packs(upgraded)
-    first.unlink()
-    first.with_suffix(".idx").unlink()
-    drop_trees(upgraded)
+    lose_the_first_pack(upgraded)
     before = upgraded.lock_text()
 
     result = upgraded.cli("sync", "--offline")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -29,7 +28,7 @@ import pytest
 from dulwich.repo import Repo
 from support.project import TIMEOUT, Project, ok
 from support.servers import git_available
-from test_hostile_trees import DIR, FILE, LINK, blob, commit_tree, raw_tree, refused
+from test_hostile_trees import DIR, FILE, LINK, blob, commit_tree, raw_tree, refused, unpack_cached_repository
 
 from gitimport import atomic
 from gitimport.project.lock import read_lock
@@ -333,14 +332,8 @@ def test_a_cached_object_whose_header_lies_about_its_size_is_refused(project: Pr
 
     project.configure({"pkg": f"{package_repo(tmp_path / 'repo', {b'data.txt': (FILE, b'0123456789')})}@v1:pkg"})
     assert project.cli("sync").code == 0
-    (bare,) = (project.cache / layout.REPOS).iterdir()
+    bare = unpack_cached_repository(project)
     cached = Repo(str(bare))
-    objects = [cached.object_store[sha] for sha in cached.object_store]
-    cached.close()
-    shutil.rmtree(bare / "objects" / "pack")  # the fetched pack, rewritten as loose objects so that one can be changed
-    cached = Repo(str(bare))
-    for item in objects:
-        cached.object_store.add_object(item)
     data_id = blob(cached, b"0123456789").decode()
     cached.close()
     loose = bare / "objects" / data_id[:2] / data_id[2:]
