@@ -90,6 +90,24 @@ def test_credentials_in_userinfo_never_reach_stored_forms(spec_text: str) -> Non
     assert spec.redacted.endswith("/org/repo@v1:src")
 
 
+@pytest.mark.parametrize(
+    "spec_text",
+    ["git:s3cret-token@example.com:org/repo@v1:src", "user:s3cret-token@[::1]:org/repo@v1", "u:s3cret-token@example.com:/srv/repo@v1"],
+)
+def test_a_password_in_an_scp_like_address_is_refused_without_being_quoted(spec_text: str) -> None:
+    """ssh takes no password from an address: ``user:token@host:path`` would otherwise be read as host ``user``
+    with the token in its path, and land in the lock."""
+    with pytest.raises(SpecError) as caught:
+        parse(spec_text)
+    assert "s3cret" not in caught.value.message + (caught.value.hint or "")
+    assert "password" in caught.value.message
+
+
+def test_redact_url_removes_the_userinfo_of_an_scp_like_address() -> None:
+    assert redact_url("git:s3cret@example.com:org/repo") == "example.com:org/repo"
+    assert redact_url("git@example.com:org/repo") == "git@example.com:org/repo"  # a user name is not a secret
+
+
 def test_credentials_are_kept_for_fetching() -> None:
     spec = parse("https://user:s3cret-token@github.com/org/repo@v1")
     assert spec.repo.fetch == "https://user:s3cret-token@github.com/org/repo"

@@ -30,6 +30,8 @@ SCHEMES = ("https", "http", "ssh", "git", "file")
 TABLE_KEYS = frozenset({"git", "ref", "path", "require-signed", "allow-unreachable"})
 
 _COMMIT_ID = re.compile(r"[0-9a-f]{40}")
+# ``user:password@host:path``: ssh reads no password from an address, so this is a token pasted into the wrong form
+_SCP_PASSWORD = re.compile(r"^[^@/:\s]+:[^@/\s]*@(?=\[|[A-Za-z0-9.\-]+:)")
 _SCP_LIKE = re.compile(r"^(?:(?P<user>[^@/:]+)@)?(?P<host>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]):(?P<path>[^/].*|/.*)$")
 _BAD_REF_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -201,6 +203,11 @@ def parse_repo(text: str, base_dir: Path | None = None, spec_text: str | None = 
         return _shorthand_repo(scheme, rest, quoted)
     if "://" in text:
         return _url_repo(text, quoted)
+    if _SCP_PASSWORD.match(text):
+        raise SpecError(
+            f"Spec {quoted!r} puts a password in an scp-like address ({redact_url(text)!r}); ssh takes none from there.",
+            "use an ssh key for user@host:path, or an https:// URL with the token in ~/.netrc (docs/private-repos.md)",
+        )
     match = _SCP_LIKE.match(text)
     if match and match.group("path"):
         return _scp_repo(match, text)
@@ -334,6 +341,7 @@ def redact_url(url: str) -> str:
     """Remove userinfo from any URL-like text, for messages and logs.
 
     Everything between ``://`` and the last ``@`` before the next ``/`` goes,
-    so a password with a raw ``@``, a space or a newline in it goes whole.
+    so a password with a raw ``@``, a space or a newline in it goes whole; a
+    ``user:password@`` in front of an scp-like ``host:path`` goes too.
     """
-    return re.sub(r"(?<=://)[^/]*@", "", url)
+    return _SCP_PASSWORD.sub("", re.sub(r"(?<=://)[^/]*@", "", url))
