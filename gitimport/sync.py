@@ -338,14 +338,12 @@ def _pinned_to_prove(plans: list[_Plan], needs_tree: list[_Plan], cache: Cache, 
 
 def _unproven(cache: Cache, plans: list[_Plan]) -> list[_Plan]:
     """Of modules pinned to a commit id, those whose commit the cache has no proof of reachability for."""
+    from .remote.repo import existing_repository, has_repository, proven_reachable
+
     repo_dir = cache.repo_dir(plans[0].spec.repo.identity) if plans else None
-    if repo_dir is None or not (repo_dir / "objects").is_dir():
+    if repo_dir is None or not has_repository(repo_dir):
         return plans
-    from dulwich.repo import Repo
-
-    from .remote.repo import proven_reachable
-
-    with cache.lock(repo_dir.name), Repo(str(repo_dir)) as repo:  # the lock: a damaged repository may be being removed
+    with cache.lock(repo_dir.name), existing_repository(repo_dir) as repo:  # the lock: a damaged repository may be being removed
         return [p for p in plans if not proven_reachable(repo, p.spec.ref)]
 
 
@@ -654,16 +652,15 @@ def _repair(plan: _Plan, cache: Cache, warn: Reporter) -> None:
 
 def _repair_repository(plans: list[_Plan], cache: Cache, warn: Reporter) -> None:
     """Drop a bare repository that lost or damaged an object a locked module needs: it is fetched again when needed."""
-    repo_dir = cache.repo_dir(plans[0].spec.repo.identity)
-    if not (repo_dir / "objects").is_dir():
-        return
-    from dulwich.repo import Repo
-
+    from .remote.repo import existing_repository, has_repository
     from .store.objects import read_all
 
+    repo_dir = cache.repo_dir(plans[0].spec.repo.identity)
+    if not has_repository(repo_dir):
+        return
     with cache.lock(repo_dir.name):
         try:
-            with Repo(str(repo_dir)) as repo:
+            with existing_repository(repo_dir) as repo:
                 for plan in plans:
                     if plan.entry is not None:
                         read_all(repo.object_store, plan.entry.commit, plan.entry.path)

@@ -151,6 +151,16 @@ def holds_trees(repo: Repo) -> bool:
     return any(store.get_raw(sha)[0] == Tree.type_num for sha in store)
 
 
+def has_repository(path: Path) -> bool:
+    """Whether the cache holds a bare repository at ``path`` (a first fetch publishes it whole)."""
+    return (path / "objects").is_dir()
+
+
+def existing_repository(path: Path) -> Repo:
+    """Open the cache's bare repository at ``path``, which :func:`has_repository` says is there."""
+    return Repo(str(path))
+
+
 @contextlib.contextmanager
 def bare_repository(path: Path, build_dir: Path) -> Iterator[Repo]:
     """The cache's bare repository for a remote, created on first use.
@@ -159,9 +169,9 @@ def bare_repository(path: Path, build_dir: Path) -> Iterator[Repo]:
     only when the block succeeds, so a failed first fetch leaves no trace.
     Callers hold the repository's cache lock.
     """
-    if (path / "objects").is_dir():
+    if has_repository(path):
         _remove_fetch_leftovers(path / "objects")
-        with Repo(str(path)) as repo:
+        with existing_repository(path) as repo:
             yield repo
         return
     staged = build_dir / "repo.git"
