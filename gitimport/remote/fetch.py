@@ -19,7 +19,6 @@ import difflib
 import logging
 import os
 import socket
-import threading
 import time
 import warnings
 import zlib
@@ -314,7 +313,7 @@ class Remote:
         self._timed_out = False
         bounded = contextlib.nullcontext() if self.repo.is_local else self._deadline.running(self.timeout)
         try:
-            with _socket_timeout(self.timeout), bounded:
+            with bounded:
                 yield
         except (FetchError, PolicyError):
             raise
@@ -381,33 +380,6 @@ def _not_the_filter_notice(record: logging.LogRecord) -> bool:
 
 
 _NOT_FOUND_PHRASES = ("not found", "no such repository", "does not appear to be a git repository", "not a git repository")
-
-
-_timeout_users = 0
-_timeout_guard = threading.Lock()
-_saved_timeout: float | None = None
-
-
-@contextlib.contextmanager
-def _socket_timeout(seconds: float) -> Iterator[None]:
-    """Give new sockets a timeout (dulwich's git:// client has no option for it).
-
-    The default is process-wide, so concurrent fetches (``sync --jobs``) share
-    it: the first one in sets it and the last one out restores it.
-    """
-    global _timeout_users, _saved_timeout
-    with _timeout_guard:
-        if _timeout_users == 0:
-            _saved_timeout = socket.getdefaulttimeout()
-            socket.setdefaulttimeout(seconds)
-        _timeout_users += 1
-    try:
-        yield
-    finally:
-        with _timeout_guard:
-            _timeout_users -= 1
-            if _timeout_users == 0:
-                socket.setdefaulttimeout(_saved_timeout)
 
 
 def _translated(exc: Exception, display: str) -> FetchError:

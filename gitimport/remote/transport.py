@@ -160,7 +160,7 @@ def open_client(
     scheme = urlsplit(url).scheme
     if scheme == "git":
         parts = urlsplit(url)
-        return _TrackedTCPGitClient(parts.hostname or "", port=parts.port, deadline=deadline), parts.path
+        return _TrackedTCPGitClient(parts.hostname or "", port=parts.port, deadline=deadline, timeout=config.timeout), parts.path
     kwargs: dict[str, Any] = {}
     if scheme in ("http", "https"):
         manager = default_urllib3_manager(
@@ -286,17 +286,49 @@ class _TrackedHTTPSConnection(_TrackedHTTPConnection, HTTPSConnection):
 class _TrackedTCPGitClient(TCPGitClient):
     """dulwich's git:// client, with each connection's socket tracked by the deadline."""
 
-    def __init__(self, host: str, port: int | None, deadline: Deadline) -> None:
+    def __init__(self, host: str, port: int | None, deadline: Deadline, timeout: float) -> None:
         super().__init__(host, port=port)
         self._deadline = deadline
+        self._timeout = timeout
 
     def _connect(
         self, cmd: bytes, path: str | bytes, protocol_version: int | None = None
     ) -> tuple[Protocol, Callable[[], bool], IO[bytes] | None]:
         self._deadline.refuse_if_expired()
-        proto, can_read, stderr = super()._connect(cmd, path, protocol_version)
+        with _default_socket_timeout(self._timeout):
+            proto, can_read, stderr = super()._connect(cmd, path, protocol_version)
         self._deadline.track_socket(_socket_of(proto))
         return proto, can_read, stderr
+
+
+_timeout_users = 0
+_timeout_guard = threading.Lock()
+_saved_timeout: float | None = None
+
+
+@contextlib.contextmanager
+def _default_socket_timeout(seconds: float) -> Iterator[None]:
+    """Give the sockets dulwich's git:// client creates a timeout while it connects.
+
+    dulwich makes and connects the socket inline, with no timeout option, so
+    the process-wide default is the only handle on it; it is set for the
+    connection's set-up alone (the socket keeps it for every read after),
+    and connections made at once (``sync --jobs``) share it: the first one
+    in sets it and the last one out restores it.
+    """
+    global _timeout_users, _saved_timeout
+    with _timeout_guard:
+        if _timeout_users == 0:
+            _saved_timeout = socket.getdefaulttimeout()
+            socket.setdefaulttimeout(seconds)
+        _timeout_users += 1
+    try:
+        yield
+    finally:
+        with _timeout_guard:
+            _timeout_users -= 1
+            if _timeout_users == 0:
+                socket.setdefaulttimeout(_saved_timeout)
 
 
 def _socket_of(proto: Protocol) -> socket.socket:
