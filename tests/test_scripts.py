@@ -72,3 +72,40 @@ def test_run_of_python_with_a_script_uses_its_block(project: Project, fixture_re
     run = project.run(sys.executable, script)
 
     assert run.stdout == "helper 2\n", run.stderr
+
+
+INSTALLING_SCRIPT = '''\
+# /// script
+# [tool.gitimport.modules]
+# helper = "{url}@v2:tools/helper.py"
+# ///
+import gitimport
+
+gitimport.install()
+import helper
+
+print("helper", helper.VERSION)
+'''
+
+
+def test_install_from_a_script_run_by_plain_python_reads_its_block(project: Project, fixture_repos: FixtureSet) -> None:
+    """``python script.py`` with ``gitimport.install()`` inside: the block beside the code is the config, as under ``gitimport run``."""
+    script = project.root / "installs.py"
+    script.write_text(INSTALLING_SCRIPT.format(url=fixture_repos["toolbox"].path), encoding="utf-8")
+    project.cli("sync", str(script))
+
+    cold = project.execute(sys.executable, str(script))
+    warm = project.execute(sys.executable, str(script))
+
+    assert (cold.stdout, warm.stdout) == ("helper 2\n", "helper 2\n"), cold.stderr + warm.stderr
+
+
+def test_install_from_a_script_without_a_block_still_finds_the_project(project: Project, fixture_repos: FixtureSet) -> None:
+    project.configure({"helper": f"{fixture_repos['toolbox'].path}@v1:tools/helper.py"})
+    project.cli("sync")
+    script = project.root / "plain.py"
+    script.write_text("import gitimport\ngitimport.install()\nimport helper\nprint('helper', helper.VERSION)\n", encoding="utf-8")
+
+    run = project.execute(sys.executable, str(script), cwd=project.root)
+
+    assert run.stdout == "helper 1\n", run.stderr

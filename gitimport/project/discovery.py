@@ -14,6 +14,7 @@ bytes.  Even :mod:`gitimport.errors` is imported only when there is an error to 
 from __future__ import annotations
 
 import os
+import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -51,12 +52,18 @@ SETTINGS_ENVIRONMENT = (
 
 
 def find_config_file(
-    start: str | os.PathLike[str] | None = None, vouches: Callable[[str, bytes], bool] | None = None
+    start: str | os.PathLike[str] | None = None,
+    vouches: Callable[[str, bytes], bool] | None = None,
+    *,
+    main_script: bool = False,
 ) -> tuple[str | None, str | None]:
     """Locate the config file: ``GITIMPORT_CONFIG``, else walk up from ``start`` (default: the current folder).
 
     ``vouches(path, data)`` may answer True when the caller knows that
     ``path`` with exactly the bytes ``data`` has the table, saving a parse.
+    With ``main_script`` (``gitimport.install()`` asks for it), the script
+    this interpreter runs comes before the walk when its PEP 723 block has a
+    ``[tool.gitimport]`` table, as under ``gitimport run script.py``.
 
     The first folder that holds a ``gitimport.toml``, or a ``pyproject.toml``
     with a ``[tool.gitimport]`` table, wins; in one folder ``gitimport.toml``
@@ -79,6 +86,9 @@ def find_config_file(
                 f"point {ENV_CONFIG} at a gitimport.toml, a pyproject.toml or a script, or unset it",
             )
         return path, None
+    script = _running_script(vouches) if main_script else None
+    if script is not None:
+        return script, None
     folder = os.path.abspath(os.fspath(start) if start else os.getcwd())
     while True:
         config = os.path.join(folder, CONFIG_NAME)
@@ -91,6 +101,28 @@ def find_config_file(
         if parent == folder:
             return None, None
         folder = parent
+
+
+def _running_script(vouches: Callable[[str, bytes], bool] | None) -> str | None:
+    """The ``__main__`` script, when it is a ``.py`` file whose PEP 723 block has a ``[tool.gitimport]`` table."""
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    if not isinstance(path, str) or not path.endswith(".py"):
+        return None
+    path = os.path.abspath(path)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    if b"tool.gitimport" not in data:
+        return None
+    if vouches is not None and vouches(path, data):
+        return path
+    from pathlib import Path
+
+    from .config import script_with_config
+
+    return path if script_with_config(Path(path)) else None
 
 
 def has_gitimport_table(pyproject: str, vouches: Callable[[str, bytes], bool] | None = None) -> bool:

@@ -70,7 +70,7 @@ class GitImportFinder:
     @classmethod
     def load(cls, config_path: str | None = None) -> GitImportFinder:
         """Build the finder from the runtime snapshot, or from the config when it is stale."""
-        path = os.path.abspath(config_path) if config_path else find_config_file(vouches=vouches)[0]
+        path = os.path.abspath(config_path) if config_path else find_config_file(vouches=vouches, main_script=True)[0]
         if path is not None:
             snapshot = read_snapshot(path)
             if snapshot is not None:
