@@ -109,3 +109,17 @@ def test_install_from_a_script_without_a_block_still_finds_the_project(project: 
     run = project.execute(sys.executable, str(script), cwd=project.root)
 
     assert run.stdout == "helper 1\n", run.stderr
+
+
+def test_first_run_of_a_script_sees_the_distribution_it_just_fetched(project: Project, fixture_repos: FixtureSet) -> None:
+    """metapkg calls importlib.metadata.version() of itself at import: on the cold run its .dist-info is new."""
+    script = project.root / "versioned.py"
+    script.write_text(
+        f'# /// script\n# [tool.gitimport.modules]\n# metapkg = "{fixture_repos["meta"].path}@v2.5.0:src"\n# ///\n'
+        "import metapkg\nprint(metapkg.__version__)\n",
+        encoding="utf-8",
+    )
+
+    cold = project.gitimport("run", str(script))
+
+    assert cold.stdout == "2.5.0\n", cold.stderr

@@ -151,6 +151,7 @@ class GitImportFinder:
             finally:
                 self._busy.discard(name)
             self._table[name] = row
+            self._dists = _distributions_now(self.config)
             return row
 
     def iter_modules(self, prefix: str = "") -> Iterator[tuple[str, bool]]:
@@ -232,6 +233,13 @@ def _prepare(config: Config, name: str) -> Row:
     row = table_row(entry, name, str(config.cache_dir))
     ensure_bytecode(cache, cache.locked_tree(name, entry))
     return row
+
+
+def _distributions_now(config: Config) -> Dists:
+    """The pinned distributions after a cold path: a module just fetched may read its own version as it is imported."""
+    from ..state import ProjectState
+
+    return ProjectState.load(config).dists
 
 
 def _namespace_parent(name: str, path: Sequence[str] | None) -> ModuleSpec | None:
