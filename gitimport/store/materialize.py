@@ -99,6 +99,12 @@ def find_root(store: ObjectStore, commit_id: str, path: str, name: str) -> Root:
             "submodules are not followed: point a spec at the submodule's own repository",
         )
     if mode != MODE_TREE:
+        if walked[-1] == "__init__.py" and len(walked) > 1:
+            folder = "/".join(walked[:-1])
+            raise PathNotFoundError(
+                f"PATH {path!r} is the __init__.py of package {walked[-2]!r}: as a one-file module its relative imports fail.",
+                f"name the folder instead: ':{folder}'",
+            )
         if path.endswith(".py") and mode != MODE_LINK:
             return Root(path, "module", object_id, mode)
         raise PathNotFoundError(f"PATH {path!r} is a file but not a .py module.", "point PATH at a .py file or a folder")
@@ -120,10 +126,45 @@ def _root_in_folder(store: ObjectStore, path: str, tree_id: str, leaf: str) -> R
         return Root(sub_path, "namespace", entries[leaf][1], MODE_TREE)
     if path:
         return Root(path, "namespace", tree_id, MODE_TREE)
-    raise PathNotFoundError(
-        f"The repository root holds neither {leaf}.py nor a folder {leaf}/.",
-        "add ':PATH' to the spec to name the file or folder to import",
-    )
+    raise PathNotFoundError(f"The repository root holds neither {leaf}.py nor a folder {leaf}/.", _path_hint(store, entries, leaf))
+
+
+def _path_hint(store: ObjectStore, entries: dict[str, tuple[int, str]], leaf: str) -> str:
+    """The exact ':PATH' to add when ``leaf`` sits in a src layout; else the generic hint."""
+    candidates = _src_candidates(store, entries, leaf)
+    if not candidates:
+        return "add ':PATH' to the spec to name the file or folder to import"
+    shown = " or ".join(f"':{c}'" for c in candidates)
+    return f'add {shown} to the spec: `{leaf} = "<repo>@<ref>:{candidates[0]}"`'
+
+
+def _src_candidates(store: ObjectStore, entries: dict[str, tuple[int, str]], leaf: str, limit: int = 4) -> list[str]:
+    """Where ``leaf`` (a folder or ``leaf.py``) sits in ``src/``, ``<folder>/`` or ``<folder>/src/``.
+
+    Bounded so a wrong spec stays cheap: the root's ``src/`` and immediate
+    subfolders, and their ``src/``, nothing deeper.
+    """
+    found: list[str] = []
+    folders = [("src", entries["src"][1])] if _is_tree(entries.get("src")) else []
+    for name, (mode, object_id) in sorted(entries.items()):
+        if mode == MODE_TREE and name != "src" and not name.startswith("."):
+            folders.append((name, object_id))
+            inner = {n: (m, i) for n, m, i in tree_entries(store, object_id)}
+            if _is_tree(inner.get("src")):
+                folders.append((f"{name}/src", inner["src"][1]))
+    for where, tree_id in folders:
+        inner = {n: (m, i) for n, m, i in tree_entries(store, tree_id)}
+        if _is_tree(inner.get(leaf)):
+            found.append(f"{where}/{leaf}")
+        elif _is_file(inner.get(f"{leaf}.py")):
+            found.append(f"{where}/{leaf}.py")
+        if len(found) == limit:
+            break
+    return found
+
+
+def _is_tree(entry: tuple[int, str] | None) -> bool:
+    return entry is not None and entry[0] == MODE_TREE
 
 
 def _folder_kind(store: ObjectStore, entry: tuple[int, str] | None) -> str | None:
