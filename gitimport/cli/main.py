@@ -228,8 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("name")
     json_flag(show)
 
-    which = command("which", "inspect:cmd_which", "Print the materialized path of a module.")
+    which = command("which", "run:cmd_which", "Print the materialized path of a module.")
     which.add_argument("name")
+    which.add_argument("--script", action="store_true", help="NAME is a console or gui script of a pinned distribution")
 
     why = command("why", "inspect:cmd_why", "Explain which finder serves an import of a name, and why.")
     why.add_argument("name", metavar="MODULE", help="any dotted module name, e.g. mylib.core")

@@ -4,7 +4,8 @@ The finder reaches child interpreters through the environment: ``GITIMPORT_RUN=1
 switches on ``gitimport-run.pth`` (installed in site-packages with the package),
 and ``GITIMPORT_CONFIG`` carries the absolute config path so a child that
 changes folder still finds it.  Both survive ``-I``, ``-E``, ``-m``, spawn and
-forkserver workers, which read ``.pth`` files but not ``PYTHONPATH``.  This
+forkserver workers, which read ``.pth`` files but not ``PYTHONPATH``.  The
+launchers of pinned console and gui scripts come first on ``PATH``.  This
 module never syncs and writes nothing to stdout.
 """
 
@@ -26,6 +27,11 @@ def child_environment(config: Config, base: dict[str, str] | None = None) -> dic
     env[ENV_RUN] = "1"
     if config.path is not None:
         env[ENV_CONFIG] = str(config.path)
+    from .scripts import ensure_launchers
+
+    launchers = ensure_launchers(config, sys.executable)
+    if launchers is not None:
+        env["PATH"] = os.pathsep.join([launchers, *filter(None, [env.get("PATH")])])
     return env
 
 

@@ -16,6 +16,7 @@ later layout never misreads this one)::
     namespaces-v1/<key>/               symlinks that make pinned dotted names namespace portions
     projects-v1.json                   the lock files that use this cache (for gc)
     locks-v1/<name>.lock               inter-process file locks (``.holder``: who holds each)
+    scripts-v1/<key>/                  launchers of pinned scripts, per lock and interpreter
     tmp-v1/                            build folders, renamed into place when complete
     CACHEDIR.TAG                       marks the folder as a cache gitimport created
 
@@ -42,6 +43,7 @@ NAMESPACES = "namespaces-v1"
 PROJECTS = "projects-v1.json"
 LOCKS = "locks-v1"
 TMP = "tmp-v1"
+SCRIPTS = "scripts-v1"
 #: The cache directory tag (https://bford.info/cachedir/): backup tools skip a
 #: folder that holds it, and gitimport removes only folders that hold it.
 TAG = "CACHEDIR.TAG"
@@ -54,7 +56,7 @@ TAG_TEXT = (
 #: Folders of earlier layouts: nothing reads them, and ``gc`` removes them whole.  ``trees-v1``
 #: trees were materialized before symlinks were resolved and trees bound to commit:path.
 RETIRED = ("trees-v1",)
-ENTRIES = (REPOS, TREES, BLOBS, PYCS, DISTS, PINS, NAMESPACES, PROJECTS, LOCKS, TMP, TAG, *RETIRED)
+ENTRIES = (REPOS, TREES, BLOBS, PYCS, DISTS, PINS, NAMESPACES, PROJECTS, LOCKS, TMP, SCRIPTS, TAG, *RETIRED)
 
 #: Folders whose entries ``gc`` removes when no known lock uses them.
 COLLECTED = (TREES, REPOS, DISTS, PINS, NAMESPACES)

@@ -30,3 +30,18 @@ def _script_argument(argv: list[str]) -> Path | None:
         if candidate.endswith(".py"):
             return script_with_config(Path(candidate))
     return None
+
+
+def cmd_which(args: argparse.Namespace) -> int:
+    """``gitimport which NAME`` (a module's path) or ``--script NAME`` (a pinned script's launcher)."""
+    import sys
+
+    from ...runtime.scripts import which_script
+    from .inspect import cmd_which as which_module
+
+    if not args.script:
+        return which_module(args)
+
+    script, launcher = which_script(load_config_of(args), args.name, sys.executable)
+    print(f"{script.name}: {script.distribution} {script.module}:{script.attr} {launcher}")
+    return 0

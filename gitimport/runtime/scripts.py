@@ -1,0 +1,115 @@
+"""Launchers for the console and gui scripts of pinned distributions (`gitimport run`).
+
+`gitimport run -- CMD` puts a folder of launchers first on PATH, so a script
+name that a pinned distribution declares runs the pinned code, not another
+copy found on PATH.  A launcher is the script pip writes: `#!<target python>`,
+import module:attr, `sys.exit(attr())`; the finder is active in it because
+`gitimport run` exports GITIMPORT_RUN.  The folder is keyed by the lock's bytes
+and the interpreter, built in a staging folder and renamed into place, and
+reused as it is; nothing here runs fetched code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from configparser import ConfigParser
+from dataclasses import dataclass
+
+from .. import atomic
+from ..errors import UsageError
+from ..project.config import Config
+from ..project.lock import read_lock
+from ..store import layout
+
+#: The entry point groups that become launchers.
+GROUPS = ("console_scripts", "gui_scripts")
+
+_LAUNCHER = """#!{python}
+# -*- coding: utf-8 -*-
+import re
+import sys
+from {module} import {head}
+if __name__ == '__main__':
+    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])
+    sys.exit({call}())
+"""
+
+
+@dataclass(frozen=True)
+class Script:
+    """One declared script: its name, the distribution and `module:attr` it runs."""
+
+    name: str
+    distribution: str
+    module: str
+    attr: str
+
+
+def pinned_scripts(config: Config) -> dict[str, Script]:
+    """Every script the pinned distributions of the lock declare, by name."""
+    from ..store.metadata import recorded_distribution
+
+    scripts: dict[str, Script] = {}
+    for entry in read_lock(config.lockfile).modules.values():
+        dist_info = recorded_distribution(config.cache_dir, entry.url, entry.commit, entry.path)
+        if dist_info is not None:
+            scripts.update(_declared(dist_info))
+    return scripts
+
+
+def _declared(dist_info: str) -> dict[str, Script]:
+    """The scripts in one .dist-info's entry_points.txt (read as importlib.metadata reads it)."""
+    parser = ConfigParser(delimiters=("=",), interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read(os.path.join(dist_info, "entry_points.txt"), encoding="utf-8")
+    distribution = os.path.basename(dist_info).split("-", 1)[0]  # <name>-<version>.dist-info
+    found: dict[str, Script] = {}
+    for group in GROUPS:
+        if parser.has_section(group):
+            for name, value in parser.items(group):
+                module, _, attr = value.split("[")[0].strip().partition(":")
+                found[name] = Script(name, distribution, module.strip(), attr.strip() or "main")
+    return found
+
+
+def launcher_text(script: Script, python: str) -> str:
+    """What pip writes for one entry point, for the interpreter ``python``."""
+    head = script.attr.split(".")[0]
+    return _LAUNCHER.format(python=python, module=script.module, head=head, call=script.attr)
+
+
+def launcher_folder(config: Config, python: str) -> str:
+    """Where this project's launchers for ``python`` live: keyed by the lock's bytes and the interpreter."""
+    lock_bytes = b""
+    if config.lockfile is not None and config.lockfile.is_file():
+        lock_bytes = config.lockfile.read_bytes()
+    key = hashlib.sha256(lock_bytes + b"\0" + os.fsencode(python) + b"\0" + os.fsencode(str(config.cache_dir))).hexdigest()[:32]
+    return os.path.join(config.cache_dir, layout.SCRIPTS, key)
+
+
+def ensure_launchers(config: Config, python: str) -> str | None:
+    """The folder of launchers for the pinned scripts, written once; None when there are none."""
+    folder = launcher_folder(config, python)
+    if os.path.isdir(folder):
+        return folder
+    scripts = pinned_scripts(config)
+    if not scripts:
+        return None
+    staging = atomic.new_staging_folder(folder)
+    for script in scripts.values():
+        atomic.write_text(os.path.join(staging, script.name), launcher_text(script, python), mode=0o755)
+    atomic.publish_folder(staging, folder)
+    return folder
+
+
+def which_script(config: Config, name: str, python: str) -> tuple[Script, str]:
+    """The script ``name`` and its launcher path; a UsageError when no pinned distribution declares it."""
+    script = pinned_scripts(config).get(name)
+    if script is None:
+        raise UsageError(
+            f"No pinned distribution provides a script named {name!r}.",
+            "check the name in the distribution's [project.scripts], then run `gitimport sync`",
+        )
+    folder = ensure_launchers(config, python)
+    return script, os.path.join(folder or launcher_folder(config, python), name)
