@@ -43,8 +43,10 @@ if TYPE_CHECKING:
     Table = dict[str, Optional[Row]]
     #: normalized distribution name -> (.dist-info folder, ((root name, tree entry folder, module name), ...))
     Dists = dict[str, tuple[str, tuple[tuple[str, str, str], ...]]]
+    #: name -> (digest, commit, path, generated files) that ``verify = "import"`` holds a tree against
+    Expected = dict[str, tuple[str, str, str, dict[str, str]]]
 
-SNAPSHOT_VERSION = 8
+SNAPSHOT_VERSION = 9
 _SNAPSHOT_KEYS = frozenset({"table", "parents", "dists", "verify", "farm"})
 
 
@@ -63,7 +65,7 @@ class ProjectState:
         table: Table,
         parents: frozenset[str],
         dists: Dists,
-        verify: dict[str, tuple[str, str, str]],
+        verify: Expected,
         farm: str | None,
     ) -> None:
         self.config = config
@@ -71,7 +73,7 @@ class ProjectState:
         self.table = table
         self.parents = parents
         self.dists = dists
-        self.verify = verify  # name -> (digest, commit, path), with verify = "import"
+        self.verify = verify  # name -> (digest, commit, path, generated), with verify = "import"
         self.farm = farm  # a sys.path entry holding namespace parents of dotted names
 
     @classmethod
@@ -100,7 +102,12 @@ class ProjectState:
 
 def table_row(entry: LockEntry, name: str, cache_root: str) -> Row:
     """(kind, root, tree entry folder) of a locked entry, from the cache layout."""
-    entry_folder = os.path.join(cache_root, layout.TREES, layout.tree_entry_name(entry.object, layout.root_name(entry.path, name)))
+    key = ""
+    if entry.generated:
+        from .store.verify import generated_key
+
+        key = generated_key(entry.generated)
+    entry_folder = os.path.join(cache_root, layout.TREES, layout.tree_entry_name(entry.object, layout.root_name(entry.path, name), key))
     return entry.kind, os.path.join(entry_folder, layout.root_name(entry.path, name)), entry_folder
 
 
@@ -110,7 +117,7 @@ def parents_of(name: str) -> list[str]:
     return [".".join(parts[:i]) for i in range(1, len(parts))]
 
 
-def _build_table(config: Config, lock: Lock) -> tuple[Table, frozenset[str], Dists, dict[str, tuple[str, str, str]]]:
+def _build_table(config: Config, lock: Lock) -> tuple[Table, frozenset[str], Dists, Expected]:
     """Rows for every configured module whose lock entry matches its spec and is served by
     a cached tree bound to its ``commit:path``, the distributions those modules belong to,
     and (with ``verify = "import"``) what to check on first import."""
@@ -121,7 +128,7 @@ def _build_table(config: Config, lock: Lock) -> tuple[Table, frozenset[str], Dis
     table: Table = {}
     parents: set[str] = set()
     roots: dict[str, list[tuple[str, str, str]]] = {}
-    verify: dict[str, tuple[str, str, str]] = {}
+    verify: Expected = {}
     for name, spec in config.modules.items():
         entry = lock.get(name)
         row = table_row(entry, name, cache_root) if entry is not None and entry.spec == spec.redacted else None
@@ -129,7 +136,7 @@ def _build_table(config: Config, lock: Lock) -> tuple[Table, frozenset[str], Dis
         table[name] = row if ready else None
         parents.update(parents_of(name))
         if ready and entry is not None and config.verify_on_import:
-            verify[name] = (entry.digest, entry.commit, entry.path)
+            verify[name] = (entry.digest, entry.commit, entry.path, dict(entry.generated))
         if ready and entry is not None and row is not None:
             dist_info = recorded_distribution(config.cache_dir, spec.repo.identity, entry.commit, entry.path)
             if dist_info:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, TypeVar
@@ -27,7 +27,7 @@ from .project.config import Config, require_lock_folder
 from .project.lock import Lock, LockEntry, read_lock, write_lock
 from .project.spec import RepoURL, Spec, is_commit_id
 from .store.cache import Cache, project_lock
-from .store.verify import verify_tree
+from .store.verify import verify_locked
 
 if TYPE_CHECKING:
     from dulwich.repo import Repo
@@ -35,6 +35,9 @@ if TYPE_CHECKING:
     from .remote.fetch import Remote, RemoteRefs, Resolved
     from .remote.progress import FetchProgress
     from .state import ProjectState
+    from .store.cache import TreeLocation
+    from .store.generated import BuildFiles
+    from .store.materialize import Root
 
 Reporter = Callable[[str], None]
 Question = TypeVar("Question")
@@ -571,6 +574,7 @@ def _report_moved_tag(plan: _Plan, refs: RemoteRefs, warn: Reporter) -> None:
 
 
 def _materialize(plan: _Plan, repo: Repo, config: Config, cache: Cache, lock_url: str, fresh: bool) -> ModuleOutcome:
+    from .store.generated import unbuilt_imports
     from .store.layout import root_name
     from .store.materialize import Limits, find_root, materialize
 
@@ -588,9 +592,18 @@ def _materialize(plan: _Plan, repo: Repo, config: Config, cache: Cache, lock_url
         )
     name = root_name(root.path, plan.name)
     expected = kept.digest if kept else None
-    notes: list[str] = []
-    if cache.has_tree(root.object, name):
-        digest = _cached_digest(cache, root.object, name)
+    built = _build_files(plan, repo, config, root)
+    generated = built.hashes()
+    if kept is not None and generated != dict(kept.generated):
+        raise IntegrityError(
+            f"{plan.name}: the files its build writes at commit {kept.commit[:12]} are {_listed(generated)}, "
+            f"but the lock says {_listed(kept.generated)}.",
+            "the lock file was edited, or written by another gitimport version; restore it, or run `gitimport sync --upgrade`",
+        )
+    notes: list[str] = list(built.notes)
+    location = cache.tree(root.object, name, generated)
+    if location.complete:
+        digest = _cached_digest(location)
         if expected is not None and digest != expected:
             raise IntegrityError(
                 f"{plan.name}: the cached tree has digest {digest}, but the lock says {expected}.",
@@ -598,11 +611,13 @@ def _materialize(plan: _Plan, repo: Repo, config: Config, cache: Cache, lock_url
             )
     else:
         limits = Limits(config.max_file_size, config.max_tree_size)
-        materialized = materialize(repo.object_store, cache, root, name, limits, expected_digest=expected)
-        digest, notes = materialized.digest, materialized.notes
+        materialized = materialize(repo.object_store, cache, root, name, limits, expected_digest=expected, generated=built.files)
+        digest = materialized.digest
+        notes += materialized.notes
+        notes += unbuilt_imports(location, root, plan.commit)
     from .store.binding import record_origin
 
-    record_origin(str(cache.tree(root.object, name).entry), plan.commit, root.path)  # find_root walked commit:path to it
+    record_origin(str(location.entry), plan.commit, root.path)  # find_root walked commit:path to it
     new_entry = LockEntry(
         spec=plan.spec.redacted,
         url=lock_url,
@@ -612,6 +627,7 @@ def _materialize(plan: _Plan, repo: Repo, config: Config, cache: Cache, lock_url
         kind=root.kind,
         object=root.object,
         digest=digest,
+        generated=generated,
     )
     from .store.metadata import ensure_distribution
 
@@ -622,10 +638,26 @@ def _materialize(plan: _Plan, repo: Repo, config: Config, cache: Cache, lock_url
     return ModuleOutcome(plan.name, new_entry, action, ref_kind=plan.ref_kind, materialized=True, notes=notes)
 
 
-def _cached_digest(cache: Cache, object_id: str, name: str) -> str:
+def _build_files(plan: _Plan, repo: Repo, config: Config, root: Root) -> BuildFiles:
+    """The files the project's build would write below ``root`` (docs/import-fidelity.md#files-written-at-build-time)."""
+    from .store.generated import build_files
+    from .store.metadata import find_project, version_from_ref
+
+    assert plan.commit is not None
+    project = find_project(repo.object_store, plan.commit, root.path, plan.spec.ref)
+    version = project.version if project else version_from_ref(plan.spec.ref, plan.commit)
+    project_dir = project.project_dir if project else None
+    return build_files(repo.object_store, plan.commit, root, version, project_dir, plan.spec.ref, config.max_file_size)
+
+
+def _listed(generated: Mapping[str, str]) -> str:
+    return ", ".join(f"{path} ({digest[7:19]})" for path, digest in sorted(generated.items())) or "none"
+
+
+def _cached_digest(location: TreeLocation) -> str:
     from .store.cache import read_manifest
 
-    return str(read_manifest(cache.tree(object_id, name)).get("digest"))
+    return str(read_manifest(location).get("digest"))
 
 
 def _repair(plan: _Plan, cache: Cache, warn: Reporter) -> None:
@@ -641,7 +673,7 @@ def _repair(plan: _Plan, cache: Cache, warn: Reporter) -> None:
     location = cache.locked_tree(plan.name, entry)
     if not location.entry.exists():
         return
-    problems = verify_tree(location, entry.digest, recompile=True, origin=(entry.commit, entry.path))
+    problems = verify_locked(location, entry, recompile=True)
     if problems:
         from .store.bytecode import forget_stored_bytecode
 

@@ -7,6 +7,7 @@ itself refuses to create most of them; a hostile server has no such scruples.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from pathlib import Path
 
@@ -273,3 +274,70 @@ def test_cached_object_whose_content_no_longer_matches_its_id_is_refused(project
     assert project.lock_text() == lock
     trees = project.cache / layout.TREES
     assert not trees.exists() or not any(trees.iterdir())
+
+
+
+def repo_with_root_files(tmp_path: Path, root_files: dict[bytes, bytes], package_files: dict[bytes, bytes], message: bytes) -> Path:
+    """A repository whose root holds ``root_files`` beside the package ``pkg``, committed with ``message``."""
+    path = tmp_path / "hostile"
+    path.mkdir()
+    repo = Repo.init_bare(str(path))
+    pkg = raw_tree(repo, [(name, FILE, blob(repo, data)) for name, data in {b"__init__.py": b"VALUE = 1\n", **package_files}.items()])
+    root = raw_tree(repo, [(b"pkg", DIR, pkg), *((name, FILE, blob(repo, data)) for name, data in root_files.items())])
+    commit = Commit()
+    commit.tree = root
+    commit.author = commit.committer = b"Hostile <h@example.com>"
+    commit.author_time = commit.commit_time = 1700000000
+    commit.author_timezone = commit.commit_timezone = 0
+    commit.message = message
+    repo.object_store.add_object(commit)
+    repo.refs[b"refs/heads/main"] = repo.refs[b"refs/tags/v1"] = commit.id
+    repo.close()
+    return path
+
+
+def test_export_subst_placeholders_cannot_grow_a_file_past_max_file_size(project: Project, tmp_path: Path) -> None:
+    """``%B`` repeats the commit message: 4,000 of them and a 1 KiB message would make 4 MB of a 44 kB file."""
+    repo = repo_with_root_files(tmp_path, {b".gitattributes": b"*.py export-subst\n"}, {b"bomb.py": b"$Format:%B$" * 4000}, b"x" * 1024 + b"\n")
+    project.configure({"pkg": f"{repo}@v1:pkg"}, settings="max-file-size = 1000000")
+
+    result = project.cli("sync")
+
+    assert result.code == 0, result.err
+    assert "Note: pkg: pkg/bomb.py is not filled in: its placeholders would make it larger than max-file-size" in result.out
+    assert "generated" not in (project.lock_text() or "")
+
+
+@pytest.mark.parametrize("version_file", ["../outside.py", "/tmp/absolute.py", "pkg/../../outside.py"])
+def test_a_version_file_outside_the_repository_is_not_written(project: Project, tmp_path: Path, version_file: str) -> None:
+    pyproject = f'[project]\nname = "pkg"\ndynamic = ["version"]\n[tool.setuptools_scm]\nversion_file = "{version_file}"\n'
+    repo = repo_with_root_files(tmp_path, {b"pyproject.toml": pyproject.encode()}, {}, b"release\n")
+    project.configure({"pkg": f"{repo}@v1:pkg"})
+
+    result = project.cli("sync")
+
+    assert result.code == 0, result.err
+    assert f"Note: pkg: version file {version_file!r} is outside the repository: not written" in result.out
+    assert not (tmp_path / "outside.py").exists() and not os.path.exists("/tmp/absolute.py")
+    assert "generated" not in (project.lock_text() or "")
+
+
+def test_a_version_file_through_a_symlinked_folder_is_not_written(project: Project, tmp_path: Path) -> None:
+    """``pkg/link`` is a link (here to ``pkg`` itself): a generated file goes only into a folder git holds, never through a link."""
+    pyproject = b'[project]\nname = "pkg"\ndynamic = ["version"]\n[tool.setuptools_scm]\nversion_file = "pkg/link/_version.py"\n'
+    repo = repo_with_root_files(tmp_path, {b"pyproject.toml": pyproject}, {}, b"release\n")
+    with Repo(str(repo)) as opened:
+        commit = opened[opened.refs[b"refs/tags/v1"]]
+        root = {name: (mode, sha) for name, mode, sha in opened[commit.tree].iteritems()}
+        pkg = [(name, mode, sha) for name, mode, sha in opened[root[b"pkg"][1]].iteritems()]
+        root[b"pkg"] = (DIR, raw_tree(opened, [*pkg, (b"link", LINK, blob(opened, b"."))]))
+        commit.tree = raw_tree(opened, [(name, mode, sha) for name, (mode, sha) in root.items()])
+        opened.object_store.add_object(commit)
+        opened.refs[b"refs/heads/main"] = opened.refs[b"refs/tags/v1"] = commit.id
+    project.configure({"pkg": f"{repo}@v1:pkg"})
+
+    result = project.cli("sync")
+
+    assert result.code == 0, result.err
+    assert "Note: pkg: pkg/link/_version.py is not written: its folder is not in commit" in result.out
+    assert "generated" not in (project.lock_text() or "")

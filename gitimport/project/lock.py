@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ HEADER = "# This file is written by `gitimport sync`. Commit it; do not edit it 
 _HEX40 = re.compile(r"[0-9a-f]{40}")
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _FIELDS = ("spec", "url", "ref", "commit", "path", "kind", "object", "digest")
+_GENERATED_NAME = re.compile(r"[^/\x00-\x1f\x7f]+(/[^/\x00-\x1f\x7f]+)*")
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class LockEntry:
     kind: str
     object: str
     digest: str
+    generated: Mapping[str, str] = field(default_factory=dict)
+    """Files a build backend would write (docs/lock-file.md#generated-files): path below the root -> ``sha256:``."""
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,23 @@ def _entry(path: Path, name: str, raw: Any) -> LockEntry:
         raise LockFileError(f"{path}: module {name!r} has an unknown kind {raw['kind']!r}.", f"kind is one of {', '.join(KINDS)}")
     if raw["kind"] == "module" and not raw["path"].endswith(".py"):
         raise LockFileError(f"{path}: module {name!r} is of kind 'module' but its path is not a .py file.", _corrupt_hint())
-    return LockEntry(**{f: raw[f] for f in _FIELDS})
+    return LockEntry(**{f: raw[f] for f in _FIELDS}, generated=_generated(path, name, raw.get("generated", {})))
+
+
+def _generated(path: Path, name: str, raw: Any) -> dict[str, str]:
+    """The ``generated`` table: relative paths below the root, each with its SHA-256."""
+    if not isinstance(raw, dict):
+        raise LockFileError(f"{path}: module {name!r} has a 'generated' that is not a table.", _corrupt_hint())
+    for relative, digest in raw.items():
+        parts = relative.split("/")
+        if not _GENERATED_NAME.fullmatch(relative) or any(part in (".", "..") for part in parts):
+            raise LockFileError(f"{path}: module {name!r} has a generated file with an unsafe path {relative!r}.", _corrupt_hint())
+        if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+            raise LockFileError(
+                f"{path}: module {name!r} has a generated file {relative!r} whose digest is not 'sha256:' and 64 hex digits.",
+                _corrupt_hint(),
+            )
+    return dict(sorted(raw.items()))
 
 
 def _corrupt_hint() -> str:
@@ -109,9 +128,19 @@ def render_lock(lock: Lock) -> str:
 
     document = {
         "version": LOCK_VERSION,
-        "modules": {name: asdict(lock.modules[name]) for name in sorted(lock.modules)},
+        "modules": {name: _table(lock.modules[name]) for name in sorted(lock.modules)},
     }
     return HEADER + "\n" + tomli_w.dumps(document)
+
+
+def _table(entry: LockEntry) -> dict[str, Any]:
+    """An entry as TOML: ``generated`` only when there are generated files, so other locks keep their bytes."""
+    table = asdict(entry)
+    if table["generated"]:
+        table["generated"] = dict(sorted(table["generated"].items()))
+    else:
+        del table["generated"]
+    return table
 
 
 def write_lock(path: Path, lock: Lock) -> bool:

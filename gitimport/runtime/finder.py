@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
     from ..project.config import Config
     from ..project.lock import LockEntry
-    from ..state import Dists, ProjectState, Row, Table
+    from ..state import Dists, Expected, ProjectState, Row, Table
 
 
 class GitImportFinder:
@@ -54,7 +54,7 @@ class GitImportFinder:
         table: Table,
         parents: frozenset[str] = frozenset(),
         dists: Dists | None = None,
-        verify: dict[str, tuple[str, str, str]] | None = None,
+        verify: Expected | None = None,
         farm: str | None = None,
     ) -> None:
         self.config_path = config_path
@@ -62,7 +62,7 @@ class GitImportFinder:
         self._table = table
         self._parents = set(parents)
         self._dists: Dists = dists or {}
-        self._unverified: dict[str, tuple[str, str, str]] = dict(verify or {})  # name -> (digest, commit, path), until verified
+        self._unverified: Expected = dict(verify or {})  # until verified
         self._busy: set[str] = set()
         self._mutex = _thread.RLock()
         self._config: Config | None = None
@@ -179,12 +179,12 @@ class GitImportFinder:
                 self._table[name] = None
 
 
-def _verify_on_import(name: str, row: Row, expected: tuple[str, str, str]) -> None:
+def _verify_on_import(name: str, row: Row, expected: tuple[str, str, str, dict[str, str]]) -> None:
     """``verify = "import"``: re-hash the cached files, and check their binding to the lock, before the first import."""
     from ..store.verify import tree_problems
 
-    digest, commit, path = expected
-    problems = tree_problems(row[2], os.path.basename(row[1]), digest, (commit, path))
+    digest, commit, path, generated = expected
+    problems = tree_problems(row[2], os.path.basename(row[1]), digest, (commit, path), generated)
     if problems:
         from ..errors import import_error
 

@@ -15,7 +15,7 @@ import contextlib
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from .. import atomic
 from ..project.discovery import ENV_CACHE_DIR, ENV_LOCK_TIMEOUT
 from . import layout
+from .verify import generated_key
 
 if TYPE_CHECKING:
     from ..project.lock import LockEntry
@@ -119,16 +120,17 @@ class Cache:
         key = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:32]
         return self.root / layout.REPOS / f"{key}-{slug}"
 
-    def tree(self, object_id: str, root: str) -> TreeLocation:
-        """Where the tree or blob ``object_id`` is materialized under the name ``root``."""
-        return TreeLocation(self.root / layout.TREES / layout.tree_entry_name(object_id, root), root)
+    def tree(self, object_id: str, root: str, generated: Mapping[str, str] | None = None) -> TreeLocation:
+        """Where the tree or blob ``object_id`` is materialized under the name ``root``, with ``generated`` files."""
+        key = generated_key(generated) if generated else ""
+        return TreeLocation(self.root / layout.TREES / layout.tree_entry_name(object_id, root, key), root)
 
-    def has_tree(self, object_id: str, root: str) -> bool:
-        return self.tree(object_id, root).complete
+    def has_tree(self, object_id: str, root: str, generated: Mapping[str, str] | None = None) -> bool:
+        return self.tree(object_id, root, generated).complete
 
     def locked_tree(self, module: str, entry: LockEntry) -> TreeLocation:
         """Where the root of ``module``'s lock entry is materialized."""
-        return self.tree(entry.object, layout.root_name(entry.path, module))
+        return self.tree(entry.object, layout.root_name(entry.path, module), entry.generated)
 
     def folder(self, name: str) -> Path:
         """A top-level folder of the layout (``layout.PINS``, ``layout.DISTS``, …)."""

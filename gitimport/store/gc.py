@@ -202,7 +202,7 @@ def _kept_pins(cache: Cache, trees: set[str]) -> set[str]:
         try:
             with open(record, encoding="utf-8") as handle:
                 data = json.load(handle)
-            location = cache.tree(data["object"], layout.root_name(data["path"], data["name"]))
+            location = cache.tree(data["object"], layout.root_name(data["path"], data["name"]), data.get("generated"))
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue
         if location.entry.name in trees:

@@ -5,6 +5,7 @@ later layout never misreads this one)::
 
     repos-v1/<key>-<slug>/             bare repositories, one per normalized URL
     trees-v2/<object>-<root>/<root>    a materialized file or folder, read-only
+    trees-v2/<object>.<key>-<root>/    the same, with generated files (key: their hashes)
     trees-v2/<object>-<root>/manifest.json       sha256 of every file, the digest
     trees-v2/<object>-<root>/bytecode-<tag>.json sha256 of every .pyc for one interpreter
     trees-v2/<object>-<root>/origins/<key>.json  a commit:path this tree was materialized from
@@ -76,9 +77,14 @@ def root_name(path: str, module: str) -> str:
     return path.rsplit("/", 1)[-1] or module.rsplit(".", 1)[-1]
 
 
-def tree_entry_name(object_id: str, root: str) -> str:
-    """Folder name under ``trees-v2`` of the root ``root`` with git object id ``object_id``."""
-    return f"{object_id}-{root}"
+def tree_entry_name(object_id: str, root: str, generated_key: str = "") -> str:
+    """Folder name under ``trees-v2`` of the root ``root`` with git object id ``object_id``.
+
+    A tree with generated files (docs/lock-file.md#generated-files) is another
+    entry than the bare tree, since the same git tree can carry different
+    version files at different commits: ``generated_key`` names them.
+    """
+    return f"{object_id}.{generated_key}-{root}" if generated_key else f"{object_id}-{root}"
 
 
 def bytecode_suffix(optimize: int | None = None) -> str:

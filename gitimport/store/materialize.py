@@ -18,7 +18,7 @@ import hashlib
 import os
 import posixpath
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -61,6 +61,7 @@ class Materialized:
     digest: str
     location: TreeLocation
     notes: list[str] = field(default_factory=list)
+    generated: dict[str, str] = field(default_factory=dict)  # path -> sha256:hex, for the lock
 
 
 def find_root(store: ObjectStore, commit_id: str, path: str, name: str) -> Root:
@@ -186,11 +187,16 @@ def materialize(
     root_name: str,
     limits: Limits,
     expected_digest: str | None = None,
+    generated: Mapping[str, bytes] | None = None,
 ) -> Materialized:
     """Write a verified root into the cache (or find it already there).
 
     Every entry is checked (names, sizes, where links lead) before the first
     file is written, so a refused tree costs neither disk nor memory.
+    ``generated`` files (path below the root -> content, see
+    :mod:`gitimport.store.generated`) are written with the tree, in place of
+    a git file of the same path; the digest still covers the git files only
+    (docs/lock-file.md#generated-files).
 
     Raises:
       IntegrityError: an object that does not hash to its id, or a digest
@@ -198,12 +204,15 @@ def materialize(
       UnsafeTreeError: a name or symlink that would escape the tree, or a
         file or tree over the size limits.
     """
-    location = cache.tree(root.object, root_name)
+    generated = dict(generated or {})
+    made = {path: hashlib.sha256(data).hexdigest() for path, data in sorted(generated.items())}
+    location = cache.tree(root.object, root_name, {path: f"sha256:{sha}" for path, sha in made.items()})
     notes: list[str] = []
     if root.mode == MODE_TREE:
         entries = _checked_entries(store, root, limits, notes)
     else:
         entries = [_Entry(root_name, root.mode, root.object, _blob_size(store, root_name, root.object, limits))]
+    _check_generated(generated, entries, root)
     build = cache.new_build_dir()
     try:
         base = build / root_name if root.mode == MODE_TREE else build
@@ -211,7 +220,9 @@ def materialize(
             base.mkdir()
         hashes: dict[str, str] = {}
         for entry in entries:
-            _write_entry(store, base, entry, hashes, cache.root / layout.BLOBS)
+            _write_entry(store, base, entry, hashes, cache.root / layout.BLOBS, generated.pop(entry.path, None))
+        for path, data in generated.items():
+            _write_file(base / path, data, executable=False)
         digest = dirhash(hashes)
         if expected_digest is not None and digest != expected_digest:
             raise IntegrityError(
@@ -220,13 +231,30 @@ def materialize(
             )
         atomic.write_json(build / layout.bytecode_record_name(), compile_tree(build, store=cache.root))
         atomic.write_json(
-            build / layout.MANIFEST, {"object": root.object, "kind": root.kind, "root": root_name, "digest": digest, "files": hashes}
+            build / layout.MANIFEST,
+            {"object": root.object, "kind": root.kind, "root": root_name, "digest": digest, "files": hashes, "generated": made},
         )
         atomic.publish_folder(build, location.entry)
     finally:
         if build.exists():
             atomic.remove(build)
-    return Materialized(root=root, digest=digest, location=location, notes=notes)
+    return Materialized(root, digest, location, notes, {path: f"sha256:{sha}" for path, sha in made.items()})
+
+
+def _check_generated(generated: Mapping[str, bytes], entries: list[_Entry], root: Root) -> None:
+    """A generated file goes into a folder of the tree, as a new file or in place of a regular one."""
+    modes = {entry.path: entry.mode for entry in entries}
+    for path in generated:
+        parts = path.split("/")
+        for index, part in enumerate(parts):
+            _check_name(part, "/".join(parts[: index + 1]))
+        folder = "/".join(parts[:-1])
+        mode = modes.get(path)
+        if root.mode != MODE_TREE or (folder and modes.get(folder) != MODE_TREE) or (mode is not None and mode & 0o170000 != 0o100000):
+            raise UnsafeTreeError(
+                f"The generated file {path!r} would not be a regular file in a folder of {root.path or 'the tree'}.",
+                "the project's version-file setting names a folder, a link or a path gitimport cannot write; check it in pyproject.toml",
+            )
 
 
 @dataclass(frozen=True)
@@ -439,8 +467,14 @@ class _Links:
         return UnsafeTreeError(f"Symlink {self._origin!r} {what} ({shown}).", hint)
 
 
-def _write_entry(store: ObjectStore, base: Path, entry: _Entry, hashes: dict[str, str], blob_store: Path) -> None:
-    """Write one checked entry: a folder, a symlink, or a file (a hard link to the blob store when possible)."""
+def _write_entry(
+    store: ObjectStore, base: Path, entry: _Entry, hashes: dict[str, str], blob_store: Path, replacement: bytes | None
+) -> None:
+    """Write one checked entry: a folder, a symlink, or a file (a hard link to the blob store when possible).
+
+    A ``replacement`` (a generated file of the same path) is written in place
+    of a file's content; ``hashes`` keeps the git content's hash either way.
+    """
     target = base / entry.path
     try:
         if entry.mode == MODE_TREE:
@@ -460,10 +494,10 @@ def _write_entry(store: ObjectStore, base: Path, entry: _Entry, hashes: dict[str
                     f"Git object {entry.object} is corrupt: its header says {entry.size} bytes, its content has {len(data)}.",
                     "run `gitimport sync --repair`; if it persists, the server sent bad data",
                 )
-        if not (from_store and link_from_store(stored, target)):
-            with open(target, "xb") as handle:
-                handle.write(data)
-            os.chmod(target, 0o555 if entry.mode & 0o111 else 0o444)
+        if replacement is not None:
+            _write_file(target, replacement, executable=bool(entry.mode & 0o111))
+        elif not (from_store and link_from_store(stored, target)):
+            _write_file(target, data, executable=bool(entry.mode & 0o111))
             keep_in_store(target, stored)
     except OSError as error:
         if error.errno != errno.ENAMETOOLONG:
@@ -473,6 +507,12 @@ def _write_entry(store: ObjectStore, base: Path, entry: _Entry, hashes: dict[str
             "shorten it in the repository, or use a cache folder with a shorter path (GITIMPORT_CACHE_DIR)",
         ) from None
     hashes[entry.path] = hashlib.sha256(data).hexdigest()
+
+
+def _write_file(target: Path, data: bytes, executable: bool) -> None:
+    with open(target, "xb") as handle:
+        handle.write(data)
+    os.chmod(target, 0o555 if executable else 0o444)
 
 
 def _stored_blob(stored: Path, entry: _Entry) -> bytes | None:

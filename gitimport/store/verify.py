@@ -19,8 +19,10 @@ from .binding import origin_problems
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from hashlib import sha256
 
+    from ..project.lock import LockEntry
     from .cache import TreeLocation
 else:  # CPython's own SHA-256: a tenth of the import time of hashlib, which loads OpenSSL
     try:
@@ -54,14 +56,29 @@ def dirhash(file_hashes: dict[str, str]) -> str:
     return "sha256:" + sha256(lines.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def tree_problems(entry: str, root: str, expected_digest: str | None = None, origin: tuple[str, str] | None = None) -> list[str]:
+def generated_key(generated: Mapping[str, str]) -> str:
+    """The short name of a set of generated files (``path -> sha256:hex``) in a tree entry's folder name; "" for none."""
+    if not generated:
+        return ""
+    return dirhash({path: digest.split(":", 1)[-1] for path, digest in generated.items()})[7:23]
+
+
+def tree_problems(
+    entry: str,
+    root: str,
+    expected_digest: str | None = None,
+    origin: tuple[str, str] | None = None,
+    generated: Mapping[str, str] | None = None,
+) -> list[str]:
     """What is wrong with the tree entry folder ``entry`` (empty when all is well).
 
     Checks that the tree was materialized from ``origin`` (the lock's
     ``commit`` and ``path``, see :mod:`gitimport.store.binding`), every file
     against the manifest, the manifest's digest against ``expected_digest``
-    (the lock's), every recorded ``.pyc``, and that the root holds no file the
-    commit does not.
+    (the lock's) and its generated files against ``generated`` (the lock's),
+    every recorded ``.pyc``, and that the root holds no file the commit does
+    not.  A generated file stands in for the git file of the same path
+    (``export-subst``), so the git digest stays checkable from the commit.
     """
     manifest_path = os.path.join(entry, layout.MANIFEST)
     try:
@@ -79,8 +96,13 @@ def tree_problems(entry: str, root: str, expected_digest: str | None = None, ori
         problems.append(f"{entry} has digest {manifest.get('digest')}, the lock says {expected_digest}")
     if dirhash(recorded) != manifest.get("digest"):
         problems.append(f"{manifest_path} does not match its own digest")
+    made = manifest.get("generated", {})
+    if not isinstance(made, dict):
+        return [f"{manifest_path} is damaged"]
+    if generated is not None and made != {path: digest.split(":", 1)[-1] for path, digest in generated.items()}:
+        problems.append(f"{entry} holds other generated files than the lock names")
     base = entry if manifest.get("kind") == "module" else os.path.join(entry, root)
-    expected = {os.path.join(base, relative): sha for relative, sha in recorded.items()}
+    expected = {os.path.join(base, relative): sha for relative, sha in {**recorded, **made}.items()}
     for name in sorted(os.listdir(entry)):
         if layout.is_bytecode_record(name):
             with open(os.path.join(entry, name), encoding="utf-8") as handle:
@@ -107,7 +129,11 @@ def _files_under(root: str) -> set[str]:
 
 
 def verify_tree(
-    location: TreeLocation, expected_digest: str | None = None, recompile: bool = False, origin: tuple[str, str] | None = None
+    location: TreeLocation,
+    expected_digest: str | None = None,
+    recompile: bool = False,
+    origin: tuple[str, str] | None = None,
+    generated: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Re-hash a materialized tree; return what is wrong (see :func:`tree_problems`).
 
@@ -115,9 +141,14 @@ def verify_tree(
     from their (verified) sources and compared, so a .pyc forged together with
     its record in the cache is found too.
     """
-    problems = tree_problems(str(location.entry), location.root, expected_digest, origin)
+    problems = tree_problems(str(location.entry), location.root, expected_digest, origin, generated)
     if recompile and not problems:
         from .bytecode import recompiled_problems
 
         problems = recompiled_problems(location)
     return problems
+
+
+def verify_locked(location: TreeLocation, entry: LockEntry, recompile: bool = False) -> list[str]:
+    """Re-hash the tree that serves a lock entry, held against everything the entry names."""
+    return verify_tree(location, entry.digest, recompile, (entry.commit, entry.path), entry.generated)

@@ -11,15 +11,12 @@ from ..output import human_bytes, load_config_of, plural, print_json, say, table
 def cmd_verify(args: argparse.Namespace) -> int:
     from ...project.lock import read_lock
     from ...store.cache import Cache
-    from ...store.verify import verify_tree
+    from ...store.verify import verify_locked
 
     config = load_config_of(args)
     lock = read_lock(config.lockfile)
     cache = Cache(config.cache_dir)
-    results = {
-        name: verify_tree(cache.locked_tree(name, entry), entry.digest, recompile=True, origin=(entry.commit, entry.path))
-        for name, entry in lock.modules.items()
-    }
+    results = {name: verify_locked(cache.locked_tree(name, entry), entry, recompile=True) for name, entry in lock.modules.items()}
     if args.json:
         print_json({"ok": not any(results.values()), "modules": results})
     else:

@@ -60,6 +60,7 @@ def show_module(config: Config, name: str) -> dict[str, object]:
         "kind": entry.kind,
         "object": entry.object,
         "digest": entry.digest,
+        "generated": dict(entry.generated),
         "cache_path": str(location.path),
         "cached": location.manifest.is_file(),
         "distribution": _distribution(config, spec, entry),
@@ -251,13 +252,16 @@ def cmd_show(args: argparse.Namespace) -> int:
         print_json(info)
         return EXIT_OK
     dist = info["distribution"]
-    rows = [(key, "-" if info[key] is None else str(info[key])) for key in info if key not in ("cached", "distribution")]
+    rows = [(key, "-" if info[key] is None else str(info[key])) for key in info if key not in ("cached", "distribution", "generated")]
     rows[rows.index(("cache_path", str(info["cache_path"])))] = (
         "cache",
         f"{info['cache_path']}" + ("" if info["cached"] else " (not cached)"),
     )
     if isinstance(dist, dict):
         rows.append(("distribution", f"{dist['name']} {dist['version']}"))
+    generated = info["generated"]
+    assert isinstance(generated, dict)
+    rows += [("generated", f"{path} {digest}") for path, digest in generated.items()]
     for line in table(rows):
         print(line)
     return EXIT_OK

@@ -27,7 +27,7 @@ from ...errors import EXIT_OK, GitImportError, IntegrityError, UsageError
 from ...project.config import Config
 from ...project.lock import LockEntry, read_lock
 from ...store.cache import Cache
-from ...store.verify import verify_tree
+from ...store.verify import verify_locked
 from ..output import load_config_of, plural, require_config, say, table
 
 MANIFEST = "gitimport-vendor.json"
@@ -65,7 +65,7 @@ def vendor(config: Config, target: Path, force: bool = False) -> list[Vendored]:
         location = cache.locked_tree(name, entry)
         if not location.manifest.is_file():
             raise GitImportError(f"{name} is locked but not in the cache.", "run `gitimport sync` first")
-        problems = verify_tree(location, entry.digest, origin=(entry.commit, entry.path))
+        problems = verify_locked(location, entry)
         if problems:
             raise IntegrityError(f"{name} fails verification in the cache: {problems[0]}.", "run `gitimport sync --repair` first")
         sources[name] = location.path
