@@ -582,7 +582,7 @@ def _materialize(plan: _Plan, repo: Repo, config: Config, cache: Cache, lock_url
     entry = plan.entry
     if not fresh and entry is not None:
         return ModuleOutcome(plan.name, entry, plan.action)
-    root = find_root(repo.object_store, plan.commit, plan.spec.path, plan.name)
+    root = find_root(repo.object_store, plan.commit, plan.spec.path, plan.name, plan.spec.redacted)
     kept = entry if not plan.resolve else None
     if kept is not None and (root.object != kept.object or root.path != kept.path):
         raise IntegrityError(

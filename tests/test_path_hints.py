@@ -23,7 +23,7 @@ def test_a_package_under_src_is_named_in_the_hint(project: Project, fixture_repo
     err = refused(project, "sync")
 
     assert "add ':src/mylib' to the spec" in err
-    assert 'mylib = "<repo>@<ref>:src/mylib"' in err
+    assert f'`mylib = "{fixture_repos["toolbox"].path}@v1:src/mylib"`' in err
 
 
 def test_a_packages_init_file_is_refused(project: Project, fixture_repos: FixtureSet) -> None:
@@ -45,10 +45,13 @@ def test_add_refuses_a_packages_init_file_too(project: Project, fixture_repos: F
 def test_one_level_down_and_modules_are_found_and_others_keep_the_generic_hint(project: Project, fixture_repos: FixtureSet) -> None:
     url = fixture_repos["toolbox"].path
     project.configure({"inner": f"{url}@v1"})
-    assert "add ':nsdir/inner' to the spec: `inner = \"<repo>@<ref>:nsdir/inner\"`" in refused(project, "sync")
+    assert f"add ':nsdir/inner' to the spec: `inner = \"{url}@v1:nsdir/inner\"`" in refused(project, "sync")
 
     project.configure({"rootmod": f"{url}@v1"})
     assert "add ':lib/rootmod.py' to the spec" in refused(project, "sync")
+
+    project.configure({"acme.rootmod": f"{url}@v1"})
+    assert f"`\"acme.rootmod\" = \"{url}@v1:lib/rootmod.py\"`" in refused(project, "sync")
 
     project.configure({"nowhere": f"{url}@v1"})
     assert "add ':PATH' to the spec" in refused(project, "sync")

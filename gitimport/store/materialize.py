@@ -64,14 +64,16 @@ class Materialized:
     generated: dict[str, str] = field(default_factory=dict)  # path -> sha256:hex, for the lock
 
 
-def find_root(store: ObjectStore, commit_id: str, path: str, name: str) -> Root:
+def find_root(store: ObjectStore, commit_id: str, path: str, name: str, spec_text: str = "<repo>@<ref>") -> Root:
     """Apply the PATH rules (docs/configuration.md#path) to find what module ``name`` imports.
+
+    ``spec_text`` (the spec as the user wrote it, redacted) is quoted in the
+    hint of a spec that lacks a PATH, so the line to write can be copied.
 
     Raises:
       PathNotFoundError: PATH is not in the commit, or it holds nothing importable.
       UnsafeTreeError: PATH lies inside a submodule.
     """
-    leaf = name.rsplit(".", 1)[-1]
     object_id, mode = commit_tree(store, commit_id), MODE_TREE
     walked: list[str] = []
     for part in path.split("/") if path else []:
@@ -109,10 +111,11 @@ def find_root(store: ObjectStore, commit_id: str, path: str, name: str) -> Root:
         if path.endswith(".py") and mode != MODE_LINK:
             return Root(path, "module", object_id, mode)
         raise PathNotFoundError(f"PATH {path!r} is a file but not a .py module.", "point PATH at a .py file or a folder")
-    return _root_in_folder(store, path, object_id, leaf)
+    return _root_in_folder(store, path, object_id, name, spec_text)
 
 
-def _root_in_folder(store: ObjectStore, path: str, tree_id: str, leaf: str) -> Root:
+def _root_in_folder(store: ObjectStore, path: str, tree_id: str, name: str, spec_text: str) -> Root:
+    leaf = name.rsplit(".", 1)[-1]
     entries = {n: (m, s) for n, m, s in tree_entries(store, tree_id)}
     if path and _is_file(entries.get("__init__.py")):
         return Root(path, "package", tree_id, MODE_TREE)
@@ -127,16 +130,18 @@ def _root_in_folder(store: ObjectStore, path: str, tree_id: str, leaf: str) -> R
         return Root(sub_path, "namespace", entries[leaf][1], MODE_TREE)
     if path:
         return Root(path, "namespace", tree_id, MODE_TREE)
-    raise PathNotFoundError(f"The repository root holds neither {leaf}.py nor a folder {leaf}/.", _path_hint(store, entries, leaf))
+    hint = _path_hint(store, entries, name, spec_text)
+    raise PathNotFoundError(f"The repository root holds neither {leaf}.py nor a folder {leaf}/.", hint)
 
 
-def _path_hint(store: ObjectStore, entries: dict[str, tuple[int, str]], leaf: str) -> str:
-    """The exact ':PATH' to add when ``leaf`` sits in a src layout; else the generic hint."""
-    candidates = _src_candidates(store, entries, leaf)
+def _path_hint(store: ObjectStore, entries: dict[str, tuple[int, str]], name: str, spec_text: str) -> str:
+    """The exact ':PATH' to add when ``name`` sits in a src layout, as a config line; else the generic hint."""
+    candidates = _src_candidates(store, entries, name.rsplit(".", 1)[-1])
     if not candidates:
         return "add ':PATH' to the spec to name the file or folder to import"
     shown = " or ".join(f"':{c}'" for c in candidates)
-    return f'add {shown} to the spec: `{leaf} = "<repo>@<ref>:{candidates[0]}"`'
+    key = name if "." not in name else f'"{name}"'
+    return f'add {shown} to the spec: `{key} = "{spec_text}:{candidates[0]}"`'
 
 
 def _src_candidates(store: ObjectStore, entries: dict[str, tuple[int, str]], leaf: str, limit: int = 4) -> list[str]:
