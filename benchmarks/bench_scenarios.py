@@ -754,6 +754,36 @@ def scenario_noop(ctx: Context) -> list[Row]:
 
 
 # --------------------------------------------------------------------------
+# Scenario 9: what `gitimport run` adds to every command
+# --------------------------------------------------------------------------
+
+
+def scenario_run(ctx: Context) -> list[Row]:
+    """``gitimport run -- python -c pass`` against ``python -c pass``: two interpreter start-ups are the floor (2.0x)."""
+    project, _repo = _lock_project(ctx)
+    run([*gitimport_command(), "run", "--", "true"], cwd=project.folder)  # the launchers are written once, by the first run
+
+    def ours() -> dict[str, float]:
+        return {"time": run([*gitimport_command(), "run", "--", PYTHON, "-c", "pass"], cwd=project.folder)[0]}
+
+    def python() -> dict[str, float]:
+        return {"time": run([PYTHON, "-c", "pass"], cwd=project.folder)[0]}
+
+    results = interleave({"gitimport": ours, "python": python}, ctx.import_repeat, ctx.warmup)
+    return [
+        Row(
+            "9",
+            f"gitimport run -- python -c pass ({ctx.sizes.lock_modules} modules locked)",
+            results["gitimport"]["time"],
+            results["python"]["time"],
+            "s",
+            'python -c "pass"',
+            2.3,
+        )
+    ]
+
+
+# --------------------------------------------------------------------------
 # Scenario 5: a small upgrade
 # --------------------------------------------------------------------------
 
@@ -987,6 +1017,7 @@ SCENARIOS: dict[str, tuple[str, Callable[[Context], list[Row]]]] = {
     "6": ("jobs", scenario_jobs),
     "7": ("memory", scenario_memory),
     "8": ("httpimport", scenario_httpimport),
+    "9": ("run", scenario_run),
 }
 """Scenario number -> (name for --only, function)."""
 
@@ -999,4 +1030,5 @@ ROW_KEYS = {
     "6": ["6"],
     "7": ["7"],
     "8": ["8a", "8b"],
+    "9": ["9"],
 }

@@ -156,7 +156,7 @@ def snapshot_path(config_path: str) -> str:
     return os.path.join(folder, "__pycache__", f"{name}.gitimport-v{SNAPSHOT_VERSION}.marshal")
 
 
-def _read_bytes(path: str | None) -> bytes | None:
+def read_bytes(path: str | None) -> bytes | None:
     if path is None:
         return None
     try:
@@ -166,7 +166,7 @@ def _read_bytes(path: str | None) -> bytes | None:
         return None
 
 
-def _fingerprint_of(data: bytes | None) -> bytes | None:
+def fingerprint_of(data: bytes | None) -> bytes | None:
     """A cryptographic hash of a file's bytes: the snapshot must not copy the config,
     which may hold a token in a URL.  ``_blake2`` is built into CPython and costs
     a tenth of ``hashlib``, which loads OpenSSL."""
@@ -178,7 +178,7 @@ def _environment() -> tuple[str | None, ...]:
 
 
 def _load_snapshot(config_path: str) -> dict[str, Any] | None:
-    data = _read_bytes(snapshot_path(config_path))
+    data = read_bytes(snapshot_path(config_path))
     if data is None:
         return None
     try:
@@ -195,9 +195,9 @@ def read_snapshot(config_path: str) -> dict[str, Any] | None:
     snapshot = _load_snapshot(config_path)
     if snapshot is None or snapshot.get("environment") != _environment():
         return None
-    if snapshot.get("config") != _fingerprint_of(_read_bytes(config_path)):
+    if snapshot.get("config") != fingerprint_of(read_bytes(config_path)):
         return None
-    if snapshot.get("lock") != _fingerprint_of(_read_bytes(snapshot.get("lockfile"))):
+    if snapshot.get("lock") != fingerprint_of(read_bytes(snapshot.get("lockfile"))):
         return None
     return snapshot if _inside_its_cache(snapshot) else None
 
@@ -242,7 +242,7 @@ def _plain_below(path: str, folder: str) -> bool:
 def vouches(path: str, data: bytes) -> bool:
     """Config discovery's shortcut: a snapshot computed from exactly these bytes proves ``path`` is a config."""
     snapshot = _load_snapshot(path)
-    return snapshot is not None and snapshot.get("config") == _fingerprint_of(data)
+    return snapshot is not None and snapshot.get("config") == fingerprint_of(data)
 
 
 def ready_module_count(config_path: str) -> int | None:
@@ -277,9 +277,9 @@ def write_snapshot(state: ProjectState) -> None:
     snapshot = {
         "version": SNAPSHOT_VERSION,
         "environment": _environment(),
-        "config": _fingerprint_of(_read_bytes(str(config.path))),
+        "config": fingerprint_of(read_bytes(str(config.path))),
         "lockfile": lockfile,
-        "lock": _fingerprint_of(_read_bytes(lockfile)),
+        "lock": fingerprint_of(read_bytes(lockfile)),
         "table": state.table,
         "parents": tuple(sorted(state.parents)),
         "dists": state.dists,

@@ -11,7 +11,6 @@ reused as it is; nothing here runs fetched code.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from configparser import ConfigParser
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from ..errors import UsageError
 from ..project.config import Config
 from ..project.lock import read_lock
 from ..store import layout
+from .run import launcher_folder
 
 #: The entry point groups that become launchers.
 GROUPS = ("console_scripts", "gui_scripts")
@@ -79,28 +79,26 @@ def launcher_text(script: Script, python: str) -> str:
     return _LAUNCHER.format(python=python, module=script.module, head=head, call=script.attr)
 
 
-def launcher_folder(config: Config, python: str) -> str:
-    """Where this project's launchers for ``python`` live: keyed by the lock's bytes and the interpreter."""
-    lock_bytes = b""
-    if config.lockfile is not None and config.lockfile.is_file():
-        lock_bytes = config.lockfile.read_bytes()
-    key = hashlib.sha256(lock_bytes + b"\0" + os.fsencode(python) + b"\0" + os.fsencode(str(config.cache_dir))).hexdigest()[:32]
-    return os.path.join(config.cache_dir, layout.SCRIPTS, key)
-
-
 def ensure_launchers(config: Config, python: str) -> str | None:
-    """The folder of launchers for the pinned scripts, written once; None when there are none."""
-    folder = launcher_folder(config, python)
-    if os.path.isdir(folder):
-        return folder
-    scripts = pinned_scripts(config)
-    if not scripts:
-        return None
-    staging = atomic.new_staging_folder(folder)
-    for script in scripts.values():
-        atomic.write_text(os.path.join(staging, script.name), launcher_text(script, python), mode=0o755)
-    atomic.publish_folder(staging, folder)
-    return folder
+    """The folder of launchers for the pinned scripts, written once; None when there are none.
+
+    A lock without scripts gets an empty folder, so the next ``gitimport run``
+    knows without reading the lock (:func:`gitimport.runtime.run.run_vouched`).
+    """
+    folder = _folder(config, python)
+    if not os.path.isdir(folder):
+        scripts = pinned_scripts(config)
+        if not scripts and not os.path.isfile(os.path.join(config.cache_dir, layout.TAG)):
+            return None  # nothing to launch, and no cache to write into (only Cache.create makes one)
+        staging = atomic.new_staging_folder(folder)
+        for script in scripts.values():
+            atomic.write_text(os.path.join(staging, script.name), launcher_text(script, python), mode=0o755)
+        atomic.publish_folder(staging, folder)
+    return folder if os.listdir(folder) else None
+
+
+def _folder(config: Config, python: str) -> str:
+    return launcher_folder(str(config.cache_dir), str(config.lockfile) if config.lockfile is not None else None, python)
 
 
 def which_script(config: Config, name: str, python: str) -> tuple[Script, str]:
@@ -112,4 +110,4 @@ def which_script(config: Config, name: str, python: str) -> tuple[Script, str]:
             "check the name in the distribution's [project.scripts], then run `gitimport sync`",
         )
     folder = ensure_launchers(config, python)
-    return script, os.path.join(folder or launcher_folder(config, python), name)
+    return script, os.path.join(folder or _folder(config, python), name)
