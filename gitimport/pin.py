@@ -15,7 +15,7 @@ import json
 import os
 import sys
 import warnings
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from types import ModuleType
 
@@ -33,7 +33,7 @@ from .store.cache import Cache
 _warned: set[str] = set()
 
 
-def pin(spec: str, name: str | None = None, commit: str | None = None) -> ModuleType:
+def pin(spec: str, name: str | None = None, commit: str | None = None, allow_unreachable: bool = False) -> ModuleType:
     """Import the module that ``spec`` names and return it.
 
     Args:
@@ -42,12 +42,15 @@ def pin(spec: str, name: str | None = None, commit: str | None = None) -> Module
       name: register the module under this name for later ``import name``;
         default: the file stem or last PATH component.
       commit: the 40-hex commit the ref must resolve to, else refuse.
+      allow_unreachable: trust a pinned commit id that no branch or tag of
+        the repository reaches, as ``allow-unreachable = true`` does in a
+        config (docs/security.md#history).
 
     Raises:
       ImportError: for every failure, with the reason and a hint.
     """
     try:
-        parsed = parse_spec(spec, _caller_dir())
+        parsed = replace(parse_spec(spec, _caller_dir()), allow_unreachable=allow_unreachable)
         module_name = validate_module_name(name or default_name(parsed))
         if commit is not None and not is_commit_id(commit):
             raise SpecError(f"commit={commit!r} is not a full 40-hex commit id.", "pass the full commit id, or leave commit out")

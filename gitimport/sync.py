@@ -412,7 +412,7 @@ def _check_history(
                         f"Commit {commit} of {', '.join(names)} is not reachable from any branch or tag of {remote.display}.",
                         "it may exist only in a fork or a pull request, which hosts such as GitHub serve through the parent's URL "
                         "(an impostor commit); pin a commit of the repository's own history or, if you trust this one, "
-                        "write the module as a table with allow-unreachable = true",
+                        "write the module as a table with allow-unreachable = true (pin(): allow_unreachable=True)",
                     )
                 found.append(HistoryCheck(names, finding, stats.how, (stats.objects, stats.bytes)))
         for (ref, old, new), names in _questions(checks.moved, _move):

@@ -337,3 +337,41 @@ def test_commits_stored_as_deltas_against_the_pinned_one_are_checked(
         assert result.code == 0, result.err
         (line,) = history_lines(result.out)
         assert "is reachable from a branch or tag" in line and "commits only, filter tree:0" in line
+
+
+# --------------------------------------------------------------------------
+# pin(): the same check, the same opt-out
+# --------------------------------------------------------------------------
+
+
+def pin_code(spec: str, **options: object) -> str:
+    extra = "".join(f", {key}={value!r}" for key, value in options.items())
+    return f"""
+        from gitimport.pin import pin
+        try:
+            module = pin({spec!r}{extra})
+        except ImportError as exc:
+            print("REFUSED", exc)
+        else:
+            print("VERSION", module.VERSION)
+    """
+
+
+def test_pin_refuses_an_impostor_commit(project: Project, mutable_repos: FixtureSet, serve) -> None:  # type: ignore[no-untyped-def]
+    server: Server = serve("git-http-backend", mutable_repos.root)
+    impostor = hidden_pull_request(mutable_repos["toolbox"].path)
+
+    out = project.plain_python(pin_code(f"{server.repo_url('toolbox')}@{impostor}:tools/helper.py")).stdout
+
+    assert out.startswith("REFUSED") and "is not reachable from any branch or tag" in out
+    assert "allow_unreachable=True" in out
+    assert not cached_commit(project, impostor)
+
+
+def test_pin_allow_unreachable_opts_out(project: Project, mutable_repos: FixtureSet, serve) -> None:  # type: ignore[no-untyped-def]
+    server: Server = serve("git-http-backend", mutable_repos.root)
+    impostor = hidden_pull_request(mutable_repos["toolbox"].path)
+
+    out = project.plain_python(pin_code(f"{server.repo_url('toolbox')}@{impostor}:tools/helper.py", allow_unreachable=True)).stdout
+
+    assert out.strip() == "VERSION impostor"
