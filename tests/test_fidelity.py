@@ -259,12 +259,12 @@ def test_reload_reexecutes_a_module_the_package_and_a_submodule(fidel: Project) 
 
 def test_find_spec_returns_specs_in_the_cache(fidel: Project) -> None:
     code = """
-        import importlib.util, json
+        import importlib.machinery, importlib.util, json
         package = importlib.util.find_spec("fidelpkg")
         leaf = importlib.util.find_spec("fidelpkg.sub.leaf")
         print(json.dumps({
             "package": [package.name, package.origin, package.submodule_search_locations, package.parent, package.has_location],
-            "leaf": [leaf.name, leaf.origin, leaf.submodule_search_locations, leaf.parent, type(leaf.loader).__name__],
+            "leaf": [leaf.name, leaf.origin, leaf.submodule_search_locations, leaf.parent, isinstance(leaf.loader, importlib.machinery.SourceFileLoader)],
             "missing": importlib.util.find_spec("fidelpkg.no_such_module") is None,
         }))
     """
@@ -276,9 +276,30 @@ def test_find_spec_returns_specs_in_the_cache(fidel: Project) -> None:
     assert in_cache(fidel, origin) and origin.endswith(os.path.join("fidelpkg", "__init__.py"))
     assert locations == [os.path.dirname(origin)]
     name, leaf_origin, leaf_locations, leaf_parent, loader = info["leaf"]
-    assert (name, leaf_locations, leaf_parent, loader) == ("fidelpkg.sub.leaf", None, "fidelpkg.sub", "SourceFileLoader")
+    assert (name, leaf_locations, leaf_parent, loader) == ("fidelpkg.sub.leaf", None, "fidelpkg.sub", True)
     assert leaf_origin == os.path.join(locations[0], "sub", "leaf.py")
     assert info["missing"] is True
+
+
+def test_modules_of_a_cached_package_are_served_without_the_path_finder(fidel: Project) -> None:
+    """A materialized tree never changes: its folders are listed once, and no FileFinder is made for them."""
+    code = """
+        import sys, fidelpkg.sub.leaf
+        cached = [p for p in sys.path_importer_cache if p.startswith(fidelpkg.__path__[0])]
+        print(fidelpkg.sub.leaf.__spec__.cached == fidelpkg.sub.leaf.__cached__, cached)
+    """
+
+    assert ok(fidel.python(code)).split() == ["True", "[]"]
+
+
+@pytest.mark.parametrize("flags", [["--check-hash-based-pycs", "always"], ["--check-hash-based-pycs", "never"], ["-O"], ["-B"]])
+def test_submodules_import_the_same_under_every_bytecode_flag(fidel: Project, flags: list[str]) -> None:
+    code = """
+        import inspect, fidelpkg.sub.leaf as leaf
+        print(leaf.__name__, inspect.getsourcefile(leaf) == leaf.__file__, leaf.__file__.endswith("leaf.py"))
+    """
+
+    assert ok(fidel.python(code, *flags)).split() == ["fidelpkg.sub.leaf", "True", "True"]
 
 
 # ---------------------------------------------------------------------------

@@ -2,9 +2,11 @@
 
 It answers only for names the configuration (or ``pin()``) maps, with one dict
 lookup for every other import of the process, and leaves loading to the
-standard loaders over the materialized files: ``SourceFileLoader`` for modules
-and packages, the namespace machinery for namespace packages.  Submodules are
-then found by the path finder through the package's ``__path__``.
+standard loaders over the materialized files: ``SourceFileLoader`` (as
+:class:`TreeLoader`) for modules and packages, the namespace machinery for
+namespace packages.  Modules inside a cached package are found from one
+listing of each folder, since a materialized tree never changes; what that
+listing does not settle is left to the path finder.
 
 The warm path must cost about what a plain ``sys.path`` import costs, so this
 module imports nothing beyond what every interpreter has loaded at start-up:
@@ -20,6 +22,7 @@ there reaches the importer as an ``ImportError`` that says what to run.
 
 from __future__ import annotations
 
+import _imp
 import _thread
 import os
 import sys
@@ -29,9 +32,18 @@ from ..state import bytecode_ready, parents_of, read_snapshot, table_row, vouche
 
 try:  # the objects importlib.machinery re-exports, without importing importlib
     from _frozen_importlib import ModuleSpec
-    from _frozen_importlib_external import PathFinder, SourceFileLoader
+    from _frozen_importlib_external import (  # type: ignore[attr-defined]
+        MAGIC_NUMBER,
+        PathFinder,
+        SourceFileLoader,
+        _compile_bytecode,
+        cache_from_source,
+    )
 except ImportError:  # pragma: no cover - interpreters other than CPython
     from importlib.machinery import ModuleSpec, PathFinder, SourceFileLoader
+    from importlib.util import MAGIC_NUMBER, cache_from_source
+
+    _compile_bytecode = None
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -64,6 +76,9 @@ class GitImportFinder:
         self._dists: Dists = dists or {}
         self._unverified: Expected = dict(verify or {})  # until verified
         self._busy: set[str] = set()
+        #: the cache's trees folder with a trailing "/", once a row names it: modules below it are served by _submodule
+        self._trees = next((os.path.dirname(row[2]) + "/" for row in table.values() if row is not None), "")
+        self._listings: dict[str, dict[str, bool]] = {}
         self._mutex = _thread.RLock()
         self._config: Config | None = None
 
@@ -110,8 +125,9 @@ class GitImportFinder:
     def register(self, name: str, entry: LockEntry, cache_root: str) -> None:
         """Serve ``name`` from a resolved entry (used by ``pin()``)."""
         with self._mutex:
-            self._table[name] = table_row(entry, name, cache_root)
+            self._table[name] = row = table_row(entry, name, cache_root)
             self._parents.update(parents_of(name))
+            self._trees = self._trees or os.path.dirname(row[2]) + "/"
 
     def served_from(self, name: str) -> str | None:
         """The root folder or file ``name`` is served from, when it is ready."""
@@ -119,9 +135,13 @@ class GitImportFinder:
         return row[1] if row else None
 
     def find_spec(self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None) -> ModuleSpec | None:
-        """Return a spec for a pinned name; ``None`` for everything else, quickly."""
+        """Return a spec for a pinned name or a module of a cached tree; ``None`` for everything else, quickly."""
         if fullname not in self._table:
-            return _namespace_parent(fullname, path) if fullname in self._parents else None
+            if fullname in self._parents:
+                return _namespace_parent(fullname, path)
+            if path is not None and self._trees and len(path) == 1 and path[0].startswith(self._trees):
+                return self._submodule(fullname, path[0])
+            return None
         row = self._table[fullname]
         if row is None or not bytecode_ready(row):
             row = self._cold_path(fullname)
@@ -129,6 +149,35 @@ class GitImportFinder:
             _verify_on_import(fullname, row, self._unverified[fullname])
             del self._unverified[fullname]  # only once it passed: a refused import is refused again
         return _spec_for(fullname, row[0], row[1])
+
+    def _submodule(self, fullname: str, folder: str) -> ModuleSpec | None:
+        """A module of a package served from the cache, found from the folder's one listing.
+
+        A materialized tree never changes, so its folders are listed once and
+        never looked at again: no ``stat`` of the folder or the file, as the
+        path finder makes for every import.  What the listing does not settle
+        (a namespace portion, an extension module, a missing name) is left to
+        the path finder, which answers as it would without gitimport.
+        """
+        leaf = fullname.rpartition(".")[2]
+        entries = self._listing(folder)
+        if entries.get(leaf) is True and self._listing(f"{folder}/{leaf}").get("__init__.py") is False:
+            return _spec_for(fullname, "package", f"{folder}/{leaf}")
+        if entries.get(f"{leaf}.py") is False:
+            return _spec_for(fullname, "module", f"{folder}/{leaf}.py")
+        return None
+
+    def _listing(self, folder: str) -> dict[str, bool]:
+        """Names in a cached folder -> whether each is a folder (links are followed, as the path finder does)."""
+        entries = self._listings.get(folder)
+        if entries is None:
+            try:
+                with os.scandir(folder) as found:
+                    entries = {entry.name: entry.is_dir() for entry in found}
+            except OSError:
+                entries = {}
+            self._listings[folder] = entries
+        return entries
 
     def _cold_path(self, name: str) -> Row:
         """Compile, or resolve, fetch and materialize, one module; ImportError on failure."""
@@ -151,6 +200,7 @@ class GitImportFinder:
             finally:
                 self._busy.discard(name)
             self._table[name] = row
+            self._trees = self._trees or os.path.dirname(row[2]) + "/"
             self._dists = _distributions_now(self.config)
             return row
 
@@ -172,8 +222,9 @@ class GitImportFinder:
         return distributions(self._dists, getattr(context, "name", None))
 
     def invalidate_caches(self) -> None:
-        """Forget the parsed config, so a sync in another process is seen."""
+        """Forget the parsed config and the folder listings, so a sync or a repair in another process is seen."""
         self._config = None
+        self._listings.clear()
         with self._mutex:
             for name in [n for n, row in self._table.items() if row is not None and not bytecode_ready(row)]:
                 self._table[name] = None
@@ -203,11 +254,38 @@ def _spec_for(name: str, kind: str, root: str) -> ModuleSpec:
         spec.submodule_search_locations = [root]
         return spec
     origin = f"{root}/__init__.py" if kind == "package" else root
-    spec = ModuleSpec(name, SourceFileLoader(name, origin), origin=origin, is_package=kind == "package")
+    spec = ModuleSpec(name, TreeLoader(name, origin), origin=origin, is_package=kind == "package")
     if kind == "package":
         spec.submodule_search_locations = [root]
     spec.has_location = True
     return spec
+
+
+class TreeLoader(SourceFileLoader):
+    """The loader of a file in a materialized tree: ``SourceFileLoader`` that reads its ``.pyc`` at once.
+
+    Every ``.pyc`` in a tree is an unchecked hash-based one (PEP 552) compiled
+    from a source that cannot change, so the ``stat`` of the source that
+    ``SourceFileLoader`` makes to validate it has nothing to learn.  Anything
+    unexpected (no ``.pyc`` yet, another header, ``--check-hash-based-pycs
+    always``) falls back to ``SourceFileLoader`` itself, which then behaves
+    exactly as it would.
+    """
+
+    def get_code(self, fullname: str) -> Any:
+        if _compile_bytecode is not None and _imp.check_hash_based_pycs != "always":
+            try:
+                bytecode_path = cache_from_source(self.path)
+                with open(bytecode_path, "rb") as handle:
+                    data = handle.read()
+            except (OSError, NotImplementedError, ValueError):
+                data = b""
+            if data[:8] == _UNCHECKED_HASH_HEADER:
+                return _compile_bytecode(memoryview(data)[16:], fullname, bytecode_path, self.path)
+        return super().get_code(fullname)
+
+
+_UNCHECKED_HASH_HEADER = MAGIC_NUMBER + (0b01).to_bytes(4, "little")  # magic, then flags: hash-based, not checked
 
 
 def _as_path(path: str) -> Path:
