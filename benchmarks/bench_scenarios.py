@@ -401,7 +401,7 @@ def scenario_cold(ctx: Context) -> list[Row]:
             results["git"]["time"],
             "s",
             "git clone --depth 1 --bare + git archive | tar -x",
-            1.0,
+            0.75,
         ),
     ]
     pip_name = "pip install --no-deps --no-build-isolation git+http…#subdirectory= into a fresh venv"
@@ -414,12 +414,12 @@ def scenario_cold(ctx: Context) -> list[Row]:
                 results["pip"]["time"],
                 "s",
                 pip_name,
-                0.2,
+                0.15,
                 f"setuptools backend, build isolation off; {pip_versions}",
             )
         )
     else:
-        rows.append(Row("1b", "cold sync vs pip install", results["gitimport"]["time"], None, "s", pip_name, 0.2, pip_versions))
+        rows.append(Row("1b", "cold sync vs pip install", results["gitimport"]["time"], None, "s", pip_name, 0.15, pip_versions))
     return rows
 
 
@@ -511,7 +511,7 @@ def scenario_warm(ctx: Context) -> list[Row]:
             base["process"],
             "s",
             "same tree in a folder on sys.path, with .pyc",
-            1.10,
+            0.97,
         ),
         Row(
             "2b",
@@ -520,7 +520,7 @@ def scenario_warm(ctx: Context) -> list[Row]:
             base["statement"],
             "s",
             "same tree in a folder on sys.path, with .pyc",
-            1.05,
+            0.90,
             "time.perf_counter() inside the child",
         ),
         Row("2c", 'verify = "import": the import statement', verify["statement"], ours["statement"], "s", "gitimport with verify off"),
@@ -714,7 +714,7 @@ def scenario_others(ctx: Context) -> list[Row]:
     ours, base = results["gitimport"], results["plain"]
     what = f"{len(modules)} stdlib modules, finder with a lock of {ctx.sizes.lock_modules} modules"
     return [
-        Row("3a", f"{what}: the imports", ours["statement"], base["statement"], "s", "same imports without the finder", 1.02),
+        Row("3a", f"{what}: the imports", ours["statement"], base["statement"], "s", "same imports without the finder", 1.01),
         Row(
             "3b", "same, whole process (finder start-up included)", ours["process"], base["process"], "s", "same process without the finder"
         ),
@@ -834,7 +834,7 @@ def scenario_upgrade(ctx: Context) -> list[Row]:
             results["git"]["time"],
             "s",
             "git fetch --depth 1 + git archive | tar -x",
-            1.2,
+            1.0,
             f"objects fetched: gitimport {fetched}, git {git_fetched}, new in v2: {new_objects}",
         ),
         Row(
@@ -896,7 +896,7 @@ def scenario_jobs(ctx: Context) -> list[Row]:
             results["serial"]["time"],
             "s",
             "--jobs 1",
-            0.5,
+            0.6,
             note,
         )
     ]
