@@ -245,8 +245,8 @@ def vouches(path: str, data: bytes) -> bool:
     return snapshot is not None and snapshot.get("config") == fingerprint_of(data)
 
 
-def ready_module_count(config_path: str) -> int | None:
-    """How many modules are locked and cached, when the snapshot proves all of them are.
+def ready_modules(config_path: str) -> tuple[int, list[str]] | None:
+    """How many modules are locked and cached, and the cache folders serving them, when the snapshot proves all are.
 
     None when anything might need work: a stale or incomplete snapshot (the
     lock and the config disagree), a tree or its bytecode missing from the
@@ -261,7 +261,13 @@ def ready_module_count(config_path: str) -> int | None:
     rows = snapshot["table"].values()
     if not all(bytecode_ready(row) for row in rows):
         return None
-    return len(snapshot["table"])
+    return len(snapshot["table"]), served_folders(snapshot["table"], snapshot["dists"])
+
+
+def served_folders(table: Table, dists: Dists) -> list[str]:
+    """The cache entries a project's modules are served from: tree entries and distribution folders (for gc's "last used")."""
+    trees = {row[2] for row in table.values() if row is not None}
+    return sorted(trees | {os.path.dirname(dist_info) for dist_info, _members in dists.values()})
 
 
 def write_snapshot(state: ProjectState) -> None:

@@ -194,6 +194,10 @@ def _sync_under_lock(
 
     report.state = ProjectState.load(config, lock)
     write_snapshot(report.state)  # the next interpreter starts on the warm path
+    from .state import served_folders
+    from .store.usage import mark_used
+
+    mark_used(served_folders(report.state.table, report.state.dists))  # for `gc --max-size` (docs/commands.md#gc)
     _register_project(config)
     return report
 
@@ -282,6 +286,9 @@ def _sync_repository(
         for plan in plans:
             _repair(plan, cache, warn)
         _repair_repository(plans, cache, warn)
+    from .store.usage import mark_used
+
+    mark_used([cache.repo_dir(plans[0].spec.repo.identity)])  # a repository a lock uses stays recently used
     needs_tree = [p for p in plans if p.resolve or not _cached(cache, p)]
     to_prove = _pinned_to_prove(plans, needs_tree, cache, report, offline=offline)
     if not needs_tree and not to_prove:

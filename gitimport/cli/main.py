@@ -47,7 +47,7 @@ EXAMPLES = {
     "which": "example:\n  gitimport which mylib",
     "why": "examples:\n  gitimport why mylib\n  gitimport why mylib.core --python .venv/bin/python",
     "verify": "example:\n  gitimport verify",
-    "gc": "examples:\n  gitimport gc --dry-run\n  gitimport gc",
+    "gc": "examples:\n  gitimport gc --dry-run\n  gitimport gc\n  gitimport gc --max-size 2GiB   # least recently used first",
     "cache": "examples:\n  gitimport cache dir\n  gitimport cache size --json\n  gitimport cache clean",
     "cache dir": 'example:\n  ls "$(gitimport cache dir)"',
     "cache size": "examples:\n  gitimport cache size\n  gitimport cache size --json",
@@ -239,8 +239,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     json_flag(command("verify", "cache:cmd_verify", "Re-hash every locked module in the cache."))
 
-    gc = command("gc", "cache:cmd_gc", "Remove cache entries that no known lock file references.")
+    gc = command("gc", "cache:cmd_gc", "Remove cache entries that no known lock file references, or the least recently used.")
     gc.add_argument("--dry-run", action="store_true", help="only say what would be removed")
+    gc.add_argument(
+        "--max-size",
+        metavar="SIZE",
+        help='remove the least recently used entries until the cache fits in SIZE ("2GiB", "500 MB"); default: cache-max-size',
+    )
+    gc.add_argument("--include-locked", action="store_true", help="with a size: remove entries that known locks use too, if needed")
 
     cache = command("cache", None, "Show or remove the cache.")
     cache.set_defaults(subparser=cache)

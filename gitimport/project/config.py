@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from ..errors import ConfigError, SpecError
 from ._toml import parse_toml, read_toml
@@ -45,6 +45,7 @@ _SETTINGS = (
     "verify",
     "require-signed",
     "trusted-signers",
+    "cache-max-size",
 )
 VERIFY_MODES = ("off", "import")
 DEFAULT_TIMEOUT = 60.0
@@ -81,6 +82,7 @@ class Config:
     verify_on_import: bool = False
     require_signed: bool = False
     trusted_signers: Path | None = None
+    cache_max_size: int | None = None  # gc's default --max-size
     shadowed: Path | None = None  # a pyproject.toml [tool.gitimport] that gitimport.toml overrides
 
     def requires_signature(self, spec: Spec) -> bool:
@@ -179,6 +181,7 @@ def _build(path: Path | None, table: Mapping[str, Any], shadowed: Path | None) -
         verify_on_import=_verify_mode(table, where) == "import",
         require_signed=_bool_setting(table, "require-signed", where),
         trusted_signers=_path_setting(table, "trusted-signers", base, where),
+        cache_max_size=_size_setting(table, "cache-max-size", None, where),
         shadowed=shadowed,
     )
 
@@ -242,14 +245,28 @@ def _number_setting(table: Mapping[str, Any], key: str, env: str, default: float
     return value
 
 
-def _size_setting(table: Mapping[str, Any], key: str, default: int, where: str) -> int:
+@overload
+def _size_setting(table: Mapping[str, Any], key: str, default: int, where: str) -> int: ...
+@overload
+def _size_setting(table: Mapping[str, Any], key: str, default: None, where: str) -> int | None: ...
+def _size_setting(table: Mapping[str, Any], key: str, default: int | None, where: str) -> int | None:
     """A size in bytes: an integer, or a string such as "20 MB" or "1GiB"."""
     value = table.get(key, default)
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
+    if value is None:
+        return None
+    size = parse_size(value)
+    if size is None:
+        raise ConfigError(f"{where}: '{key}' must be a positive size, not {value!r}.", f'write {key} = "50 MB" or a number of bytes')
+    return size
+
+
+def parse_size(value: object) -> int | None:
+    """Bytes of a positive size written as an integer or a string such as "20 MB" or "2GiB"; None if it is not one."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if value > 0 else None
     match = _SIZE.fullmatch(value) if isinstance(value, str) else None
     if match is None or int(match.group(1)) <= 0:
-        raise ConfigError(f"{where}: '{key}' must be a positive size, not {value!r}.", f'write {key} = "50 MB" or a number of bytes')
+        return None
     return int(match.group(1)) * _UNITS[(match.group(2) or "B").lower()]
 
 

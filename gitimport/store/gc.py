@@ -24,7 +24,8 @@ from pathlib import Path
 from .. import atomic
 from . import layout
 from .cache import Cache
-from .layout import COLLECTED, DIST_POINTERS, DISTS, LOCKS, NAMESPACES, PINS, PROJECTS, REPOS, RETIRED, STORES, TAG, TMP, TREES
+from .layout import COLLECTED, DIST_POINTERS, DISTS, LOCKS, NAMESPACES, PINS, PROJECTS, REPOS, RETIRED, STORES, TAG, TREES
+from .usage import measure
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ class Collection:
     forgotten: list[Path] = field(default_factory=list)  # registered locks that no longer exist
     removed: list[Path] = field(default_factory=list)
     freed: int = 0
+    size: int | None = None  # with a size cap: the cache's size before, every file counted once
+    left: int | None = None  # with a size cap: its size after (an estimate with dry_run)
 
 
 def collect_garbage(cache_root: Path, extra_projects: Iterable[Project] = (), dry_run: bool = False) -> Collection:
@@ -87,12 +90,54 @@ def collect_garbage(cache_root: Path, extra_projects: Iterable[Project] = (), dr
 
     ``extra_projects`` (the current project, even if never registered) count
     as known.  With ``dry_run``, nothing is removed and the result says what
-    would be.
+    would be, store copies that would lose their last tree included.
 
     Raises:
       LockFileError: a registered lock file that exists but cannot be read.
       ConfigError: the folder is not a cache gitimport created (see :meth:`Cache.create`).
     """
+    cache, result, keep = _prepare(cache_root, extra_projects)
+    usage = measure(cache_root)
+    for kind, path in _candidates(cache_root):
+        if path.name not in keep.get(kind, ()):  # a retired folder is never kept
+            result.removed.append(path)
+    result.freed = usage.frees(result.removed)
+    _finish(cache, result, dry_run)
+    return result
+
+
+def collect_to_size(
+    cache_root: Path, max_size: int, extra_projects: Iterable[Project] = (), include_used: bool = False, dry_run: bool = False
+) -> Collection:
+    """Remove the least recently used entries until the cache holds at most ``max_size`` bytes.
+
+    Entries that no known lock references go first, oldest use first; those a
+    lock still uses only with ``include_used`` (the next import or sync
+    fetches them again).  An entry that is removed frees its store copies
+    that nothing else links, so sizes count every file once
+    (:mod:`gitimport.store.usage`).
+
+    Raises:
+      LockFileError, ConfigError: as :func:`collect_garbage`.
+    """
+    cache, result, keep = _prepare(cache_root, extra_projects)
+    usage = measure(cache_root)
+    result.size = left = usage.total
+    unused = [e for e in usage.entries if e.path.name not in keep.get(e.section, ())]
+    used = [e for e in usage.entries if e.path.name in keep.get(e.section, ())] if include_used else []
+    for entry in [*sorted(unused, key=lambda e: e.last_used), *sorted(used, key=lambda e: e.last_used)]:
+        if left <= max_size:
+            break
+        result.removed.append(entry.path)
+        left -= entry.frees  # a lower bound: files it shares with an entry removed later are freed then
+    result.freed = usage.frees(result.removed)  # exact: files several removed entries shared count too
+    result.left = usage.total - result.freed
+    _finish(cache, result, dry_run)
+    return result
+
+
+def _prepare(cache_root: Path, extra_projects: Iterable[Project]) -> tuple[Cache, Collection, dict[str, set[str]]]:
+    """The cache, a collection listing the known locks, and what those locks reference."""
     cache = Cache(cache_root)
     if os.path.lexists(cache_root):
         cache.create()  # only gitimport's own folder: its names could be anyone's in a home folder
@@ -106,41 +151,36 @@ def collect_garbage(cache_root: Path, extra_projects: Iterable[Project] = (), dr
             result.projects.append(project.lockfile)
         elif project.lockfile not in result.forgotten:
             result.forgotten.append(project.lockfile)
-    keep = _referenced(cache, projects)
-    for kind, path in _candidates(cache_root):
-        if path.name in keep.get(kind, ()):  # a retired folder is never kept
-            continue
-        result.removed.append(path)
-        result.freed += disk_usage(path)
-        if not dry_run:
-            _remove(cache, path)
-    if not dry_run:
-        result.freed += _sweep_stores(cache_root)
-        cache.remove_stale_builds()
-        atomic.sweep_stale(str(cache_root / LOCKS))  # holder files of killed processes, half-written
-        if result.forgotten:
-            with cache.lock("projects"):
-                _write_projects(cache_root, [p for p in read_projects(cache_root) if p.lockfile not in result.forgotten])
-    return result
+    return cache, result, _referenced(cache, projects)
 
 
-def _sweep_stores(cache_root: Path) -> int:
-    """Drop stored blobs and .pyc files that no tree links to any more; return the bytes freed.
+def _finish(cache: Cache, result: Collection, dry_run: bool) -> None:
+    """Remove what the collection lists (unless ``dry_run``), then the store copies and leftovers nothing uses."""
+    if dry_run:
+        return
+    for path in result.removed:
+        _remove(cache, path)
+    _sweep_stores(cache.root)
+    cache.remove_stale_builds()
+    atomic.sweep_stale(str(cache.root / LOCKS))  # holder files of killed processes, half-written
+    if result.forgotten:
+        with cache.lock("projects"):
+            _write_projects(cache.root, [p for p in read_projects(cache.root) if p.lockfile not in result.forgotten])
+
+
+def _sweep_stores(cache_root: Path) -> None:
+    """Drop stored blobs and .pyc files that no tree links to any more.
 
     A file in ``blobs-v1`` or ``pyc-v1`` with one link is only the store's own
     copy: every tree that shared it is gone.
     """
-    freed = 0
     for store in STORES:
         for folder, _, names in os.walk(cache_root / store):
             for name in names:
                 path = os.path.join(folder, name)
                 with contextlib.suppress(OSError):
-                    status = os.lstat(path)
-                    if status.st_nlink == 1 and not name.startswith("."):
+                    if os.lstat(path).st_nlink == 1 and not name.startswith("."):
                         os.unlink(path)
-                        freed += status.st_size
-    return freed
 
 
 def _candidates(cache_root: Path) -> Iterator[tuple[str, Path]]:
@@ -219,28 +259,6 @@ def _remove(cache: Cache, path: Path) -> None:
         atomic.remove(path)
 
 
-def disk_usage(path: Path) -> int:
-    """Bytes of the files under ``path`` (symlinks count as their own size, never followed)."""
-    try:
-        if path.is_symlink() or not path.is_dir():
-            return path.lstat().st_size
-    except OSError:
-        return 0
-    total = 0
-    for folder, dirs, files in os.walk(path):
-        for name in files + [d for d in dirs if os.path.islink(os.path.join(folder, d))]:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(folder, name)).st_size
-    return total
-
-
-def cache_sections(cache_root: Path) -> dict[str, int]:
-    """Bytes per top-level entry of the cache (``trees-v2``, ``repos-v1``, …)."""
-    if not cache_root.is_dir():
-        return {}
-    return {child.name: disk_usage(child) for child in sorted(cache_root.iterdir()) if child.name != TMP or any(child.iterdir())}
-
-
 def clean_cache(cache_root: Path) -> tuple[int, list[str]]:
     """Remove what gitimport created in the cache folder; return the bytes freed and the names left alone.
 
@@ -258,12 +276,10 @@ def clean_cache(cache_root: Path) -> tuple[int, list[str]]:
     cache = Cache(cache_root)
     cache.create()
     kept = cache.foreign_entries()
+    usage = measure(cache_root)
     if not kept and not cache_root.is_symlink():
-        freed = disk_usage(cache_root)
         atomic.remove(cache_root)
-        return freed, []
-    freed = 0
+        return usage.total, []
     for name in sorted(set(os.listdir(cache_root)) - {*kept, TAG}):
-        freed += disk_usage(cache_root / name)
         atomic.remove(cache_root / name)
-    return freed, kept
+    return usage.total - sum(usage.sections.get(name, 0) for name in (*kept, TAG)), kept

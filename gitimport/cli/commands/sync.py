@@ -81,12 +81,15 @@ def _nothing_to_sync(args: argparse.Namespace) -> bool:
     import os
 
     from ...project.discovery import find_config_file
-    from ...state import ready_module_count, vouches
+    from ...state import ready_modules, vouches
+    from ...store.usage import mark_used
 
     path = os.path.abspath(args.config) if args.config else find_config_file(vouches=vouches)[0]
-    count = ready_module_count(path) if path else None
-    if count is None:
+    ready = ready_modules(path) if path else None
+    if ready is None:
         return False
+    count, folders = ready
+    mark_used(folders)  # for `gc --max-size`: a CI cache synced every run stays recently used
     say(args, f"Nothing to do: {plural(count, 'module')} locked and cached ({path})")
     return True
 
