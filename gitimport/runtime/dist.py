@@ -68,7 +68,7 @@ def distributions(dists: dict[str, tuple[str, tuple[tuple[str, str, str], ...]]]
         for dist_info, roots in dists.values():
             yield GitDistribution(dist_info, roots)
         return
-    from ..store.metadata import normalize_name
+    from ..store.metadata_formats import normalize_name
 
     found = dists.get(normalize_name(name))
     if found is not None:
