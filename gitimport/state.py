@@ -44,7 +44,8 @@ if TYPE_CHECKING:
     #: normalized distribution name -> (.dist-info folder, ((root name, tree entry folder, module name), ...))
     Dists = dict[str, tuple[str, tuple[tuple[str, str, str], ...]]]
 
-SNAPSHOT_VERSION = 8
+#: Bumped whenever what a snapshot may point at changes; 9: distribution metadata moved to dists-v2/ (every format read).
+SNAPSHOT_VERSION = 9
 _SNAPSHOT_KEYS = frozenset({"table", "parents", "dists", "verify", "farm"})
 
 

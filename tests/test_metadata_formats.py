@@ -9,13 +9,17 @@ read back through ``importlib.metadata`` in a fresh interpreter under
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
-from pathlib import Path
 
 import pytest
 from support.project import Project, Result
 from support.repos import FixtureSet, add_commit
 from support.servers import Server
+
+from gitimport.state import snapshot_path
+from gitimport.store import layout
 
 #: The module each tag pins, as ``name = "URL@TAG:PATH"`` minus the URL.
 MODULES = {
@@ -275,3 +279,20 @@ def test_a_metadata_file_larger_than_the_cap_is_not_read(project: Project, mutab
 
     assert "Note: poetrytwo: pyproject.toml: is larger than 4 MiB and is not read" in result.out
     assert metadata_of(project, "[d.metadata['Name'] for d in md.distributions()].count('huge')") == 0
+
+
+# --- caches of an earlier gitimport --------------------------------------------------------------------
+
+
+def test_the_first_sync_after_an_upgrade_writes_metadata_an_earlier_cache_lacks(project: Project, http_server: Server) -> None:
+    """An earlier gitimport read no Poetry metadata: its cache has a ``dists-v1/`` and a snapshot of another version."""
+    sync(project, http_server.repo_url("formats"), {"poetrytool": "poetry"})
+    shutil.rmtree(project.cache / layout.DISTS)
+    os.remove(snapshot_path(str(project.config_path)))
+    (project.cache / "dists-v1" / "modules").mkdir(parents=True)
+
+    result = project.cli("sync")
+
+    assert result.code == 0, result.err
+    assert metadata_of(project, "md.version('poetry-tool')") == "1.4.0"
+    assert project.cli("gc").code == 0 and not (project.cache / "dists-v1").exists()

@@ -18,7 +18,7 @@ from typing import Any
 
 
 class GitDistribution(Distribution):
-    """A distribution whose metadata lives in the cache's ``dists-v1`` folder."""
+    """A distribution whose metadata lives in the cache's ``dists-v2`` folder."""
 
     def __init__(self, dist_info: str, members: tuple[tuple[str, str, str], ...]) -> None:
         self._dist_info = Path(dist_info)
