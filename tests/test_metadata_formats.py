@@ -222,6 +222,21 @@ def test_hatch_version_path_is_read_with_hatch_default_pattern(formats: Project)
     assert metadata_of(formats, "md.version('hatchpkg')") == "8.1.0"
 
 
+def test_pdm_file_version_source(project: Project, http_server: Server) -> None:
+    sync(project, http_server.repo_url("formats"), {"pdmpkg": "pdm"})
+
+    assert metadata_of(project, "md.version('pdmpkg')") == "3.3.3"
+
+
+def test_a_custom_hatch_pattern_is_not_run_and_the_version_comes_from_the_ref(
+    project: Project, http_server: Server, fixture_repos: FixtureSet
+) -> None:
+    result = sync(project, http_server.repo_url("formats"), {"hatchpkg": "hatch-pattern"})
+
+    assert "Note: hatchpkg: pyproject.toml: [tool.hatch.version] pattern is a custom regular expression, not run" in result.out
+    assert metadata_of(project, "md.version('hatchpkg')") == f"0+g{fixture_repos['formats'].tags['hatch-pattern'][:12]}"
+
+
 # --- the requirements check -------------------------------------------------------------------------
 
 
@@ -279,6 +294,15 @@ def test_a_metadata_file_larger_than_the_cap_is_not_read(project: Project, mutab
 
     assert "Note: poetrytwo: pyproject.toml: is larger than 4 MiB and is not read" in result.out
     assert metadata_of(project, "[d.metadata['Name'] for d in md.distributions()].count('huge')") == 0
+
+
+def test_metadata_that_would_forge_lines_or_escape_the_launcher_folder_is_left_out(project: Project, http_server: Server) -> None:
+    result = sync(project, http_server.repo_url("formats"), {"hostile": "hostile"})
+
+    assert "Note: hostile: the project at the repository root: version '1.0\\nRequires-Dist: forged-by-version' is not" in result.out
+    assert metadata_of(project, "[md.version('hostile').startswith('0+g'), md.requires('hostile')]") == [True, ["packaging>=20"]]
+    assert project.run("hostile-ok").stdout == "hostile-ok\n"
+    assert not list(project.cache.rglob("escape"))
 
 
 # --- caches of an earlier gitimport --------------------------------------------------------------------

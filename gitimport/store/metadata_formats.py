@@ -39,9 +39,13 @@ if TYPE_CHECKING:
 
 #: The largest file a reader reads: project files are small, and a huge one must not fill memory.
 MAX_METADATA_FILE = 4 * 1024 * 1024
-#: hatch's default pattern for ``[tool.hatch.version] path`` (hatchling's ``regex`` version source).
-_HATCH_PATTERN = r"""(?i)^(__version__|VERSION) *= *(['"])v?(?P<version>.+?)\2"""
+#: hatchling's default pattern for ``[tool.hatch.version] path``, used for PDM's ``file`` source too.
+_VERSION_ASSIGNMENT = re.compile(r"""(?im)^(__version__|VERSION) *= *(['"])v?(?P<version>.+?)\2""")
 _FROM_REF = "the version is taken from the ref instead"
+#: A distribution, extra or entry point group name (PEP 508's name rule).
+_NAME = re.compile(r"[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9]")
+#: An entry point name: no ``=``, no line break, no leading ``[`` or surrounding space.
+_ENTRY_NAME = re.compile(r"[^\s=\[][^=\r\n]*(?<=\S)|[^\s=\[]")
 
 
 @dataclass
@@ -127,21 +131,70 @@ def read_project(files: ProjectFiles) -> ProjectMetadata | None:
     ``pyproject.toml`` comes first: ``[project]`` when it has a name, else
     ``[tool.poetry]``, else ``[tool.flit.metadata]``; then ``setup.cfg``.
     """
+    found = None
     text = files.text("pyproject.toml")
     if text is not None:
         document = _parse_pyproject(text, files)
         project = document.get("project")
-        if isinstance(project, dict) and isinstance(project.get("name"), str):
-            return _from_project_table(project, document, files)
         tool = toml_table(document, "tool")
-        if isinstance(toml_table(tool, "poetry").get("name"), str):
+        if isinstance(project, dict) and isinstance(project.get("name"), str):
+            found = _from_project_table(project, document, files)
+        elif isinstance(toml_table(tool, "poetry").get("name"), str):
             from .metadata_poetry import from_poetry
 
-            return from_poetry(toml_table(tool, "poetry"), files)
-        if isinstance(toml_table(toml_table(tool, "flit"), "metadata").get("module"), str):
-            return _from_flit_metadata(toml_table(tool, "flit"), files)
-    text = files.text("setup.cfg")
-    return _from_setup_cfg(text, files) if text is not None else None
+            found = from_poetry(toml_table(tool, "poetry"), files)
+        elif isinstance(toml_table(toml_table(tool, "flit"), "metadata").get("module"), str):
+            found = _from_flit_metadata(toml_table(tool, "flit"), files)
+    if found is None:
+        text = files.text("setup.cfg")
+        found = _from_setup_cfg(text, files) if text is not None else None
+    return _well_formed(found, files) if found is not None else None
+
+
+def _well_formed(meta: ProjectMetadata, files: ProjectFiles) -> ProjectMetadata | None:
+    """``meta`` without what cannot be written into a .dist-info as it is, each left-out item noted.
+
+    What a repository declares becomes file names (the .dist-info folder, script
+    launchers) and lines of METADATA and entry_points.txt, so a name that is not
+    a PEP 508 name, a version that is not PEP 440, a line break or a path
+    separator in a script name would forge other entries or land elsewhere.
+    """
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.version import InvalidVersion, Version
+
+    where = f"the project in {files.project_dir}/" if files.project_dir else "the project at the repository root"
+    if not _NAME.fullmatch(meta.name):
+        files.notes.append(f"{where}: {meta.name!r} is not a distribution name; no distribution metadata is written")
+        return None
+    try:
+        Version(meta.version or "0")
+    except InvalidVersion:
+        files.notes.append(f"{where}: version {meta.version!r} is not a PEP 440 version; {_FROM_REF}")
+        meta.version = ""
+    try:
+        SpecifierSet(meta.requires_python)
+    except InvalidSpecifier:
+        files.notes.append(f"{where}: Requires-Python {meta.requires_python!r} is not a version specifier; it is left out")
+        meta.requires_python = ""
+    for extra in [extra for extra in meta.extras if not _NAME.fullmatch(extra)]:
+        files.notes.append(f"{where}: extra {extra!r} is not an extra name; it is left out")
+        del meta.extras[extra]
+    for requirements in [meta.requires, *meta.extras.values()]:
+        for requirement in list(requirements):
+            try:
+                Requirement(requirement)
+            except InvalidRequirement:
+                files.notes.append(f"{where}: {requirement!r} is not a PEP 508 requirement; it is left out")
+                requirements.remove(requirement)
+    for group, entries in meta.entry_points.items():
+        script = group in ("console_scripts", "gui_scripts")
+        for name, target in list(entries.items()):
+            unsafe_name = not _ENTRY_NAME.fullmatch(name) or (script and ("/" in name or "\\" in name or name in (".", "..")))
+            if unsafe_name or not _NAME.fullmatch(group) or "\n" in target or "\r" in target:
+                files.notes.append(f"{where}: entry point {name!r} of group {group!r} cannot be written as it is; it is left out")
+                del entries[name]
+    return meta
 
 
 def _parse_pyproject(text: str, files: ProjectFiles) -> dict[str, Any]:
@@ -202,7 +255,13 @@ def _dynamic_version(name: str, document: dict[str, Any], files: ProjectFiles) -
         return _setuptools_directive(source, toml_string_table(toml_table(setuptools, "package-dir")), "pyproject.toml", files)
     hatch = toml_table(toml_table(tool, "hatch"), "version")
     if isinstance(hatch.get("path"), str):
-        return _hatch_version(hatch["path"], hatch.get("pattern"), files)
+        if "pattern" in hatch:
+            files.note("pyproject.toml", f"[tool.hatch.version] pattern is a custom regular expression, not run; {_FROM_REF}")
+            return ""
+        return _version_in_file(hatch["path"], "[tool.hatch.version]", files)
+    pdm = toml_table(toml_table(tool, "pdm"), "version")
+    if pdm.get("source") == "file" and isinstance(pdm.get("path"), str):
+        return _version_in_file(pdm["path"], "[tool.pdm.version]", files)
     if _is_flit(document):
         module = _flit_module_file(_flit_module(name, tool), files)
         return _literal_version(module, files) if module else ""
@@ -228,21 +287,21 @@ def _requirement_lines(text: str) -> list[str]:
     return [line for line in lines if line and not line.startswith(("#", "-"))]
 
 
-def _hatch_version(path: str, pattern: object, files: ProjectFiles) -> str:
-    """hatch's ``regex`` version source: the ``version`` group of its pattern in the file ``path``."""
+def _version_in_file(path: str, table: str, files: ProjectFiles) -> str:
+    """The version assigned in the file ``path`` (hatch's ``path`` source, PDM's ``file`` source), or "" (noted).
+
+    Both backends search the file with a regular expression; only their
+    default one is used here, never a ``pattern`` from the repository, whose
+    run time a hostile pattern could make unbounded.
+    """
     text = files.text(path)
     if text is None:
-        files.note("pyproject.toml", f"[tool.hatch.version] path {path!r} is not a file in the commit; {_FROM_REF}")
+        files.note("pyproject.toml", f"{table} path {path!r} is not a file in the commit; {_FROM_REF}")
         return ""
-    try:
-        match = re.search(pattern if isinstance(pattern, str) else _HATCH_PATTERN, text, re.MULTILINE)
-        version = match.group("version") if match else ""
-    except (re.error, IndexError) as error:
-        files.note("pyproject.toml", f"[tool.hatch.version] pattern cannot be used ({error}); {_FROM_REF}")
-        return ""
-    if not version:
-        files.note("pyproject.toml", f"[tool.hatch.version] finds no version in {path}; {_FROM_REF}")
-    return version
+    match = _VERSION_ASSIGNMENT.search(text)
+    if match is None:
+        files.note("pyproject.toml", f'{table} finds no __version__ = "..." in {path}; {_FROM_REF}')
+    return match.group("version") if match else ""
 
 
 # --- versions read from files ---------------------------------------------------------------------
@@ -261,7 +320,8 @@ def _setuptools_directive(source: dict[str, Any], package_dir: dict[str, str], c
     texts = [files.text(path) for path in ([paths] if isinstance(paths, str) else toml_strings(paths))]
     version = "\n".join(text.strip() for text in texts if text is not None)
     if not version:
-        files.note(config, f"version file: {paths} names no readable file in the commit; {_FROM_REF}")
+        shown = paths if isinstance(paths, str) else ", ".join(toml_strings(paths))
+        files.note(config, f"version file: {shown} names no readable file in the commit; {_FROM_REF}")
     return version
 
 
@@ -437,7 +497,7 @@ def _cfg_entry_points(value: str) -> dict[str, str]:
 def _cfg_version(value: str, options: dict[str, str], files: ProjectFiles) -> str:
     """A literal version, or one that ``attr:``/``file:`` name statically; "" when neither gives one."""
     directive, _, argument = value.partition(":")
-    if directive.strip() not in ("attr", "file") or not argument.strip():
+    if directive.strip() not in ("attr", "file"):
         return value
     if directive.strip() == "file":
         source: dict[str, Any] = {"file": [path.strip() for path in argument.split(",")]}
