@@ -76,6 +76,12 @@ def test_setup_cfg_version_file_is_read_from_the_file(project: Project, http_ser
     assert metadata_of(project, "md.version('cfg-plugin')") == "4.3.0"
 
 
+def test_setup_cfg_install_requires_file_is_read_from_the_file(project: Project, http_server: Server) -> None:
+    sync(project, http_server.repo_url("formats"), {"cfgplugin": "cfg-file:src"})
+
+    assert metadata_of(project, "md.requires('cfg-plugin')") == ["packaging>=20", "cfg-file-missing-requirement"]
+
+
 def test_setup_cfg_requirements_and_extras_read_as_setuptools_writes_them(formats: Project) -> None:
     data = metadata_of(formats, "[md.requires('Cfg_Plugin'), md.metadata('cfg-plugin').get_all('Provides-Extra')]")
 

@@ -6,8 +6,9 @@ extras and entry points.  Build backends take these from different places, so
 this module has one reader per format:
 
 - ``pyproject.toml`` ``[project]`` (PEP 621), with a dynamic version read
-  from ``[tool.setuptools.dynamic]``, ``[tool.hatch.version] path``, a flit
-  module's ``__version__`` or Poetry 2's ``[tool.poetry] version``;
+  from ``[tool.setuptools.dynamic]``, ``[tool.hatch.version] path``,
+  ``[tool.pdm.version]``'s file, a flit module's ``__version__`` or Poetry 2's
+  ``[tool.poetry] version``;
 - ``[tool.poetry]`` of Poetry before 2 (see :mod:`.metadata_poetry` for its
   dependency syntax);
 - ``[tool.flit.metadata]`` of flit before PEP 621;
@@ -20,7 +21,10 @@ that only running a tool could give (setuptools-scm, hatch-vcs, a non-literal
 ``attr:``) is left empty, and :func:`gitimport.store.metadata.find_project`
 takes it from the ref.  Files are read through :class:`ProjectFiles`, which
 caps their size, and every input that cannot be read becomes a note for the
-user and a fallback, never a failed sync.
+user and a fallback, never a failed sync.  Whatever the format, what would not
+fit in a ``.dist-info`` as it is (a line break that would forge a METADATA
+line, a script name that is a path) is left out the same way
+(:func:`_well_formed`).
 """
 
 from __future__ import annotations
@@ -462,8 +466,8 @@ def _from_setup_cfg(text: str, files: ProjectFiles) -> ProjectMetadata | None:
         project_dir=files.project_dir,
         summary=metadata.get("description", ""),
         requires_python=options.get("python_requires", ""),
-        requires=_cfg_list(options.get("install_requires", "")),
-        extras={_cfg_extra(extra): _cfg_list(value) for extra, value in _cfg_items(parser, "options.extras_require")},
+        requires=_cfg_requirements(options.get("install_requires", ""), files),
+        extras={_cfg_extra(extra): _cfg_requirements(value, files) for extra, value in _cfg_items(parser, "options.extras_require")},
         entry_points={group: _cfg_entry_points(value) for group, value in _cfg_items(parser, "options.entry_points")},
     )
 
@@ -482,8 +486,12 @@ def _cfg_extra(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9.-]+", "_", name).lower()
 
 
-def _cfg_list(value: str) -> list[str]:
-    """setuptools' list of requirements: one a line, or ``;``-separated on one line; ``#`` lines are comments."""
+def _cfg_requirements(value: str, files: ProjectFiles) -> list[str]:
+    """setuptools' list of requirements: one a line, or ``;``-separated on one line (``#`` lines are comments),
+    or ``file: requirements.txt, …``."""
+    if value.strip().startswith("file:"):
+        paths = value.strip()[len("file:") :].split(",")
+        return [line for path in paths for line in _requirement_lines(files.text(path.strip()) or "")]
     items = value.splitlines() if "\n" in value.strip() else value.split(";")
     return [item.strip() for item in items if item.strip() and not item.strip().startswith("#")]
 
