@@ -46,7 +46,9 @@ if TYPE_CHECKING:
     #: name -> (digest, commit, path, generated files) that ``verify = "import"`` holds a tree against
     Expected = dict[str, tuple[str, str, str, dict[str, str]]]
 
-SNAPSHOT_VERSION = 9
+#: Bumped whenever what a snapshot may point at changes; 9: distribution metadata moved to dists-v2/ (every format read);
+#: 10: generated files in the name of a tree entry, and the finder's "verify" rows name them.
+SNAPSHOT_VERSION = 10
 _SNAPSHOT_KEYS = frozenset({"table", "parents", "dists", "verify", "farm"})
 
 

@@ -67,7 +67,7 @@ class ModuleOutcome:
     action: str  # locked | added | changed | upgraded | unchanged
     ref_kind: str = ""
     materialized: bool = False
-    notes: list[str] = field(default_factory=list)  # what materialization left out, for the user
+    notes: list[str] = field(default_factory=list)  # what materialization left out or metadata could not read, for the user
 
 
 @dataclass(frozen=True)
@@ -638,7 +638,7 @@ def _materialize(plan: _Plan, repo: Repo, config: Config, cache: Cache, lock_url
     )
     from .store.metadata import ensure_distribution
 
-    ensure_distribution(repo.object_store, cache.root, plan.spec.repo.identity, new_entry.ref, new_entry.commit, new_entry.path)
+    ensure_distribution(repo.object_store, cache.root, plan.spec.repo.identity, new_entry.ref, new_entry.commit, new_entry.path, notes)
     action = plan.action if plan.resolve else "restored"
     if plan.action == "upgraded" and entry is not None and entry.commit == plan.commit:
         action = "unchanged"

@@ -142,7 +142,7 @@ def test_gc_removes_a_retired_tree_folder_of_an_earlier_layout(project: Project,
     """Trees of an earlier layout were made before links were resolved and trees bound: nothing reads them, gc removes them."""
     project.configure({"helper": f"{fixture_repos['toolbox'].path}@v1:tools/helper.py"})
     assert project.cli("sync", "-q").code == 0
-    (retired,) = layout.RETIRED
+    retired = layout.RETIRED[0]
     old = project.cache / retired / "0123456789abcdef0123456789abcdef01234567-helper.py"
     old.mkdir(parents=True)
     (old / "helper.py").write_text("VERSION = 'old'\n")

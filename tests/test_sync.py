@@ -445,7 +445,7 @@ def test_the_cache_on_disk_has_the_documented_layout(project: Project, fixture_r
     assert sorted(p.name for p in project.cache.iterdir()) == [
         "CACHEDIR.TAG",
         "blobs-v1",
-        "dists-v1",
+        "dists-v2",
         "locks-v1",
         "namespaces-v1",
         "projects-v1.json",
@@ -468,7 +468,7 @@ def test_the_cache_on_disk_has_the_documented_layout(project: Project, fixture_r
     (stored,) = project.cache.glob(f"pyc-v1/*/*.{tag}.{pyc_hash}.pyc")
     source_hash = stored.name.split(".", 1)[0]
     assert len(source_hash) == 64 and stored.parent.name == source_hash[:2]
-    assert (project.cache / "dists-v1" / "modules").is_dir()
+    assert (project.cache / "dists-v2" / "modules").is_dir()
 
 
 def test_config_in_pyproject_toml(project: Project, fixture_repos: FixtureSet) -> None:

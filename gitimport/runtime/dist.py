@@ -18,7 +18,7 @@ from typing import Any
 
 
 class GitDistribution(Distribution):
-    """A distribution whose metadata lives in the cache's ``dists-v1`` folder."""
+    """A distribution whose metadata lives in the cache's ``dists-v2`` folder."""
 
     def __init__(self, dist_info: str, members: tuple[tuple[str, str, str], ...]) -> None:
         self._dist_info = Path(dist_info)
@@ -68,7 +68,7 @@ def distributions(dists: dict[str, tuple[str, tuple[tuple[str, str, str], ...]]]
         for dist_info, roots in dists.values():
             yield GitDistribution(dist_info, roots)
         return
-    from ..store.metadata import normalize_name
+    from ..store.metadata_formats import normalize_name
 
     found = dists.get(normalize_name(name))
     if found is not None:

@@ -11,8 +11,8 @@ later layout never misreads this one)::
     trees-v2/<object>-<root>/origins/<key>.json  a commit:path this tree was materialized from
     blobs-v1/<id[:2]>/<blob id>-<mode> one copy of each file; trees hard-link to it
     pyc-v1/<hash[:2]>/<source sha256>.<tag>.<pyc sha256>.pyc   one copy of each compiled source
-    dists-v1/<key>/<name>-<version>.dist-info   metadata of a pinned distribution
-    dists-v1/modules/<key>.json        which .dist-info a locked module belongs to
+    dists-v2/<key>/<name>-<version>.dist-info   metadata of a pinned distribution
+    dists-v2/modules/<key>.json        which .dist-info a locked module belongs to
     pins-v1/<key>.json                 pin() of an exact commit: its lock entry
     namespaces-v1/<key>/               symlinks that make pinned dotted names namespace portions
     projects-v1.json                   the lock files that use this cache (for gc)
@@ -37,8 +37,8 @@ REPOS = "repos-v1"
 TREES = "trees-v2"
 BLOBS = "blobs-v1"
 PYCS = "pyc-v1"
-DISTS = "dists-v1"
-DIST_POINTERS = "modules"  # dists-v1/modules/
+DISTS = "dists-v2"
+DIST_POINTERS = "modules"  # dists-v2/modules/
 PINS = "pins-v1"
 NAMESPACES = "namespaces-v1"
 PROJECTS = "projects-v1.json"
@@ -55,8 +55,10 @@ TAG_TEXT = (
 )
 #: Every name gitimport creates at the top of a cache folder.
 #: Folders of earlier layouts: nothing reads them, and ``gc`` removes them whole.  ``trees-v1``
-#: trees were materialized before symlinks were resolved and trees bound to commit:path.
-RETIRED = ("trees-v1",)
+#: trees were materialized before symlinks were resolved and trees bound to commit:path;
+#: ``dists-v1`` metadata was read before setup.cfg entry points, Poetry, flit and dynamic versions
+#: were, so its .dist-info folders may lack what the commit declares.
+RETIRED = ("trees-v1", "dists-v1")
 ENTRIES = (REPOS, TREES, BLOBS, PYCS, DISTS, PINS, NAMESPACES, PROJECTS, LOCKS, TMP, SCRIPTS, TAG, *RETIRED)
 
 #: Folders whose entries ``gc`` removes when no known lock uses them.

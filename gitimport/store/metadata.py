@@ -2,56 +2,35 @@
 
 Many libraries read their own version at import time (``importlib.metadata.
 version(...)``), and tools ask for entry points and requirements.  At sync
-time this module reads the nearest ``pyproject.toml`` at or above the
-module's PATH in the commit (or a ``setup.cfg`` with ``[metadata]``) — parsed,
-never executed — and writes a ``.dist-info`` folder into the cache with
-``METADATA``, ``entry_points.txt``, ``direct_url.json`` (PEP 610, the exact
-commit) and ``INSTALLER``.  Several modules of one project at one commit share
-one distribution.  ``RECORD`` is produced at run time by
-:class:`GitDistribution` from the modules actually pinned, so ``files()``
-points into the cache.
+time :func:`find_project` finds the project that holds the module: the
+nearest folder at or above the module's PATH in the commit whose
+``pyproject.toml`` or ``setup.cfg`` declares one (each format is read by
+:mod:`.metadata_formats`, parsed, never executed).  This module then writes a
+``.dist-info`` folder into the cache with ``METADATA``, ``entry_points.txt``,
+``direct_url.json`` (PEP 610, the exact commit) and ``INSTALLER``.  Several
+modules of one project at one commit share one distribution.  ``RECORD`` is
+produced at run time by :class:`GitDistribution` from the modules actually
+pinned, so ``files()`` points into the cache.
 """
 
 from __future__ import annotations
 
-import configparser
 import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import atomic
-from ..errors import ConfigError
-from ..project._toml import parse_toml
 from . import layout
-from .objects import MODE_TREE, commit_tree, read_object, tree_entries
+from .metadata_formats import ProjectFiles, ProjectMetadata, normalize_name, read_project
+from .objects import MODE_TREE, commit_tree, tree_entries
 
 if TYPE_CHECKING:
-    from .objects import ObjectStore
+    from dulwich.object_store import DiskObjectStore
 
 _VERSION_TAG = re.compile(r"v?(\d+(?:\.\d+)*(?:(?:a|b|rc|\.post|\.dev)\d+)*)")
-
-
-@dataclass
-class ProjectMetadata:
-    """What a distribution says about itself, read from the commit."""
-
-    name: str
-    version: str
-    project_dir: str
-    summary: str = ""
-    requires_python: str = ""
-    requires: list[str] = field(default_factory=list)
-    extras: dict[str, list[str]] = field(default_factory=dict)
-    entry_points: dict[str, dict[str, str]] = field(default_factory=dict)
-
-
-def normalize_name(name: str) -> str:
-    """PEP 503 normalization: ``Meta_Pkg`` and ``meta.pkg`` are ``meta-pkg``."""
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def version_from_ref(ref: str, commit: str) -> str:
@@ -60,8 +39,13 @@ def version_from_ref(ref: str, commit: str) -> str:
     return match.group(1) if match else f"0+g{commit[:12]}"
 
 
-def find_project(store: ObjectStore, commit: str, module_path: str, ref: str) -> ProjectMetadata | None:
-    """Read the metadata of the project that contains ``module_path``, if any."""
+def find_project(store: DiskObjectStore, commit: str, module_path: str, ref: str, notes: list[str] | None = None) -> ProjectMetadata | None:
+    """Read the metadata of the project that contains ``module_path``, if any.
+
+    A version that only a tool could compute (setuptools-scm, hatch-vcs, an
+    ``attr:`` that is not a literal) comes from the ref (:func:`version_from_ref`).
+    What could not be read is appended to ``notes``, one sentence each.
+    """
     folders = module_path.split("/")[:-1]
     trees = [commit_tree(store, commit)]
     for part in folders:
@@ -70,82 +54,11 @@ def find_project(store: ObjectStore, commit: str, module_path: str, ref: str) ->
             break
         trees.append(entries[part])
     for depth in range(len(trees) - 1, -1, -1):
-        files = {name: sha for name, mode, sha in tree_entries(store, trees[depth]) if mode & 0o170000 == 0o100000}
-        project_dir = "/".join(folders[:depth])
-        where = f"{project_dir}/" if project_dir else ""
-        if "pyproject.toml" in files:
-            text = read_object(store, files["pyproject.toml"], b"blob").decode("utf-8", "replace")
-            found = _from_pyproject(text, f"{where}pyproject.toml", project_dir, ref, commit)
-            if found is not None:
-                return found
-        if "setup.cfg" in files:
-            text = read_object(store, files["setup.cfg"], b"blob").decode("utf-8", "replace")
-            found = _from_setup_cfg(text, project_dir, ref, commit)
-            if found is not None:
-                return found
+        found = read_project(ProjectFiles(store, trees[depth], "/".join(folders[:depth]), [] if notes is None else notes))
+        if found is not None:
+            found.version = found.version or version_from_ref(ref, commit)
+            return found
     return None
-
-
-def _from_pyproject(text: str, where: str, project_dir: str, ref: str, commit: str) -> ProjectMetadata | None:
-    try:
-        project = parse_toml(text, Path(where), ConfigError).get("project")
-    except ConfigError:
-        return None
-    if not isinstance(project, dict) or not isinstance(project.get("name"), str):
-        return None
-    version = project.get("version")
-    return ProjectMetadata(
-        name=project["name"],
-        version=version if isinstance(version, str) else version_from_ref(ref, commit),
-        project_dir=project_dir,
-        summary=_string(project.get("description")),
-        requires_python=_string(project.get("requires-python")),
-        requires=_strings(project.get("dependencies")),
-        extras={str(k): _strings(v) for k, v in (project.get("optional-dependencies") or {}).items()},
-        entry_points=_entry_points(project),
-    )
-
-
-def _entry_points(project: dict[str, Any]) -> dict[str, dict[str, str]]:
-    groups: dict[str, dict[str, str]] = {}
-    for key, group in (("scripts", "console_scripts"), ("gui-scripts", "gui_scripts")):
-        if isinstance(project.get(key), dict):
-            groups[group] = {str(k): str(v) for k, v in project[key].items()}
-    for group, entries in (project.get("entry-points") or {}).items():
-        if isinstance(entries, dict):
-            groups[str(group)] = {str(k): str(v) for k, v in entries.items()}
-    return groups
-
-
-def _from_setup_cfg(text: str, project_dir: str, ref: str, commit: str) -> ProjectMetadata | None:
-    parser = configparser.ConfigParser(interpolation=None)
-    try:
-        parser.read_string(text)
-    except configparser.Error:
-        return None
-    name = parser.get("metadata", "name", fallback="").strip()
-    if not name:
-        return None
-    version = parser.get("metadata", "version", fallback="").strip()
-    if not version or version.startswith(("attr:", "file:")):
-        version = version_from_ref(ref, commit)
-    requires = [line.strip() for line in parser.get("options", "install_requires", fallback="").splitlines() if line.strip()]
-    return ProjectMetadata(
-        name=name,
-        version=version,
-        project_dir=project_dir,
-        summary=parser.get("metadata", "description", fallback="").strip(),
-        requires_python=parser.get("options", "python_requires", fallback="").strip(),
-        requires=requires,
-    )
-
-
-def _string(value: object) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _strings(value: object) -> list[str]:
-    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
 def render_metadata(meta: ProjectMetadata) -> str:
@@ -180,9 +93,14 @@ def direct_url(url: str, ref: str, commit: str, project_dir: str) -> dict[str, A
     return info
 
 
-def ensure_distribution(store: ObjectStore, cache_root: Path, url: str, ref: str, commit: str, path: str) -> Path | None:
-    """Write the .dist-info of the project holding ``path`` (if any) and remember it for the module."""
-    meta = find_project(store, commit, path, ref)
+def ensure_distribution(
+    store: DiskObjectStore, cache_root: Path, url: str, ref: str, commit: str, path: str, notes: list[str]
+) -> Path | None:
+    """Write the .dist-info of the project holding ``path`` (if any) and remember it for the module.
+
+    What could not be read from the project's files is appended to ``notes``.
+    """
+    meta = find_project(store, commit, path, ref, notes)
     dist_info = write_dist_info(cache_root, meta, direct_url(url, ref, commit, meta.project_dir)) if meta else None
     record_distribution(cache_root, url, commit, path, dist_info)
     return dist_info
