@@ -121,7 +121,13 @@ class GitImportFinder:
     def find_spec(self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None) -> ModuleSpec | None:
         """Return a spec for a pinned name; ``None`` for everything else, quickly."""
         if fullname not in self._table:
-            return _namespace_parent(fullname, path) if fullname in self._parents else None
+            if fullname in self._parents:
+                return _namespace_parent(fullname, path)
+            if fullname == "pkg_resources" and self._dists:  # its working set will list the pinned distributions
+                from .pkgres import watch
+
+                return watch(self, path, target)
+            return None
         row = self._table[fullname]
         if row is None or not bytecode_ready(row):
             row = self._cold_path(fullname)
@@ -152,6 +158,7 @@ class GitImportFinder:
                 self._busy.discard(name)
             self._table[name] = row
             self._dists = _distributions_now(self.config)
+            _share_with_pkg_resources(self)
             return row
 
     def iter_modules(self, prefix: str = "") -> Iterator[tuple[str, bool]]:
@@ -162,6 +169,11 @@ class GitImportFinder:
                 tops[parent] = ("namespace", "", "")
         for name, row in sorted(tops.items()):
             yield prefix + name, row is None or row[0] != "module"
+
+    @property
+    def dists(self) -> Dists:
+        """The pinned distributions: normalized name -> (.dist-info folder, its modules' roots)."""
+        return self._dists
 
     def find_distributions(self, context: Any = None) -> Iterator[Any]:
         """Distributions of pinned packages, for ``importlib.metadata`` (pinned ones come first)."""
@@ -242,6 +254,14 @@ def _distributions_now(config: Config) -> Dists:
     return ProjectState.load(config).dists
 
 
+def _share_with_pkg_resources(finder: GitImportFinder) -> None:
+    """pkg_resources, when it is already imported, lists the pinned distributions too (docs/import-fidelity.md)."""
+    if "pkg_resources" in sys.modules and finder.dists:
+        from .pkgres import add_pinned
+
+        add_pinned(finder.dists)
+
+
 def _namespace_parent(name: str, path: Sequence[str] | None) -> ModuleSpec | None:
     """A missing parent of a dotted name becomes a namespace package.
 
@@ -280,6 +300,7 @@ def install(config: Config | None = None, *, stacklevel: int = 2) -> GitImportFi
     if finder.farm and finder.farm not in sys.path:
         sys.path.append(finder.farm)  # last: any real portion or package of the same name comes first
     _installed = finder
+    _share_with_pkg_resources(finder)
     return finder
 
 
@@ -301,6 +322,10 @@ def uninstall() -> None:
         sys.meta_path.remove(_installed)
     if _installed is not None and _installed.farm in sys.path:
         sys.path.remove(_installed.farm)
+    if "pkg_resources" in sys.modules:
+        from .pkgres import withdraw
+
+        withdraw()
     _installed = None
     os.environ.pop(ENV_RUN, None)
 
