@@ -204,3 +204,19 @@ def test_a_process_that_never_imports_pkg_resources_loads_nothing_for_it(meta: P
     )
 
     assert ok(run).split() == ["False", "False"]
+
+
+def test_importing_pkg_resources_loads_one_module_of_gitimport_more(meta: Project) -> None:
+    code = """
+        import json, sys, gitimport
+        gitimport.install()
+        if sys.argv[1] == 'uninstalled':
+            gitimport.uninstall()
+        before = set(sys.modules)
+        import pkg_resources
+        print(json.dumps(sorted(set(sys.modules) - before)))
+        """
+    with_gitimport = set(json.loads(ok(meta.plain_python(code, "installed"))))
+    without = set(json.loads(ok(meta.plain_python(code, "uninstalled"))))
+
+    assert with_gitimport - without == {"gitimport.runtime.pkgres"}

@@ -4,7 +4,10 @@ It answers only for names the configuration (or ``pin()``) maps, with one dict
 lookup for every other import of the process, and leaves loading to the
 standard loaders over the materialized files: ``SourceFileLoader`` for modules
 and packages, the namespace machinery for namespace packages.  Submodules are
-then found by the path finder through the package's ``__path__``.
+then found by the path finder through the package's ``__path__``.  One
+name more, ``pkg_resources``, gets its own spec back from the finders after
+this one, set to list the pinned distributions in its working set once it is
+loaded (:mod:`gitimport.runtime.pkgres`, imported only then).
 
 The warm path must cost about what a plain ``sys.path`` import costs, so this
 module imports nothing beyond what every interpreter has loaded at start-up:
@@ -119,7 +122,7 @@ class GitImportFinder:
         return row[1] if row else None
 
     def find_spec(self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None) -> ModuleSpec | None:
-        """Return a spec for a pinned name; ``None`` for everything else, quickly."""
+        """Return a spec for a pinned name (and pkg_resources' own, watched); ``None`` for everything else, quickly."""
         if fullname not in self._table:
             if fullname in self._parents:
                 return _namespace_parent(fullname, path)

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import sys
 
-from ..store.metadata import normalize_name
+from packaging.utils import canonicalize_name  # PEP 503, as the working set normalizes its keys
+
 from .finder import installed_finder
 
 try:
@@ -98,7 +99,7 @@ def add_pinned(dists: Dists) -> None:
             if _placed[name][0] == dist_info:
                 continue
             _take_out(working_set, name)
-        displaced = [_unlist(working_set, key) for key in list(working_set.by_key) if normalize_name(key) == name]
+        displaced = [_unlist(working_set, key) for key in list(working_set.by_key) if canonicalize_name(key) == name]
         location = _location(members)
         dist = _distribution(location, dist_info)
         if location not in working_set.entries:
@@ -161,7 +162,7 @@ def _list(working_set: WorkingSet, dist: Distribution, entries: list[str | None]
     working_set.by_key[dist.key] = dist
     canonical = getattr(working_set, "normalized_to_canonical_keys", None)  # setuptools 67 and newer
     if canonical is not None:
-        canonical[normalize_name(dist.key)] = dist.key
+        canonical[canonicalize_name(dist.key)] = dist.key
     for entry in entries:
         keys = working_set.entry_keys.setdefault(entry, [])
         if dist.key not in keys:
@@ -175,6 +176,6 @@ def _unlist(working_set: WorkingSet, key: str) -> tuple[Distribution, list[str |
     for entry in entries:
         working_set.entry_keys[entry].remove(key)
     canonical = getattr(working_set, "normalized_to_canonical_keys", {})
-    if canonical.get(normalize_name(key)) == key:
-        del canonical[normalize_name(key)]
+    if canonical.get(canonicalize_name(key)) == key:
+        del canonical[canonicalize_name(key)]
     return dist, entries
