@@ -92,7 +92,14 @@ def watch(finder: GitImportFinder, path: Sequence[str] | None, target: ModuleTyp
 
 
 def add_pinned(dists: Dists) -> None:
-    """Place the pinned distributions into ``pkg_resources.working_set``, each instead of installed ones of its name."""
+    """Place the pinned distributions into ``pkg_resources.working_set``, each instead of installed ones of its name.
+
+    Nothing happens while pkg_resources is still being imported (a pinned
+    module it imports may take the cold path): its working set is not
+    complete yet, and :func:`watch` places them once it is.
+    """
+    if getattr(sys.modules["pkg_resources"].__spec__, "_initializing", False):
+        return
     working_set = _current_working_set()
     for name, (dist_info, members) in sorted(dists.items(), reverse=True):  # each goes to the front: they end in name order
         if name in _placed:
