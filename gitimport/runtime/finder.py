@@ -6,7 +6,10 @@ standard loaders over the materialized files: ``SourceFileLoader`` (as
 :class:`TreeLoader`) for modules and packages, the namespace machinery for
 namespace packages.  Modules inside a cached package are found from one
 listing of each folder, since a materialized tree never changes; what that
-listing does not settle is left to the path finder.
+listing does not settle is left to the path finder.  One name more,
+``pkg_resources``, gets its own spec back from the finders after this one,
+set to list the pinned distributions in its working set once it is loaded
+(:mod:`gitimport.runtime.pkgres`, imported only then).
 
 The warm path must cost about what a plain ``sys.path`` import costs, so this
 module imports nothing beyond what every interpreter has loaded at start-up:
@@ -135,12 +138,16 @@ class GitImportFinder:
         return row[1] if row else None
 
     def find_spec(self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None) -> ModuleSpec | None:
-        """Return a spec for a pinned name or a module of a cached tree; ``None`` for everything else, quickly."""
+        """A spec for a pinned name, a module of a cached tree, or pkg_resources (watched); ``None`` for the rest, quickly."""
         if fullname not in self._table:
             if fullname in self._parents:
                 return _namespace_parent(fullname, path)
             if path is not None and self._trees and len(path) == 1 and path[0].startswith(self._trees):
                 return self._submodule(fullname, path[0])
+            if fullname == "pkg_resources" and self._dists:  # its working set will list the pinned distributions
+                from .pkgres import watch
+
+                return watch(self, path, target)
             return None
         row = self._table[fullname]
         if row is None or not bytecode_ready(row):
@@ -202,6 +209,7 @@ class GitImportFinder:
             self._table[name] = row
             self._trees = self._trees or os.path.dirname(row[2]) + "/"
             self._dists = _distributions_now(self.config)
+            _share_with_pkg_resources(self)
             return row
 
     def iter_modules(self, prefix: str = "") -> Iterator[tuple[str, bool]]:
@@ -212,6 +220,11 @@ class GitImportFinder:
                 tops[parent] = ("namespace", "", "")
         for name, row in sorted(tops.items()):
             yield prefix + name, row is None or row[0] != "module"
+
+    @property
+    def dists(self) -> Dists:
+        """The pinned distributions: normalized name -> (.dist-info folder, its modules' roots)."""
+        return self._dists
 
     def find_distributions(self, context: Any = None) -> Iterator[Any]:
         """Distributions of pinned packages, for ``importlib.metadata`` (pinned ones come first)."""
@@ -320,6 +333,14 @@ def _distributions_now(config: Config) -> Dists:
     return ProjectState.load(config).dists
 
 
+def _share_with_pkg_resources(finder: GitImportFinder) -> None:
+    """pkg_resources, when it is already imported, lists the pinned distributions too (docs/import-fidelity.md)."""
+    if "pkg_resources" in sys.modules and finder.dists:
+        from .pkgres import add_pinned
+
+        add_pinned(finder.dists)
+
+
 def _namespace_parent(name: str, path: Sequence[str] | None) -> ModuleSpec | None:
     """A missing parent of a dotted name becomes a namespace package.
 
@@ -358,6 +379,7 @@ def install(config: Config | None = None, *, stacklevel: int = 2) -> GitImportFi
     if finder.farm and finder.farm not in sys.path:
         sys.path.append(finder.farm)  # last: any real portion or package of the same name comes first
     _installed = finder
+    _share_with_pkg_resources(finder)
     return finder
 
 
@@ -379,6 +401,10 @@ def uninstall() -> None:
         sys.meta_path.remove(_installed)
     if _installed is not None and _installed.farm in sys.path:
         sys.path.remove(_installed.farm)
+    if "pkg_resources" in sys.modules:
+        from .pkgres import withdraw
+
+        withdraw()
     _installed = None
     os.environ.pop(ENV_RUN, None)
 
