@@ -10,6 +10,7 @@ is meant to be stored or printed (``RepoURL.normalized``, ``Spec.redacted``).
 from __future__ import annotations
 
 import ipaddress
+import json
 import keyword
 import os
 import posixpath
@@ -102,6 +103,20 @@ class Spec:
 def format_spec(repo: str, ref: str, path: str) -> str:
     """Write ``repo@ref[:path]``, the canonical text form of a spec."""
     return f"{repo}@{ref}:{path}" if path else f"{repo}@{ref}"
+
+
+def format_entry(name: str, repo: str, ref: str, path: str, also: tuple[str, ...] = ()) -> str:
+    """One line of a ``[modules]`` table in the table form, as a user would write it: ``NAME = { git = …, also = […] }``."""
+    fields = [f"git = {_toml_string(repo)}", f"ref = {_toml_string(ref)}"]
+    fields += [f"path = {_toml_string(path)}"] if path else []
+    fields += [f"also = [{', '.join(_toml_string(other) for other in also)}]"] if also else []
+    key = name if name.replace("_", "a").isalnum() and name.isascii() else _toml_string(name)
+    return f"{key} = {{ {', '.join(fields)} }}"
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string: JSON's escapes are TOML's."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 def parse_spec(value: str | Mapping[str, object], base_dir: Path | None = None) -> Spec:
