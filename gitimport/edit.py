@@ -91,13 +91,20 @@ def add_module(config: Config, name: str, text: str, *, only: bool = False, warn
 
 
 def _sync_with_also(config: Config, name: str, spec: Spec, also: tuple[str, ...], first: SyncReport, warn: Any) -> SyncReport:
-    """Sync entry ``name`` with ``also``, at one commit; the report says what the first sync did to ``name`` itself."""
+    """Sync entry ``name`` with ``also``, at one commit; the report includes what ``first``, the sync of ``name`` alone, did."""
     modules = {**config.modules, **{other: spec for other in (name, *also)}}
     report = sync(
         dataclasses.replace(config, modules=modules, also={**config.also, name: also}), only=[name], warn=warn or (lambda message: None)
     )
+    report.fetched = {**first.fetched, **report.fetched}
+    report.history = [*first.history, *report.history]
     before = {outcome.name: outcome for outcome in first.modules}
-    report.modules = [before.get(o.name, o) if o.action == "unchanged" else o for o in report.modules]  # unless this sync moved it
+    report.modules = [
+        dataclasses.replace(o, action=before[o.name].action, ref_kind=before[o.name].ref_kind)
+        if o.name in before and o.action == "unchanged"  # unless this sync moved it
+        else o
+        for o in report.modules
+    ]
     return report
 
 

@@ -75,8 +75,7 @@ class Unpinned:
 
     distribution: str
     names: tuple[str, ...]
-    entry: str  # the entry whose ``also`` pins them (the module's own, or the one that lists it in ``also``)
-    path: str  # the folder that holds them all: the PATH that entry needs
+    path: str  # the folder that holds them: the PATH of the entry that pins them (the module's, or the one whose also lists it)
     also: tuple[str, ...]  # that entry's whole ``also``: what it lists today and the names in ``path``
     lines: tuple[str, ...]  # the config lines that pin them: the entry with ``also``, then one per name elsewhere
 
@@ -565,7 +564,7 @@ def _whole_distributions(plans: list[_Plan], repo: Repo, config: Config) -> dict
         lines += [
             format_entry(name, repo_text, plan.spec.ref, shipped.names[name].rpartition("/")[0]) for name in missing if name not in here
         ]
-        found[plan.name] = Unpinned(shipped.distribution, tuple(missing), entry, folder, also, tuple(lines))
+        found[plan.name] = Unpinned(shipped.distribution, tuple(missing), folder, also, tuple(lines))
     return found
 
 

@@ -122,6 +122,17 @@ def test_also_imports_every_name_in_a_fresh_interpreter(project: Project, url: s
     assert run.stdout.split() == ["1", "1", "1"], run.stderr
 
 
+def test_an_import_before_any_sync_locks_the_whole_entry(project: Project, url: str, fixture_repos: FixtureSet) -> None:
+    configure(project, url, also_entry())
+
+    run = project.python("import wholepy; print(wholepy.VERSION)")
+
+    assert run.stdout.split() == ["1"], run.stderr
+    entries = read_lock(project.lock_path).modules
+    assert sorted(entries) == ["_wholepkg", "wholepkg", "wholepy"]
+    assert {entry.commit for entry in entries.values()} == {fixture_repos["wholedist"].tags["v1.0.0"]}
+
+
 def test_also_locks_three_entries_at_one_commit(project: Project, url: str, fixture_repos: FixtureSet) -> None:
     configure(project, url, also_entry())
     synced(project)
@@ -262,6 +273,7 @@ def test_add_writes_the_distributions_other_names_as_also(project: Project, url:
         == f'[modules]\nwholepkg = {{git = "{url}", ref = "v1.0.0", path = "src", also = ["_wholepkg", "wholepy"]}}\n'
     )
     assert "Pinned with it, as also = [_wholepkg, wholepy]" in result.out
+    assert "Note:" not in result.err
     assert sorted(read_lock(project.lock_path).modules) == ["_wholepkg", "wholepkg", "wholepy"]
     assert project.python(IMPORT_ALL).stdout.split() == ["1", "1", "1"]
 

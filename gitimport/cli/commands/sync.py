@@ -129,11 +129,11 @@ def print_report(args: argparse.Namespace, report: SyncReport) -> None:
     for outcome in outcomes:
         for note in outcome.notes:
             say(args, f"Note: {outcome.name}: {note}")
+    if report.lock_written:
+        say(args, f"Wrote {report.lockfile}")
     for outcome in outcomes:
         if outcome.unpinned is not None and not args.quiet:
             print(f"Note: {outcome.name}: {unpinned_note(outcome.unpinned)}", file=sys.stderr)
-    if report.lock_written:
-        say(args, f"Wrote {report.lockfile}")
 
 
 def unpinned_note(unpinned: Unpinned) -> str:
