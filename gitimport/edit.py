@@ -62,7 +62,7 @@ def add_module(config: Config, name: str, text: str, *, only: bool = False, warn
     with project_lock(config.cache_dir, path):
         created = not path.exists()
         config = config if created else load_config(path)
-        _refuse_also_member(config, name, path)
+        _refuse_also_member(config, name, path, instead="add {entry} SPEC")
         previous = config.modules.get(name)
         candidate = dataclasses.replace(
             _without_entry(config, name),
@@ -108,13 +108,13 @@ def _sync_with_also(config: Config, name: str, spec: Spec, also: tuple[str, ...]
     return report
 
 
-def _refuse_also_member(config: Config, name: str, path: Path) -> None:
-    """A name in another entry's ``also`` is pinned by that entry: adding it on its own would pin it twice."""
+def _refuse_also_member(config: Config, name: str, path: Path, instead: str) -> None:
+    """A name in another entry's ``also`` is that entry's: adding or removing it alone would split the entry."""
     entry = config.group(name)[0]
     if entry != name:
         raise UsageError(
             f"{name!r} is pinned by the 'also' of {entry!r} in {path}.",
-            f"take {name!r} out of {entry!r}'s also first, or run `gitimport add {entry} SPEC` to change the whole distribution",
+            f"take {name!r} out of {entry!r}'s also in that file, or run `gitimport {instead.format(entry=entry)}` for the whole entry",
         )
 
 
@@ -161,7 +161,7 @@ def remove_module(config: Config, name: str) -> bool:
         config = load_config(path)
         if name not in config.modules:
             raise UsageError(f"{name!r} is not a module of {path}.", "list the configured modules with `gitimport list`")
-        _refuse_also_member(config, name, path)
+        _refuse_also_member(config, name, path, instead="remove {entry}")
         names = set(config.group(name))
         lock = read_lock(config.lockfile)
         if names & set(lock.modules) and config.frozen:

@@ -295,6 +295,7 @@ def test_add_of_a_name_in_another_entrys_also_is_refused(project: Project, url: 
     err = refused(project, "add", "wholepy", f"{url}@v1.0.0:src")
 
     assert f"'wholepy' is pinned by the 'also' of 'wholepkg' in {project.config_path}." in err
+    assert "or run `gitimport add wholepkg SPEC` for the whole entry" in err
     assert project.config_path.read_text() == config
 
 
@@ -317,6 +318,7 @@ def test_remove_of_an_also_name_is_refused(project: Project, url: str) -> None:
     err = refused(project, "remove", "_wholepkg")
 
     assert "'_wholepkg' is pinned by the 'also' of 'wholepkg'" in err
+    assert "hint: take '_wholepkg' out of 'wholepkg''s also in that file, or run `gitimport remove wholepkg` for the whole entry" in err
 
 
 # --- which names a distribution ships, per build configuration ----------------------------------------

@@ -13,9 +13,10 @@ refuse to build.
 
 The project is the nearest folder at or above the root that holds a
 ``pyproject.toml`` declaring one (``[project]`` or ``[tool.poetry]``), a
-``setup.cfg`` with ``[metadata]`` or ``[options]``, or a ``setup.py``, as for
-the distribution metadata (docs/import-fidelity.md).  Objects are read with
-:mod:`gitimport.store.objects`, so each is re-hashed against its id.
+``setup.cfg`` with ``[metadata]`` or ``[options]``, or a ``setup.py``: the
+walk :func:`gitimport.store.metadata.find_project` makes for the
+distribution's metadata, which stops only at a project with a name.  Objects
+are read with :mod:`gitimport.store.objects`, so each is re-hashed against its id.
 """
 
 from __future__ import annotations
@@ -97,13 +98,11 @@ def also_root(store: ObjectStore, commit: str, path: str, name: str, owner: str)
     """
     tree = _Tree(store, commit)
     leaf = name.rsplit(".", 1)[-1]
-    entries = tree.entries(path)
-    if _is_tree(entries.get(leaf)):
-        return tree.join(path, leaf)
-    if _is_file(entries.get(f"{leaf}.py")):
-        return tree.join(path, f"{leaf}.py")
+    found = _locate(tree, path, leaf)
+    if found is not None:
+        return tree.join(path, found)
     shown = repr(path) if path else "the repository root"
-    if _is_file(entries.get("__init__.py")):
+    if _is_file(tree.entries(path).get("__init__.py")):
         raise PathNotFoundError(
             f"{owner}: PATH {shown} is a package itself, so it cannot also hold {name!r}.",
             f'write path = "{posixpath.dirname(path)}", the folder that holds {owner} and every name in also',
@@ -155,7 +154,11 @@ def _is_file(entry: tuple[int, str] | None) -> bool:
 
 
 def _find_project(tree: _Tree, folder: str) -> tuple[str, dict[str, Any], configparser.ConfigParser | None] | None:
-    """The nearest project folder at or above ``folder``, with its pyproject.toml and setup.cfg as read."""
+    """The nearest project folder at or above ``folder``, with its pyproject.toml and setup.cfg as read.
+
+    A pyproject.toml that declares no project (only ``[tool.ruff]``, say) does
+    not stop the walk: a monorepo's root file configures tools, not a distribution.
+    """
     parts = folder.split("/") if folder else []
     for depth in range(len(parts), -1, -1):
         here = "/".join(parts[:depth])
@@ -344,6 +347,7 @@ def _listed_packages(tree: _Tree, project: str, packages: list[str] | _Find, pac
 
 
 def _listed_modules(tree: _Tree, project: str, modules: list[str], package_dir: dict[str, str]) -> dict[str, str]:
+    """Top-level names of a ``py-modules`` list, in the folder ``package-dir`` gives the root package."""
     found: dict[str, str] = {}
     for module in modules:
         top = module.split(".")[0]
@@ -354,16 +358,19 @@ def _listed_modules(tree: _Tree, project: str, modules: list[str], package_dir: 
 
 
 def _entry(tree: _Tree, project: str, path: str) -> tuple[int, str] | None:
+    """The tree entry at ``path`` in the project folder, or None."""
     folder, _, leaf = tree.join(project, path).rpartition("/")
     return tree.entries(folder).get(leaf)
 
 
 def _locate(tree: _Tree, folder: str, name: str) -> str | None:
-    """``name`` or ``name.py`` in ``folder``, as Python would import it (a package folder first)."""
+    """``name/`` or ``name.py`` in ``folder``, in Python's order: a package, then a module, then a namespace folder."""
     entries = tree.entries(folder)
-    if _is_tree(entries.get(name)):
+    if _is_file(tree.entries(tree.join(folder, name)).get("__init__.py")):
         return name
-    return f"{name}.py" if _is_file(entries.get(f"{name}.py")) else None
+    if _is_file(entries.get(f"{name}.py")):
+        return f"{name}.py"
+    return name if _is_tree(entries.get(name)) else None
 
 
 def _found_packages(tree: _Tree, project: str, find: _Find) -> dict[str, str]:
