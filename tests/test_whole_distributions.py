@@ -86,6 +86,26 @@ def test_names_configured_on_their_own_are_not_reported(project: Project, url: s
 
     assert "also ships wholepy, which no entry pins; to pin it" in err
     assert 'also = ["wholepy"]' in err
+    assert err.count("Note:") == 1  # one distribution, one note, whichever of its modules was synced
+
+
+def test_quiet_leaves_the_note_out(project: Project, url: str) -> None:
+    project.configure({"wholepkg": f"{url}@v1.0.0:src"})
+
+    assert "Note:" not in synced(project, "-q")
+
+
+def test_a_name_kept_in_another_folder_gets_a_line_of_its_own(project: Project, tmp_path: Path) -> None:
+    config = '[project]\nname = "split"\n[tool.setuptools]\npackages = ["alpha", "beta"]\npackage-dir = {alpha = "lib/alpha", beta = "other/beta"}\n'
+    repo, _ = commit_of(tmp_path, {"pyproject.toml": config, "lib/alpha/__init__.py": "", "other/beta/__init__.py": ""})
+    repo.close()
+    project.configure({"alpha": f"{repo.path}@main:lib"})
+
+    err = synced(project)
+
+    assert "its distribution split also ships beta, which no entry pins; to pin it at the same commit, write:" in err
+    assert f'    beta = {{ git = "{repo.path}", ref = "main", path = "other" }}' in err
+    assert "also = [" not in err
 
 
 def test_a_warm_sync_says_nothing_more(project: Project, url: str) -> None:
