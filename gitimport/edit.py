@@ -130,7 +130,7 @@ def _without_entry(config: Config, name: str) -> Config:
 
 def _table(spec: Spec, path: str) -> dict[str, str]:
     """The table form of ``spec`` with PATH ``path``: the REPO as the spec spelled it (credentials included)."""
-    table = {"git": spec.text.rpartition("@")[0], "ref": spec.ref}
+    table = {"git": spec.written_repo, "ref": spec.ref}
     return {**table, "path": path} if path else table
 
 

@@ -559,7 +559,7 @@ def _whole_distributions(plans: list[_Plan], repo: Repo, config: Config) -> dict
         folder = root.rpartition("/")[0]
         here = [name for name in missing if shipped.names[name].rpartition("/")[0] == folder]
         also = tuple(sorted({*config.also.get(entry, ()), *here}))
-        repo_text = redact_url(plan.spec.text.rpartition("@")[0])
+        repo_text = redact_url(plan.spec.written_repo)
         lines = [format_entry(entry, repo_text, plan.spec.ref, folder, also)] if here else []
         lines += [
             format_entry(name, repo_text, plan.spec.ref, shipped.names[name].rpartition("/")[0]) for name in missing if name not in here
