@@ -14,7 +14,7 @@ import pytest
 from dulwich.repo import Repo
 from support.project import Project
 from support.repos import FixtureSet, add_commit
-from support.servers import Server
+from support.servers import PRIVATE_TOKEN, PRIVATE_USER, Server
 
 from gitimport.project.lock import read_lock
 from gitimport.store.top_level import shipped_names
@@ -446,3 +446,23 @@ def test_the_nearest_project_above_the_root_is_the_one_read(tmp_path: Path) -> N
     assert shipped is not None
     assert (shipped.distribution, shipped.project_dir) == ("inner", "packages/inner")
     assert shipped.names == {"inner": "packages/inner/src/inner", "inner_extra": "packages/inner/src/inner_extra.py"}
+
+
+def test_add_with_a_token_in_the_url_writes_also_without_it(project: Project, private_server: Server, isolated_home: Path) -> None:
+    url = private_server.repo_url("wholedist").replace("http://", f"http://{PRIVATE_USER}:{PRIVATE_TOKEN}@")
+
+    result = project.cli("add", "wholepkg", f"{url}@v1.0.0:src")
+
+    assert result.code == 0, result.err
+    assert 'also = ["_wholepkg", "wholepy"]' in project.config_path.read_text()
+    assert PRIVATE_TOKEN not in project.config_path.read_text() + result.out + result.err + (project.lock_text() or "")
+
+
+def test_the_note_for_a_url_with_a_token_writes_the_url_without_it(project: Project, private_server: Server, isolated_home: Path) -> None:
+    url = private_server.repo_url("wholedist").replace("http://", f"http://{PRIVATE_USER}:{PRIVATE_TOKEN}@")
+    project.configure({"wholepkg": f"{url}@v1.0.0:src"})
+
+    err = synced(project)
+
+    assert f'wholepkg = {{ git = "{private_server.repo_url("wholedist")}", ref = "v1.0.0"' in err
+    assert PRIVATE_TOKEN not in err
