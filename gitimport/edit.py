@@ -20,7 +20,7 @@ from .errors import ConfigError, OutOfDateError, UsageError
 from .project.config import Config, load_config, require_lock_folder
 from .project.discovery import CONFIG_NAME, DEFAULT_LOCK_NAME
 from .project.lock import Lock, read_lock, write_lock
-from .project.spec import parse_spec, redact_url, validate_module_name
+from .project.spec import Spec, parse_spec, redact_url, validate_module_name
 from .store.cache import project_lock
 from .sync import SyncReport, sync
 
@@ -34,12 +34,16 @@ class Added:
     replaced: str | None  # the spec the name had before, if any
     report: SyncReport
     unchanged: bool = False  # the file already said this and was left as it was
+    also: tuple[str, ...] = ()  # the distribution's other names, written as the entry's ``also``
 
 
-def add_module(config: Config, name: str, text: str, *, warn: Any = None) -> Added:
+def add_module(config: Config, name: str, text: str, *, only: bool = False, warn: Any = None) -> Added:
     """Check ``name = text``, sync that module, then write it into the config file.
 
-    With no configuration, ``gitimport.toml`` is created in the current folder.
+    When the module's distribution ships other top-level names that no entry
+    pins, they are synced with it and written as the entry's ``also``
+    (docs/configuration.md#whole-distributions), unless ``only``.  With no
+    configuration, ``gitimport.toml`` is created in the current folder.
     Everything from reading the config to writing it back happens under the
     project's lock, on the config as it is then: another ``add`` may have
     changed it since the caller read it, and what it added must survive.
@@ -47,6 +51,7 @@ def add_module(config: Config, name: str, text: str, *, warn: Any = None) -> Add
     Raises:
       SpecError: a bad name or spec (nothing written).
       ConfigError: the config is a script, whose block is not edited.
+      UsageError: ``name`` is in the ``also`` of another entry.
       FetchError, RefNotFoundError, PathNotFoundError, ...: from the sync (nothing written).
     """
     validate_module_name(name)
@@ -57,35 +62,95 @@ def add_module(config: Config, name: str, text: str, *, warn: Any = None) -> Add
     with project_lock(config.cache_dir, path):
         created = not path.exists()
         config = config if created else load_config(path)
+        _refuse_also_member(config, name, path, instead="add {entry} SPEC")
         previous = config.modules.get(name)
         candidate = dataclasses.replace(
-            config,
+            _without_entry(config, name),
             path=path,
             lockfile=config.lockfile or path.parent / DEFAULT_LOCK_NAME,
-            modules={**config.modules, name: spec},
         )
+        candidate.modules[name] = spec
         report = sync(candidate, only=[name], warn=warn or (lambda message: None))
         if previous is not None and previous.redacted == spec.redacted:
             return Added(path, False, previous.redacted, report, unchanged=True)  # leave the file as the user wrote it
+        unpinned = None if only else next((o.unpinned for o in report.modules if o.name == name and o.unpinned is not None), None)
+        also = unpinned.also if unpinned is not None else ()
+        if unpinned is not None and also:
+            spec = parse_spec(_table(spec, unpinned.path), path.parent)  # the folder that holds every name
+            report = _sync_with_also(candidate, name, spec, also, report, warn)
         document = _load(path)
         modules = _modules_table(document, path)
         _delete(modules, name)
         written = redact_url(spec.text)
         if written != spec.text and warn is not None:
             warn(f"warning: the credentials in the URL were used for this sync but not written to {path}; put them in ~/.netrc")
-        modules[name] = written  # a config file is committed: it never holds a token
+        modules[name] = _inline(spec, also) if also else written  # a config file is committed: it never holds a token
         _write(path, document)
         _refresh_snapshot(path)
-    return Added(path, created, previous.redacted if previous is not None else None, report)
+    return Added(path, created, previous.redacted if previous is not None else None, report, also=also)
+
+
+def _sync_with_also(config: Config, name: str, spec: Spec, also: tuple[str, ...], first: SyncReport, warn: Any) -> SyncReport:
+    """Sync entry ``name`` with ``also``, at one commit; the report includes what ``first``, the sync of ``name`` alone, did."""
+    modules = {**config.modules, **{other: spec for other in (name, *also)}}
+    report = sync(
+        dataclasses.replace(config, modules=modules, also={**config.also, name: also}), only=[name], warn=warn or (lambda message: None)
+    )
+    report.fetched = {**first.fetched, **report.fetched}
+    report.history = [*first.history, *report.history]
+    before = {outcome.name: outcome for outcome in first.modules}
+    report.modules = [
+        dataclasses.replace(o, action=before[o.name].action, ref_kind=before[o.name].ref_kind)
+        if o.name in before and o.action == "unchanged"  # unless this sync moved it
+        else o
+        for o in report.modules
+    ]
+    return report
+
+
+def _refuse_also_member(config: Config, name: str, path: Path, instead: str) -> None:
+    """A name in another entry's ``also`` is that entry's: adding or removing it alone would split the entry."""
+    entry = config.group(name)[0]
+    if entry != name:
+        raise UsageError(
+            f"{name!r} is pinned by the 'also' of {entry!r} in {path}.",
+            f"take {name!r} out of {entry!r}'s also in that file, or run `gitimport {instead.format(entry=entry)}` for the whole entry",
+        )
+
+
+def _without_entry(config: Config, name: str) -> Config:
+    """The config without entry ``name`` and the names its ``also`` pins: a fresh copy, safe to add to."""
+    dropped = set(config.group(name))
+    return dataclasses.replace(
+        config,
+        modules={n: s for n, s in config.modules.items() if n not in dropped},
+        also={n: others for n, others in config.also.items() if n != name},
+    )
+
+
+def _table(spec: Spec, path: str) -> dict[str, str]:
+    """The table form of ``spec`` with PATH ``path``: the REPO as the spec spelled it (credentials included)."""
+    table = {"git": spec.written_repo, "ref": spec.ref}
+    return {**table, "path": path} if path else table
+
+
+def _inline(spec: Spec, also: tuple[str, ...]) -> Any:
+    """``{ git = …, ref = …, path = …, also = […] }`` as a tomlkit inline table, without credentials."""
+    import tomlkit
+
+    table = tomlkit.inline_table()
+    written = _table(spec, spec.path)
+    table.update({**written, "git": redact_url(written["git"]), "also": list(also)})
+    return table
 
 
 def remove_module(config: Config, name: str) -> bool:
-    """Delete ``name`` from the config file and from the lock; True when the lock changed.
+    """Delete entry ``name`` from the config file, and it and the names its ``also`` pins from the lock; True when the lock changed.
 
     Like :func:`add_module`, under the project's lock and on the files as they are then.
 
     Raises:
-      UsageError: ``name`` is not configured.
+      UsageError: ``name`` is not configured, or is pinned by another entry's ``also``.
       OutOfDateError: frozen mode forbids changing the lock.
     """
     path = config.path
@@ -96,8 +161,10 @@ def remove_module(config: Config, name: str) -> bool:
         config = load_config(path)
         if name not in config.modules:
             raise UsageError(f"{name!r} is not a module of {path}.", "list the configured modules with `gitimport list`")
+        _refuse_also_member(config, name, path, instead="remove {entry}")
+        names = set(config.group(name))
         lock = read_lock(config.lockfile)
-        if name in lock.modules and config.frozen:
+        if names & set(lock.modules) and config.frozen:
             raise OutOfDateError(
                 f"Frozen mode forbids removing {name} from {config.lockfile}.", "unset frozen (or GITIMPORT_FROZEN) to change the lock"
             )
@@ -105,8 +172,8 @@ def remove_module(config: Config, name: str) -> bool:
         _delete(_modules_table(document, path), name)
         _write(path, document)
         lock_changed = False
-        if config.lockfile is not None and name in lock.modules:
-            lock_changed = write_lock(config.lockfile, Lock(modules={n: e for n, e in lock.modules.items() if n != name}))
+        if config.lockfile is not None and names & set(lock.modules):
+            lock_changed = write_lock(config.lockfile, Lock(modules={n: e for n, e in lock.modules.items() if n not in names}))
         _refresh_snapshot(path)
     return lock_changed
 

@@ -15,6 +15,7 @@ dulwich.  On any failure the lock file is left as it was.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -68,6 +69,18 @@ class ModuleOutcome:
     ref_kind: str = ""
     materialized: bool = False
     notes: list[str] = field(default_factory=list)  # what materialization left out or metadata could not read, for the user
+    unpinned: Unpinned | None = None  # what its distribution ships that no entry pins
+
+
+@dataclass(frozen=True)
+class Unpinned:
+    """Top-level names a synced module's distribution ships but no entry pins (docs/configuration.md#whole-distributions)."""
+
+    distribution: str
+    names: tuple[str, ...]
+    path: str  # the folder that holds them: the PATH of the entry that pins them (the module's, or the one whose also lists it)
+    also: tuple[str, ...]  # that entry's whole ``also``: what it lists today and the names in ``path``
+    lines: tuple[str, ...]  # the config lines that pin them: the entry with ``also``, then one per name elsewhere
 
 
 @dataclass(frozen=True)
@@ -148,11 +161,13 @@ def _sync_under_lock(
     frozen = options.frozen or config.frozen
     offline = options.offline or config.offline
     lock = read_lock(lockfile)
-    names = sorted(config.modules) if only is None else sorted(only)
+    names = sorted(config.modules) if only is None else config.with_groups(only)
+    if options.upgrade:
+        options = dataclasses.replace(options, upgrade=frozenset(config.with_groups(options.upgrade)))
     unknown = [n for n in names if n not in config.modules]
     if unknown:
         raise ConfigError(f"{', '.join(unknown)} is not a module in {config.path}.", "list the configured modules with `gitimport list`")
-    plans = [_plan(name, config.modules[name], lock.get(name), options) for name in names]
+    plans = _resolve_groups_together([_plan(name, config.modules[name], lock.get(name), options) for name in names], config)
     removed = sorted(set(lock.modules) - set(config.modules)) if only is None else []
     _refuse_changes(plans, removed if options.locked else [], config, locked=options.locked, frozen=frozen)
 
@@ -239,6 +254,23 @@ def _plan(name: str, spec: Spec, entry: LockEntry | None, options: SyncOptions) 
     if upgrading and not spec.is_pinned_commit:
         return _Plan(name, spec, entry, resolve=True, action="upgraded", upgrading=True)
     return _Plan(name, spec, entry, resolve=False, action="unchanged", commit=entry.commit, upgrading=upgrading)
+
+
+def _resolve_groups_together(plans: list[_Plan], config: Config) -> list[_Plan]:
+    """The names of one entry (its own and its ``also``) are locked at one commit: when one is resolved, all are.
+
+    A name just added to ``also`` must be resolved, and the ref may have
+    moved since the entry was locked; resolving the others with it, as an
+    upgrade (shown in the summary, and held to the history checks), keeps
+    the entry at one commit.
+    """
+    resolving = {name for plan in plans if plan.resolve for name in config.group(plan.name)}
+    return [
+        _Plan(plan.name, plan.spec, plan.entry, resolve=True, action="upgraded", upgrading=True)
+        if plan.name in resolving and not plan.resolve and not plan.spec.is_pinned_commit
+        else plan
+        for plan in plans
+    ]
 
 
 def _refuse_changes(plans: list[_Plan], removed: list[str], config: Config, *, locked: bool, frozen: bool) -> None:
@@ -492,13 +524,58 @@ def _fetch_and_materialize(
             for plan in checks.pinned:  # proved, and now in the cache: a later sync neither asks again nor contacts the remote for it
                 record_reachable(repo, plan.spec.ref)
             _verify_signatures(signed, tags, repo, config)
+            unpinned = _whole_distributions(needs_tree, repo, config)
             outcomes = [
                 _materialize(plan, repo, config, cache, relative_lock_url(plan.spec, lockfile), fresh=plan in needs_tree) for plan in plans
             ]
+            for outcome in outcomes:
+                outcome.unpinned = unpinned.get(outcome.name)
     finally:
         atomic.remove(build)
     report.history.extend(history)  # once, after success: a damaged repository makes sync run all of this again
     report.modules.extend(outcomes)
+
+
+def _whole_distributions(plans: list[_Plan], repo: Repo, config: Config) -> dict[str, Unpinned]:
+    """Check every ``also`` name against its PATH, and find what the synced modules' distributions ship unpinned.
+
+    Runs before anything is materialized, so an ``also`` name that PATH does
+    not hold leaves lock and cache as they were.  Only modules this sync
+    materializes or resolves are looked at, and each distribution is
+    reported once, for the first of its modules.
+
+    Raises:
+      PathNotFoundError: an ``also`` name is not a folder or ``.py`` file in its entry's PATH.
+    """
+    from .project.spec import format_entry, redact_url
+    from .store.materialize import find_root
+    from .store.top_level import also_root, shipped_names
+
+    configured = {name.split(".")[0] for name in config.modules}
+    found: dict[str, Unpinned] = {}
+    seen: set[tuple[str, str]] = set()
+    for plan in plans:
+        assert plan.commit is not None
+        entry, *others = config.group(plan.name)
+        if others:
+            root = also_root(repo.object_store, plan.commit, plan.spec.path, plan.name, entry)
+        else:
+            root = find_root(repo.object_store, plan.commit, plan.spec.path, plan.name).path
+        shipped = shipped_names(repo.object_store, plan.commit, root)
+        missing = sorted(set(shipped.names) - configured - {plan.name.split(".")[0]}) if shipped else []
+        if shipped is None or not missing or (plan.commit, shipped.project_dir) in seen:
+            continue
+        seen.add((plan.commit, shipped.project_dir))
+        folder = root.rpartition("/")[0]
+        here = [name for name in missing if shipped.names[name].rpartition("/")[0] == folder]
+        also = tuple(sorted({*config.also.get(entry, ()), *here}))
+        repo_text = redact_url(plan.spec.written_repo)
+        lines = [format_entry(entry, repo_text, plan.spec.ref, folder, also)] if here else []
+        lines += [
+            format_entry(name, repo_text, plan.spec.ref, shipped.names[name].rpartition("/")[0]) for name in missing if name not in here
+        ]
+        found[plan.name] = Unpinned(shipped.distribution, tuple(missing), folder, also, tuple(lines))
+    return found
 
 
 def _tag_objects(plans: list[_Plan], refs: RemoteRefs | None, repo: Repo) -> dict[str, str]:

@@ -36,7 +36,8 @@ EXAMPLES = {
     ),
     "add": (
         "examples:\n  gitimport add mylib 'https://github.com/org/repo@v1.2.0:src'\n"
-        "  gitimport add helpers github:org/tools@main:helpers.py"
+        "  gitimport add helpers github:org/tools@main:helpers.py\n"
+        "  gitimport add --only pytest github:pytest-dev/pytest@8.3.3:src   # without _pytest and py"
     ),
     "remove": "example:\n  gitimport remove mylib",
     "run": "examples:\n  gitimport run -- python -c 'import mylib'\n  gitimport run script.py\n  gitimport run -- pytest -q",
@@ -205,6 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     add = command("add", "edit:cmd_add", "Add a module to the config (or change its spec), after syncing it.")
     add.add_argument("name", help="the module name to import, e.g. mylib or acme.tools")
     add.add_argument("spec", help="REPO@REF[:PATH]")
+    add.add_argument(
+        "--only",
+        action="store_true",
+        help="pin NAME alone, not the other top-level names its distribution ships (written as also = [...] otherwise)",
+    )
 
     remove = command("remove", "edit:cmd_remove", "Remove a module from the config and the lock.")
     remove.add_argument("name")

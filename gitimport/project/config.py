@@ -8,10 +8,11 @@ nothing that touches the network or imports dulwich.
 
 from __future__ import annotations
 
+import keyword
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, overload
@@ -84,10 +85,22 @@ class Config:
     trusted_signers: Path | None = None
     cache_max_size: int | None = None  # gc's default --max-size
     shadowed: Path | None = None  # a pyproject.toml [tool.gitimport] that gitimport.toml overrides
+    also: dict[str, tuple[str, ...]] = field(default_factory=dict)  # entry -> the other names it pins (already in ``modules``)
 
     def requires_signature(self, spec: Spec) -> bool:
         """A module's own ``require-signed`` wins over the global setting."""
         return self.require_signed if spec.require_signed is None else spec.require_signed
+
+    def group(self, name: str) -> tuple[str, ...]:
+        """``name`` and the names one entry pins with it (docs/configuration.md#whole-distributions), entry first."""
+        for entry, others in self.also.items():
+            if name == entry or name in others:
+                return (entry, *others)
+        return (name,)
+
+    def with_groups(self, names: Iterable[str]) -> list[str]:
+        """``names`` and every name pinned with one of them: sync, upgrade and remove treat an entry as a whole."""
+        return sorted({member for name in names for member in self.group(name)})
 
     @property
     def base_dir(self) -> Path:
@@ -162,13 +175,15 @@ def _build(path: Path | None, table: Mapping[str, Any], shadowed: Path | None) -
             f"known keys: {', '.join(_SETTINGS + _TABLES)}",
         )
     base = path.parent if path else Path.cwd()
+    modules, also = _modules(table.get("modules", {}), base, where)
     offline = _env_flag(ENV_OFFLINE, _bool_setting(table, "offline", where))
     frozen = _env_flag(ENV_FROZEN, _bool_setting(table, "frozen", where))
     return Config(
         path=path,
         cache_dir=_cache_dir(table, base, where),
         lockfile=_lockfile(table, path, where),
-        modules=_modules(table.get("modules", {}), base, where),
+        modules=modules,
+        also=also,
         mirrors=_mirrors(table.get("mirrors", {}), where),
         offline=offline,
         frozen=frozen,
@@ -328,10 +343,12 @@ def _mirrors(value: Any, where: str) -> dict[str, str]:
     return dict(value)
 
 
-def _modules(value: Any, base: Path, where: str) -> dict[str, Spec]:
+def _modules(value: Any, base: Path, where: str) -> tuple[dict[str, Spec], dict[str, tuple[str, ...]]]:
+    """Every configured name with its spec, an entry's ``also`` names included, and what each entry's ``also`` adds."""
     if not isinstance(value, dict):
         raise ConfigError(f"{where}: [modules] must be a table of NAME = SPEC.", 'write mylib = "https://host/repo@v1:src/mylib"')
     modules: dict[str, Spec] = {}
+    also: dict[str, tuple[str, ...]] = {}
     for name, raw in _flatten_modules(value):
         try:
             validate_module_name(name)
@@ -342,11 +359,64 @@ def _modules(value: Any, base: Path, where: str) -> dict[str, Spec]:
                 f"{where}: module {name!r} is defined twice (as a quoted and a dotted key).",
                 "keep one definition per module name",
             )
+        if isinstance(raw, dict) and "also" in raw:
+            raw = dict(raw)
+            also[name] = _also(name, raw.pop("also"), where)
         try:
             modules[name] = parse_spec(raw, base)
         except SpecError as exc:
             raise SpecError(f"{where}: module {name!r}: {exc.message}", exc.hint) from None
-    return dict(sorted(modules.items()))
+    for name, others in also.items():
+        _check_also(name, others, modules[name], modules, also, where)
+    for name, others in also.items():
+        modules.update((other, modules[name]) for other in others)
+    return dict(sorted(modules.items())), also
+
+
+def _also(name: str, value: object, where: str) -> tuple[str, ...]:
+    """An entry's ``also``: a list of distinct top-level names other than its own (docs/configuration.md#whole-distributions)."""
+    example = 'also = ["_pytest", "py"]'
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(f"{where}: module {name!r}: 'also' must be a list of module names, not {value!r}.", f"write {example}")
+    for item in value:
+        if not item.isidentifier() or keyword.iskeyword(item):
+            raise ConfigError(
+                f"{where}: module {name!r}: 'also' names {item!r}, which is not a top-level module name.",
+                f"also lists the distribution's other top-level import names, e.g. {example}; pin a dotted name as its own entry",
+            )
+    repeated = sorted({item for item in value if value.count(item) > 1 or item == name})
+    if repeated:
+        raise ConfigError(
+            f"{where}: module {name!r}: 'also' names {', '.join(repr(item) for item in repeated)} twice (or the entry's own name).",
+            "list each other name once",
+        )
+    return tuple(value)
+
+
+def _check_also(
+    name: str, others: tuple[str, ...], spec: Spec, modules: dict[str, Spec], also: dict[str, tuple[str, ...]], where: str
+) -> None:
+    """An ``also`` name belongs to one entry only, and the entry's PATH must be a folder that can hold it."""
+    if spec.path.endswith(".py"):
+        folder = spec.path.rpartition("/")[0]
+        raise ConfigError(
+            f"{where}: module {name!r} has 'also', but its PATH {spec.path!r} is a single file, which holds no other module.",
+            f'write path = "{folder}", the folder that holds {name} and the names in also'
+            if folder
+            else f"remove path: {name} and the names in also are then found at the repository root",
+        )
+    for other in others:
+        if other in modules:
+            raise ConfigError(
+                f"{where}: {other!r} is configured on its own and also in the 'also' of {name!r}.",
+                f"keep one: remove the entry {other!r}, or take {other!r} out of {name!r}'s also",
+            )
+        owners = sorted(entry for entry, names in also.items() if other in names and entry != name)
+        if owners:
+            raise ConfigError(
+                f"{where}: {other!r} is in the 'also' of both {name!r} and {owners[0]!r}.",
+                "a name comes from one entry: take it out of one also",
+            )
 
 
 def _flatten_modules(table: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:

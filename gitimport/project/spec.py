@@ -10,6 +10,7 @@ is meant to be stored or printed (``RepoURL.normalized``, ``Spec.redacted``).
 from __future__ import annotations
 
 import ipaddress
+import json
 import keyword
 import os
 import posixpath
@@ -35,6 +36,7 @@ _SCP_PASSWORD = re.compile(r"^[^@/:\s]+:[^@/\s]*@(?=\[|[A-Za-z0-9.\-]+:)")
 _SCP_LIKE = re.compile(r"^(?:(?P<user>[^@/:]+)@)?(?P<host>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]):(?P<path>[^/].*|/.*)$")
 _BAD_REF_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")  # a TOML key that needs no quotes
 
 
 def is_commit_id(ref: str) -> bool:
@@ -95,6 +97,11 @@ class Spec:
         return format_spec(self.repo.normalized, self.ref, self.path)
 
     @property
+    def written_repo(self) -> str:
+        """REPO as the user wrote it (credentials included: redact before storing or printing)."""
+        return self.text.rpartition("@")[0]
+
+    @property
     def is_pinned_commit(self) -> bool:
         return is_commit_id(self.ref)
 
@@ -102,6 +109,20 @@ class Spec:
 def format_spec(repo: str, ref: str, path: str) -> str:
     """Write ``repo@ref[:path]``, the canonical text form of a spec."""
     return f"{repo}@{ref}:{path}" if path else f"{repo}@{ref}"
+
+
+def format_entry(name: str, repo: str, ref: str, path: str, also: tuple[str, ...] = ()) -> str:
+    """One line of a ``[modules]`` table in the table form, as a user would write it: ``NAME = { git = …, also = […] }``."""
+    fields = [f"git = {_toml_string(repo)}", f"ref = {_toml_string(ref)}"]
+    fields += [f"path = {_toml_string(path)}"] if path else []
+    fields += [f"also = [{', '.join(_toml_string(other) for other in also)}]"] if also else []
+    key = name if _BARE_KEY.fullmatch(name) else _toml_string(name)
+    return f"{key} = {{ {', '.join(fields)} }}"
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string: JSON's escapes are TOML's."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 def parse_spec(value: str | Mapping[str, object], base_dir: Path | None = None) -> Spec:

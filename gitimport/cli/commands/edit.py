@@ -15,7 +15,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     config = load_config_of(args)
     if config.shadowed is not None:
         warn(f"{config.path} takes precedence over [tool.gitimport] in {config.shadowed}")
-    added = add_module(config, args.name, args.spec, warn=warn)
+    added = add_module(config, args.name, args.spec, only=args.only, warn=warn)
     if added.created:
         say(args, f"Created {added.config_path}")
     if added.unchanged:
@@ -24,6 +24,8 @@ def cmd_add(args: argparse.Namespace) -> int:
         say(args, f"Changed {args.name} in {added.config_path} (was {added.replaced})")
     else:
         say(args, f"Added {args.name} to {added.config_path}")
+    if added.also:
+        say(args, f"Pinned with it, as also = [{', '.join(added.also)}]: the other top-level names its distribution ships")
     print_report(args, added.report)
     return EXIT_OK
 
@@ -34,5 +36,6 @@ def cmd_remove(args: argparse.Namespace) -> int:
     config = load_config_of(args)
     lock_changed = remove_module(config, args.name)
     where = f"{config.path} and {config.lockfile}" if lock_changed else f"{config.path}"
-    say(args, f"Removed {args.name} from {where}")
+    others = config.group(args.name)[1:]
+    say(args, f"Removed {args.name} from {where}" + (f" (and {', '.join(others)}, pinned with it by also)" if others else ""))
     return EXIT_OK

@@ -22,7 +22,7 @@ from ..output import human_bytes, load_config_of, plural, say, table, warn, warn
 if TYPE_CHECKING:
     from ...project.config import Config
     from ...state import ProjectState
-    from ...sync import SyncReport
+    from ...sync import SyncReport, Unpinned
     from ..progress import TerminalProgress
 
 
@@ -134,6 +134,18 @@ def print_report(args: argparse.Namespace, report: SyncReport) -> None:
             say(args, f"Note: {outcome.name}: {note}")
     if report.lock_written:
         say(args, f"Wrote {report.lockfile}")
+    for outcome in outcomes:
+        if outcome.unpinned is not None and not args.quiet:
+            print(f"Note: {outcome.name}: {unpinned_note(outcome.unpinned)}", file=sys.stderr)
+
+
+def unpinned_note(unpinned: Unpinned) -> str:
+    """What a distribution ships that no entry pins, and the config lines that pin it at the same commit."""
+    names = " and ".join([", ".join(unpinned.names[:-1]), unpinned.names[-1]] if len(unpinned.names) > 1 else unpinned.names)
+    shipper = f"its distribution {unpinned.distribution}" if unpinned.distribution else "its distribution"
+    them = "them" if len(unpinned.names) > 1 else "it"
+    lines = "".join(f"\n    {line}" for line in unpinned.lines)
+    return f"{shipper} also ships {names}, which no entry pins; to pin {them} at the same commit, write:{lines}"
 
 
 def _warn_unmet_requirements(state: ProjectState, python: str | None) -> None:
