@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from .store.cache import TreeLocation
     from .store.generated import BuildFiles
     from .store.materialize import Root
+    from .store.metadata_formats import ProjectMetadata
 
 Reporter = Callable[[str], None]
 Question = TypeVar("Question")
@@ -560,7 +561,7 @@ def _whole_distributions(plans: list[_Plan], repo: Repo, config: Config) -> dict
         if others:
             root = also_root(repo.object_store, plan.commit, plan.spec.path, plan.name, entry)
         else:
-            root = find_root(repo.object_store, plan.commit, plan.spec.path, plan.name).path
+            root = find_root(repo.object_store, plan.commit, plan.spec.path, plan.name, plan.spec.redacted).path
         shipped = shipped_names(repo.object_store, plan.commit, root)
         missing = sorted(set(shipped.names) - configured - {plan.name.split(".")[0]}) if shipped else []
         if shipped is None or not missing or (plan.commit, shipped.project_dir) in seen:
@@ -661,6 +662,7 @@ def _materialize(plan: _Plan, repo: Repo, config: Config, cache: Cache, lock_url
     from .store.generated import unbuilt_imports
     from .store.layout import root_name
     from .store.materialize import Limits, find_root, materialize
+    from .store.metadata import ensure_distribution, find_project
 
     assert plan.commit is not None
     entry = plan.entry
@@ -676,7 +678,10 @@ def _materialize(plan: _Plan, repo: Repo, config: Config, cache: Cache, lock_url
         )
     name = root_name(root.path, plan.name)
     expected = kept.digest if kept else None
-    built = _build_files(plan, repo, config, root)
+    notes: list[str] = []  # what metadata could not read, materialization left out, the build would make
+    project = find_project(repo.object_store, plan.commit, root.path, plan.spec.ref, notes)
+    built = _build_files(plan, repo, config, root, project)
+    notes += built.notes
     generated = built.hashes()
     if kept is not None and generated != dict(kept.generated):
         raise IntegrityError(
@@ -684,7 +689,6 @@ def _materialize(plan: _Plan, repo: Repo, config: Config, cache: Cache, lock_url
             f"but the lock says {_listed(kept.generated)}.",
             "the lock file was edited, or written by another gitimport version; restore it, or run `gitimport sync --upgrade`",
         )
-    notes: list[str] = list(built.notes)
     location = cache.tree(root.object, name, generated)
     if location.complete:
         digest = _cached_digest(location)
@@ -713,22 +717,19 @@ def _materialize(plan: _Plan, repo: Repo, config: Config, cache: Cache, lock_url
         digest=digest,
         generated=generated,
     )
-    from .store.metadata import ensure_distribution
-
-    ensure_distribution(repo.object_store, cache.root, plan.spec.repo.identity, new_entry.ref, new_entry.commit, new_entry.path, notes)
+    ensure_distribution(cache.root, project, plan.spec.repo.identity, new_entry.ref, new_entry.commit, new_entry.path)
     action = plan.action if plan.resolve else "restored"
     if plan.action == "upgraded" and entry is not None and entry.commit == plan.commit:
         action = "unchanged"
     return ModuleOutcome(plan.name, new_entry, action, ref_kind=plan.ref_kind, materialized=True, notes=notes)
 
 
-def _build_files(plan: _Plan, repo: Repo, config: Config, root: Root) -> BuildFiles:
-    """The files the project's build would write below ``root`` (docs/import-fidelity.md#files-written-at-build-time)."""
+def _build_files(plan: _Plan, repo: Repo, config: Config, root: Root, project: ProjectMetadata | None) -> BuildFiles:
+    """The files ``project``'s build would write below ``root`` (docs/import-fidelity.md#files-written-at-build-time)."""
     from .store.generated import build_files
-    from .store.metadata import find_project, version_from_ref
+    from .store.metadata import version_from_ref
 
     assert plan.commit is not None
-    project = find_project(repo.object_store, plan.commit, root.path, plan.spec.ref)
     version = project.version if project else version_from_ref(plan.spec.ref, plan.commit)
     project_dir = project.project_dir if project else None
     return build_files(repo.object_store, plan.commit, root, version, project_dir, plan.spec.ref, config.max_file_size)

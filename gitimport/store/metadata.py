@@ -93,14 +93,8 @@ def direct_url(url: str, ref: str, commit: str, project_dir: str) -> dict[str, A
     return info
 
 
-def ensure_distribution(
-    store: DiskObjectStore, cache_root: Path, url: str, ref: str, commit: str, path: str, notes: list[str]
-) -> Path | None:
-    """Write the .dist-info of the project holding ``path`` (if any) and remember it for the module.
-
-    What could not be read from the project's files is appended to ``notes``.
-    """
-    meta = find_project(store, commit, path, ref, notes)
+def ensure_distribution(cache_root: Path, meta: ProjectMetadata | None, url: str, ref: str, commit: str, path: str) -> Path | None:
+    """Write the .dist-info of ``meta``, the project holding ``path`` (see :func:`find_project`), and remember it for the module."""
     dist_info = write_dist_info(cache_root, meta, direct_url(url, ref, commit, meta.project_dir)) if meta else None
     record_distribution(cache_root, url, commit, path, dist_info)
     return dist_info
