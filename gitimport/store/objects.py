@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import posixpath
 import zlib
+from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Protocol
 
 from ..errors import DamagedRepositoryError, IntegrityError
@@ -214,3 +216,95 @@ def read_all(store: ObjectStore, commit_id: str, path: str) -> None:
             pending.extend((sha, entry_mode) for _, entry_mode, sha in tree_entries(store, object_id))
         elif mode != MODE_GITLINK:
             read_object(store, object_id, b"blob")
+
+
+#: The largest configuration file (pyproject.toml, setup.cfg, .gitattributes, a version module…) read as data:
+#: honest ones are small, and a huge one must not fill memory.
+MAX_PROJECT_FILE = 4 * 1024 * 1024
+
+
+class TreeFiles:
+    """The files of one git tree, each folder read once, looked up by POSIX path: a repository's configuration read as data.
+
+    The build-file, metadata and whole-distribution readers ask it for
+    ``pyproject.toml``, ``setup.cfg``, ``.gitattributes`` and such.  Links are
+    never followed and a path never leaves the tree (``..`` past its root
+    finds nothing), so what they read is what the commit holds at that path.
+    """
+
+    def __init__(self, store: DiskObjectStore, tree_id: str) -> None:
+        self.store = store
+        self.tree_id = tree_id
+        self._folders: dict[str, dict[str, tuple[int, str]]] = {"": _named_entries(store, tree_id)}
+
+    @classmethod
+    def of_commit(cls, store: DiskObjectStore, commit_id: str) -> TreeFiles:
+        return cls(store, commit_tree(store, commit_id))
+
+    def entries(self, folder: str) -> dict[str, tuple[int, str]]:
+        """The entries of ``folder`` (name -> mode, id); empty when it is absent, not a folder, or outside the tree."""
+        normal = _inside(folder)
+        if normal is None:
+            return {}
+        if normal not in self._folders:
+            parent, _, leaf = normal.rpartition("/")
+            entry = self.entries(parent).get(leaf)
+            self._folders[normal] = _named_entries(self.store, entry[1]) if entry is not None and entry[0] == MODE_TREE else {}
+        return self._folders[normal]
+
+    def entry(self, path: str) -> tuple[int, str] | None:
+        """(mode, id) at ``path``; the root tree for ""; None when nothing is there."""
+        normal = _inside(path)
+        if normal is None:
+            return None
+        if not normal:
+            return MODE_TREE, self.tree_id
+        folder, _, leaf = normal.rpartition("/")
+        return self.entries(folder).get(leaf)
+
+    def is_folder(self, path: str) -> bool:
+        found = self.entry(path)
+        return found is not None and found[0] == MODE_TREE
+
+    def blob(self, path: str) -> str | None:
+        """The id of the regular file at ``path`` (not a link, not a folder), or None."""
+        found = self.entry(path)
+        return found[1] if found is not None and found[0] & 0o170000 == 0o100000 else None
+
+    def read(self, path: str, limit: int = MAX_PROJECT_FILE) -> bytes | None:
+        """The content of the regular file at ``path``; None when there is none or it is larger than ``limit``."""
+        object_id = self.blob(path)
+        if object_id is None or object_size(self.store, object_id) > limit:
+            return None
+        return read_object(self.store, object_id, b"blob")
+
+    def files_below(self, folder: str) -> Iterator[tuple[str, int, str]]:
+        """(path from the tree's root, mode, id) of every entry below ``folder``, folders before what they hold.
+
+        Walked by object id, names joined as the tree writes them: a hostile
+        name such as ``..`` is listed (materialization refuses it), never
+        followed somewhere else.  Trees cannot contain themselves, so the walk ends.
+        """
+        found = self.entry(folder)
+        if found is None or found[0] != MODE_TREE:
+            return
+        pending = [(_inside(folder), found[1])]
+        while pending:
+            current, tree_id = pending.pop()
+            for name, mode, object_id in tree_entries(self.store, tree_id):
+                child = f"{current}/{name}" if current else name
+                yield child, mode, object_id
+                if mode == MODE_TREE:
+                    pending.append((child, object_id))
+
+
+def _named_entries(store: ObjectStore, tree_id: str) -> dict[str, tuple[int, str]]:
+    return {name: (mode, object_id) for name, mode, object_id in tree_entries(store, tree_id)}
+
+
+def _inside(path: str) -> str | None:
+    """``path`` normalized ("" for the root), or None when it is absolute or climbs out of the tree."""
+    normal = posixpath.normpath(path) if path else "."
+    if normal.startswith(("/", "../")) or normal == "..":
+        return None
+    return "" if normal == "." else normal
