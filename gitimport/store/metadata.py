@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from .. import atomic
 from . import layout
 from .metadata_formats import ProjectFiles, ProjectMetadata, normalize_name, read_project
-from .objects import MODE_TREE, commit_tree, tree_entries
+from .objects import TreeFiles
 
 if TYPE_CHECKING:
     from dulwich.object_store import DiskObjectStore
@@ -46,15 +46,13 @@ def find_project(store: DiskObjectStore, commit: str, module_path: str, ref: str
     ``attr:`` that is not a literal) comes from the ref (:func:`version_from_ref`).
     What could not be read is appended to ``notes``, one sentence each.
     """
+    files = TreeFiles.of_commit(store, commit)
     folders = module_path.split("/")[:-1]
-    trees = [commit_tree(store, commit)]
-    for part in folders:
-        entries = {name: sha for name, mode, sha in tree_entries(store, trees[-1]) if mode == MODE_TREE}
-        if part not in entries:
-            break
-        trees.append(entries[part])
-    for depth in range(len(trees) - 1, -1, -1):
-        found = read_project(ProjectFiles(store, trees[depth], "/".join(folders[:depth]), [] if notes is None else notes))
+    deepest = 0
+    while deepest < len(folders) and files.is_folder("/".join(folders[: deepest + 1])):
+        deepest += 1
+    for depth in range(deepest, -1, -1):
+        found = read_project(ProjectFiles(files, "/".join(folders[:depth]), [] if notes is None else notes))
         if found is not None:
             found.version = found.version or version_from_ref(ref, commit)
             return found

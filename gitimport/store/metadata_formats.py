@@ -34,15 +34,12 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .objects import MODE_TREE, object_size, read_object, tree_entries
+from .objects import MAX_PROJECT_FILE, TreeFiles
 
 if TYPE_CHECKING:
     import configparser
 
-    from dulwich.object_store import DiskObjectStore
 
-#: The largest file a reader reads: project files are small, and a huge one must not fill memory.
-MAX_METADATA_FILE = 4 * 1024 * 1024
 #: hatchling's default pattern for ``[tool.hatch.version] path``, used for PDM's ``file`` source too.
 _VERSION_ASSIGNMENT = re.compile(r"""(?im)^(__version__|VERSION) *= *(['"])v?(?P<version>.+?)\2""")
 _FROM_REF = "the version is taken from the ref instead"
@@ -77,18 +74,16 @@ def normalize_name(name: str) -> str:
 
 
 class ProjectFiles:
-    """The files of one project folder in a commit, read on demand, each at most :data:`MAX_METADATA_FILE`.
+    """The files of one project folder in a commit, read on demand, each at most :data:`~.objects.MAX_PROJECT_FILE`.
 
     ``notes`` collects, as one sentence each, what could not be read and what
     was done instead; sync shows them under the module's name.
     """
 
-    def __init__(self, store: DiskObjectStore, tree: str, project_dir: str, notes: list[str]) -> None:
-        self.store = store
-        self.tree = tree
+    def __init__(self, files: TreeFiles, project_dir: str, notes: list[str]) -> None:
+        self.files = files
         self.project_dir = project_dir
         self.notes = notes
-        self._entries: dict[str, dict[str, tuple[int, str]]] = {}
 
     def where(self, relative: str) -> str:
         """``relative`` as a path from the repository root, for notes."""
@@ -98,35 +93,23 @@ class ProjectFiles:
         self.notes.append(f"{self.where(relative)}: {sentence}")
 
     def is_file(self, relative: str) -> bool:
-        return self._blob(relative) is not None
+        return self._inside(relative) and self.files.blob(self.where(relative)) is not None
 
     def text(self, relative: str) -> str | None:
         """The text of a regular file below the project folder, or None (absent, a link, a folder, too large)."""
-        object_id = self._blob(relative)
-        if object_id is None:
+        if not self.is_file(relative):
             return None
-        if object_size(self.store, object_id) > MAX_METADATA_FILE:
-            self.note(relative, f"is larger than {MAX_METADATA_FILE // (1024 * 1024)} MiB and is not read")
+        data = self.files.read(self.where(relative))
+        if data is None:
+            self.note(relative, f"is larger than {MAX_PROJECT_FILE // (1024 * 1024)} MiB and is not read")
             return None
-        return read_object(self.store, object_id, b"blob").decode("utf-8", "replace")
+        return data.decode("utf-8", "replace")
 
-    def _blob(self, relative: str) -> str | None:
-        """The id of the regular file at ``relative``; links are not followed and ``..`` does not leave the project."""
-        parts = posixpath.normpath(relative).split("/")
-        if not relative or parts[0] in ("..", "", "."):
-            return None
-        tree, mode, object_id = self.tree, MODE_TREE, ""
-        for part in parts:
-            if mode != MODE_TREE:
-                return None
-            mode, object_id = self._listing(tree).get(part, (0, ""))
-            tree = object_id
-        return object_id if mode & 0o170000 == 0o100000 else None
-
-    def _listing(self, tree: str) -> dict[str, tuple[int, str]]:
-        if tree not in self._entries:
-            self._entries[tree] = {name: (mode, sha) for name, mode, sha in tree_entries(self.store, tree)}
-        return self._entries[tree]
+    @staticmethod
+    def _inside(relative: str) -> bool:
+        """``..`` does not leave the project folder."""
+        first = posixpath.normpath(relative).split("/")[0] if relative else ""
+        return first not in ("..", "", ".")
 
 
 def read_project(files: ProjectFiles) -> ProjectMetadata | None:

@@ -26,11 +26,14 @@ import posixpath
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, PathNotFoundError
 from ..project._toml import parse_toml
-from .objects import MODE_TREE, ObjectStore, commit_tree, read_object, tree_entries
+from .objects import MODE_TREE, TreeFiles
+
+if TYPE_CHECKING:
+    from dulwich.object_store import DiskObjectStore
 
 #: Folders setuptools' flat-layout discovery never takes for packages (setuptools.discovery.FlatLayoutPackageFinder).
 RESERVED_PACKAGES = (
@@ -63,14 +66,14 @@ class _Unknown(Exception):
     """The configuration cannot say which names ship without running code, or says nothing readable."""
 
 
-def shipped_names(store: ObjectStore, commit: str, root_path: str) -> Shipped | None:
+def shipped_names(store: DiskObjectStore, commit: str, root_path: str) -> Shipped | None:
     """What the distribution that ships ``root_path`` (a pinned package folder or module file) ships.
 
     Returns None when no project holds ``root_path``, when its names cannot be
     read without running code, or when the distribution does not ship
     ``root_path`` itself (a helper file next to a project is not part of it).
     """
-    tree = _Tree(store, commit)
+    tree = TreeFiles.of_commit(store, commit)
     found = _find_project(tree, posixpath.dirname(root_path))
     if found is None:
         return None
@@ -79,13 +82,13 @@ def shipped_names(store: ObjectStore, commit: str, root_path: str) -> Shipped | 
         relative = _discover(tree, project_dir, pyproject, setup_cfg)
     except _Unknown:
         return None
-    names = {name: tree.join(project_dir, where) for name, where in sorted(relative.items())}
+    names = {name: _join(project_dir, where) for name, where in sorted(relative.items())}
     if root_path not in names.values():
         return None
     return Shipped(_project_name(pyproject, setup_cfg), project_dir, names)
 
 
-def also_root(store: ObjectStore, commit: str, path: str, name: str, owner: str) -> str:
+def also_root(store: DiskObjectStore, commit: str, path: str, name: str, owner: str) -> str:
     """Where ``also`` name ``name`` of entry ``owner`` is: ``PATH/name/`` or ``PATH/name.py`` (rule 3 only).
 
     ``also`` shares the entry's PATH, so PATH must be the folder that holds
@@ -96,11 +99,11 @@ def also_root(store: ObjectStore, commit: str, path: str, name: str, owner: str)
     Raises:
       PathNotFoundError: PATH does not hold ``name`` as a folder or a ``.py`` file.
     """
-    tree = _Tree(store, commit)
+    tree = TreeFiles.of_commit(store, commit)
     leaf = name.rsplit(".", 1)[-1]
     found = _locate(tree, path, leaf)
     if found is not None:
-        return tree.join(path, found)
+        return _join(path, found)
     shown = repr(path) if path else "the repository root"
     if _is_file(tree.entries(path).get("__init__.py")):
         raise PathNotFoundError(
@@ -113,36 +116,17 @@ def also_root(store: ObjectStore, commit: str, path: str, name: str, owner: str)
     )
 
 
-class _Tree:
-    """A commit's folders, each read once and looked up by its POSIX path."""
-
-    def __init__(self, store: ObjectStore, commit: str) -> None:
-        self._store = store
-        self._folders: dict[str, dict[str, tuple[int, str]]] = {"": _entries(store, commit_tree(store, commit))}
-
-    @staticmethod
-    def join(folder: str, *parts: str) -> str:
-        """A normalized path inside the commit ('' for its root); ``..`` out of the commit raises :class:`_Unknown`."""
-        joined = posixpath.normpath(posixpath.join(folder, *parts))
-        if joined.startswith(("..", "/")):
-            raise _Unknown(joined)
-        return "" if joined == "." else joined
-
-    def entries(self, folder: str) -> dict[str, tuple[int, str]]:
-        """The entries of ``folder`` (name -> mode, id); empty when it is absent or not a folder."""
-        if folder not in self._folders:
-            parent, _, leaf = folder.rpartition("/")
-            entry = self.entries(parent).get(leaf)
-            self._folders[folder] = _entries(self._store, entry[1]) if entry is not None and _is_tree(entry) else {}
-        return self._folders[folder]
-
-    def text(self, folder: str, name: str) -> str | None:
-        entry = self.entries(folder).get(name)
-        return read_object(self._store, entry[1], b"blob").decode("utf-8", "replace") if entry is not None and _is_file(entry) else None
+def _join(folder: str, *parts: str) -> str:
+    """A normalized path inside the commit ('' for its root); ``..`` out of the commit raises :class:`_Unknown`."""
+    joined = posixpath.normpath(posixpath.join(folder, *parts))
+    if joined.startswith(("..", "/")):
+        raise _Unknown(joined)
+    return "" if joined == "." else joined
 
 
-def _entries(store: ObjectStore, tree_id: str) -> dict[str, tuple[int, str]]:
-    return {name: (mode, sha) for name, mode, sha in tree_entries(store, tree_id)}
+def _text(tree: TreeFiles, folder: str, name: str) -> str | None:
+    data = tree.read(_join(folder, name))
+    return None if data is None else data.decode("utf-8", "replace")
 
 
 def _is_tree(entry: tuple[int, str] | None) -> bool:
@@ -153,7 +137,7 @@ def _is_file(entry: tuple[int, str] | None) -> bool:
     return entry is not None and entry[0] & 0o170000 == _FILE
 
 
-def _find_project(tree: _Tree, folder: str) -> tuple[str, dict[str, Any], configparser.ConfigParser | None] | None:
+def _find_project(tree: TreeFiles, folder: str) -> tuple[str, dict[str, Any], configparser.ConfigParser | None] | None:
     """The nearest project folder at or above ``folder``, with its pyproject.toml and setup.cfg as read.
 
     A pyproject.toml that declares no project (only ``[tool.ruff]``, say) does
@@ -162,8 +146,8 @@ def _find_project(tree: _Tree, folder: str) -> tuple[str, dict[str, Any], config
     parts = folder.split("/") if folder else []
     for depth in range(len(parts), -1, -1):
         here = "/".join(parts[:depth])
-        pyproject = _read_pyproject(tree.text(here, "pyproject.toml"), here)
-        setup_cfg = _read_setup_cfg(tree.text(here, "setup.cfg"))
+        pyproject = _read_pyproject(_text(tree, here, "pyproject.toml"), here)
+        setup_cfg = _read_setup_cfg(_text(tree, here, "setup.cfg"))
         declares = "project" in pyproject or "poetry" in _table(pyproject, "tool")
         if declares or setup_cfg is not None or _is_file(tree.entries(here).get("setup.py")):
             return here, pyproject, setup_cfg
@@ -206,7 +190,7 @@ def _table(document: Mapping[str, Any], *keys: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _discover(tree: _Tree, project: str, pyproject: dict[str, Any], setup_cfg: configparser.ConfigParser | None) -> dict[str, str]:
+def _discover(tree: TreeFiles, project: str, pyproject: dict[str, Any], setup_cfg: configparser.ConfigParser | None) -> dict[str, str]:
     """Name -> root path relative to the project folder, by the first rule that applies."""
     backend = _table(pyproject, "build-system").get("build-backend")
     flit = _table(pyproject, "tool", "flit", "module")
@@ -216,7 +200,7 @@ def _discover(tree: _Tree, project: str, pyproject: dict[str, Any], setup_cfg: c
     hatch = wheel if wheel is not None else _table(pyproject, "tool", "hatch", "build").get("packages")
     if hatch is not None:
         folders = [_path(where) for where in _strings(hatch)]
-        return {posixpath.basename(f): f for f in folders if posixpath.basename(f).isidentifier() and _is_tree(_entry(tree, project, f))}
+        return {posixpath.basename(f): f for f in folders if posixpath.basename(f).isidentifier() and tree.is_folder(_join(project, f))}
     poetry = _table(pyproject, "tool", "poetry").get("packages")
     if poetry is not None:
         return _poetry(tree, project, poetry)
@@ -239,19 +223,19 @@ def _path(value: str) -> str:
     return posixpath.normpath(value).strip("/")
 
 
-def _flit(tree: _Tree, project: str, name: object) -> dict[str, str]:
+def _flit(tree: TreeFiles, project: str, name: object) -> dict[str, str]:
     """flit ships one module: ``[tool.flit.module] name``, else the project's name; in the project folder or ``src/``."""
     if not isinstance(name, str):
         raise _Unknown(name)
     top = name.replace("-", "_").split(".")[0]
     for folder in ("", "src"):
-        found = _locate(tree, tree.join(project, folder), top)
+        found = _locate(tree, _join(project, folder), top)
         if found is not None:
-            return {top: tree.join(folder, found)}
+            return {top: _join(folder, found)}
     return {}
 
 
-def _poetry(tree: _Tree, project: str, packages: object) -> dict[str, str]:
+def _poetry(tree: TreeFiles, project: str, packages: object) -> dict[str, str]:
     """``packages = [{include = "pkg", from = "src"}]``: ``include`` may be a glob; ``format = "sdist"`` ships no wheel."""
     if not isinstance(packages, list):
         raise _Unknown(packages)
@@ -264,10 +248,10 @@ def _poetry(tree: _Tree, project: str, packages: object) -> dict[str, str]:
             continue
         source = _path(str(item.get("from", "")))
         pattern = _path(item["include"]).split("/")[0]
-        for entry in sorted(tree.entries(tree.join(project, source))):
+        for entry in sorted(tree.entries(_join(project, source))):
             stem = entry[: -len(".py")] if entry.endswith(".py") else entry
             if fnmatchcase(entry, pattern) and stem.isidentifier():
-                found[stem] = tree.join(source, entry)
+                found[stem] = _join(source, entry)
     return found
 
 
@@ -333,92 +317,86 @@ class _Find:
     namespaces: bool
 
 
-def _listed_packages(tree: _Tree, project: str, packages: list[str] | _Find, package_dir: dict[str, str]) -> dict[str, str]:
+def _listed_packages(tree: TreeFiles, project: str, packages: list[str] | _Find, package_dir: dict[str, str]) -> dict[str, str]:
     """Top-level names of a ``packages`` list (``package-dir`` says where each is) or of a ``find``."""
     if isinstance(packages, _Find):
         return _found_packages(tree, project, packages)
     found: dict[str, str] = {}
     for package in packages:
         top = package.split(".")[0]
-        where = _path(package_dir[top]) if top in package_dir else tree.join(package_dir.get("", ""), top)
-        if top.isidentifier() and _is_tree(_entry(tree, project, where)):
+        where = _path(package_dir[top]) if top in package_dir else _join(package_dir.get("", ""), top)
+        if top.isidentifier() and tree.is_folder(_join(project, where)):
             found[top] = where
     return found
 
 
-def _listed_modules(tree: _Tree, project: str, modules: list[str], package_dir: dict[str, str]) -> dict[str, str]:
+def _listed_modules(tree: TreeFiles, project: str, modules: list[str], package_dir: dict[str, str]) -> dict[str, str]:
     """Top-level names of a ``py-modules`` list, in the folder ``package-dir`` gives the root package."""
     found: dict[str, str] = {}
     for module in modules:
         top = module.split(".")[0]
-        located = _locate(tree, tree.join(project, package_dir.get("", "")), top)
+        located = _locate(tree, _join(project, package_dir.get("", "")), top)
         if located is not None:
-            found[top] = tree.join(package_dir.get("", ""), located)
+            found[top] = _join(package_dir.get("", ""), located)
     return found
 
 
-def _entry(tree: _Tree, project: str, path: str) -> tuple[int, str] | None:
-    """The tree entry at ``path`` in the project folder, or None."""
-    folder, _, leaf = tree.join(project, path).rpartition("/")
-    return tree.entries(folder).get(leaf)
-
-
-def _locate(tree: _Tree, folder: str, name: str) -> str | None:
+def _locate(tree: TreeFiles, folder: str, name: str) -> str | None:
     """``name/`` or ``name.py`` in ``folder``, in Python's order: a package, then a module, then a namespace folder."""
     entries = tree.entries(folder)
-    if _is_file(tree.entries(tree.join(folder, name)).get("__init__.py")):
+    if _is_file(tree.entries(_join(folder, name)).get("__init__.py")):
         return name
     if _is_file(entries.get(f"{name}.py")):
         return f"{name}.py"
     return name if _is_tree(entries.get(name)) else None
 
 
-def _found_packages(tree: _Tree, project: str, find: _Find) -> dict[str, str]:
+def _found_packages(tree: TreeFiles, project: str, find: _Find) -> dict[str, str]:
     """What setuptools' ``find_packages`` / ``find_namespace_packages`` returns, reduced to top-level names."""
     exclude = (*_ALWAYS_EXCLUDED, *find.exclude)
     found: dict[str, str] = {}
     for where in find.where:
-        folder = tree.join(project, where)
+        folder = _join(project, where)
         for name, entry in sorted(tree.entries(folder).items()):
             kept = _is_tree(entry) and name.isidentifier() and name not in found
-            if kept and any(_packages_under(tree, tree.join(folder, name), name, find, exclude)):
-                found[name] = tree.join(where, name)
+            if kept and any(_packages_under(tree, _join(folder, name), name, find, exclude)):
+                found[name] = _join(where, name)
     return found
 
 
-def _packages_under(tree: _Tree, folder: str, dotted: str, find: _Find, exclude: tuple[str, ...]) -> Iterator[bool]:
+def _packages_under(tree: TreeFiles, folder: str, dotted: str, find: _Find, exclude: tuple[str, ...]) -> Iterator[bool]:
     """Whether ``dotted`` and each package below it is kept, lazily: a top-level name ships when any is."""
     if not find.namespaces and not _is_file(tree.entries(folder).get("__init__.py")):
         return
     yield any(fnmatchcase(dotted, p) for p in find.include) and not any(fnmatchcase(dotted, p) for p in exclude)
     for name, entry in sorted(tree.entries(folder).items()):
         if _is_tree(entry) and "." not in name:
-            yield from _packages_under(tree, tree.join(folder, name), f"{dotted}.{name}", find, exclude)
+            yield from _packages_under(tree, _join(folder, name), f"{dotted}.{name}", find, exclude)
 
 
-def _automatic(tree: _Tree, project: str, package_dir: dict[str, str]) -> dict[str, str]:
+def _automatic(tree: TreeFiles, project: str, package_dir: dict[str, str]) -> dict[str, str]:
     """setuptools' automatic discovery: an explicit ``package-dir``, else a src layout, else a flat layout."""
     explicit = sorted(name for name in package_dir if name)
     if explicit:
         return _listed_packages(tree, project, explicit, package_dir)
     src = _path(package_dir.get("", "src"))
-    if src == "." or _is_tree(_entry(tree, project, src)):
+    if src == "." or tree.is_folder(_join(project, src)):
         return _every_name(tree, project, "" if src == "." else src)
     return _flat(tree, project)
 
 
-def _every_name(tree: _Tree, project: str, src: str) -> dict[str, str]:
+def _every_name(tree: TreeFiles, project: str, src: str) -> dict[str, str]:
     """A src layout ships everything in it: every folder (namespace packages too) and every module."""
     found: dict[str, str] = {}
-    for name, entry in sorted(tree.entries(tree.join(project, src)).items()):
+    for name, entry in sorted(tree.entries(_join(project, src)).items()):
         if _is_tree(entry) and name.isidentifier() and not _reserved(name, _ALWAYS_EXCLUDED):
-            found[name] = tree.join(src, name)
+            found[name] = _join(src, name)
         elif name.endswith(".py") and _is_file(entry) and name[: -len(".py")].isidentifier():
-            found.setdefault(name[: -len(".py")], tree.join(src, name))
+            found.setdefault(name[: -len(".py")], _join(src, name))
     return found
 
 
-def _flat(tree: _Tree, project: str) -> dict[str, str]:
+def _flat(tree: TreeFiles, project: str) -> dict[str, str]:
     """A flat layout ships one top-level package, else one module; setuptools refuses more than one."""
     entries = tree.entries(project)
     packages = [n for n, e in sorted(entries.items()) if _is_tree(e) and n.isidentifier() and not _reserved(n, RESERVED_PACKAGES)]
