@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, TypeVar
 
 from . import atomic
-from .errors import ConfigError, DamagedRepositoryError, IntegrityError, OfflineError, OutOfDateError
+from .errors import ConfigError, DamagedRepositoryError, FetchError, IntegrityError, OfflineError, OutOfDateError, UnsafeTreeError
 from .project.config import Config, require_lock_folder
 from .project.lock import Lock, LockEntry, read_lock, write_lock
 from .project.spec import RepoURL, Spec, is_commit_id
@@ -32,7 +32,7 @@ from .store.verify import verify_tree
 if TYPE_CHECKING:
     from dulwich.repo import Repo
 
-    from .remote.fetch import Remote, RemoteRefs, Resolved
+    from .remote.fetch import FetchStats, Remote, RemoteRefs, Resolved
     from .remote.progress import FetchProgress
     from .state import ProjectState
 
@@ -81,6 +81,7 @@ class HistoryCheck:
 class SyncReport:
     modules: list[ModuleOutcome] = field(default_factory=list)
     fetched: dict[str, tuple[int, int]] = field(default_factory=dict)  # url -> (objects, bytes)
+    fetched_how: dict[str, list[str]] = field(default_factory=dict)  # url -> how each fetch was asked for (``sync -v``)
     history: list[HistoryCheck] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     lock_written: bool = False
@@ -176,6 +177,7 @@ def _sync_under_lock(
     for part in _map_in_order(sync_group, _by_repository(plans), jobs):
         report.modules.extend(part.modules)
         report.fetched.update(part.fetched)
+        report.fetched_how.update(part.fetched_how)
         report.history.extend(part.history)
 
     entries = dict(lock.modules)
@@ -477,11 +479,11 @@ def _fetch_and_materialize(
 
                 with watching_fetch(remote.display, repo.path, progress) as on_message:
                     stats = remote.fetch(repo, wanted, refs, progress=on_message)
-                if not stats.skipped:
-                    report.fetched[remote.display] = (stats.objects, stats.bytes)
+                _count_fetch(report, remote.display, stats)
             for plan in checks.pinned:  # proved, and now in the cache: a later sync neither asks again nor contacts the remote for it
                 record_reachable(repo, plan.spec.ref)
             _verify_signatures(signed, tags, repo, config)
+            _fetch_missing_blobs(needs_tree, repo, config, cache, report, remote, refs, offline=offline, progress=progress)
             outcomes = [
                 _materialize(plan, repo, config, cache, relative_lock_url(plan.spec, lockfile), fresh=plan in needs_tree) for plan in plans
             ]
@@ -489,6 +491,85 @@ def _fetch_and_materialize(
         atomic.remove(build)
     report.history.extend(history)  # once, after success: a damaged repository makes sync run all of this again
     report.modules.extend(outcomes)
+
+
+def _fetch_missing_blobs(
+    plans: list[_Plan],
+    repo: Repo,
+    config: Config,
+    cache: Cache,
+    report: SyncReport,
+    remote: Remote,
+    refs: RemoteRefs | None,
+    *,
+    offline: bool,
+    progress: FetchProgress | None,
+) -> None:
+    """Bring the blobs that materializing ``plans`` reads and a partial fetch left out (docs/how-it-works.md#partial-fetch).
+
+    One request by id where the server filters, with ``max-file-size`` as a
+    size filter; else the whole commits again.  A blob the server withheld
+    for its size is refused here, by name, before anything is written.  Blobs
+    the repository holds are read and re-hashed by materialization as ever;
+    a missing one is only ever fetched, never taken for damage.
+
+    Raises:
+      OfflineError: blobs are missing and offline mode forbids fetching them.
+      UnsafeTreeError: a blob is over ``max-file-size``.
+      FetchError: the server did not send a blob asked for by its id.
+    """
+    from .store.layout import root_name
+    from .store.materialize import find_root
+    from .store.needed import Missing, missing_blobs
+
+    def lacking() -> Missing:
+        missing = Missing()
+        for plan in plans:
+            assert plan.commit is not None
+            root = find_root(repo.object_store, plan.commit, plan.spec.path, plan.name)
+            cached = cache.has_tree(root.object, root_name(root.path, plan.name))
+            missing.update(missing_blobs(repo.object_store, plan.commit, root, below_root=not cached))
+        return missing
+
+    missing = lacking()
+    if not missing:
+        return
+    if offline:
+        raise OfflineError(
+            f"Offline mode, but {', '.join(p.name for p in plans)} is not in the cache.", "run `gitimport sync` once with the network"
+        )
+    from .remote.progress import watching_fetch
+
+    with watching_fetch(remote.display, repo.path, progress) as on_message:
+        stats = remote.fetch_objects(repo, missing.asks, config.max_file_size, progress=on_message)
+        if stats is None:  # the server cannot send objects by id: the whole commits, as before partial fetches
+            stats = remote.fetch(repo, {p.commit for p in plans if p.commit}, refs, progress=on_message, whole=True)
+    _count_fetch(report, remote.display, stats)
+    still = lacking()
+    for blob, path in sorted(still.blobs.items(), key=lambda item: item[1]):
+        if blob in missing.blobs and not missing.asked_by_id(blob):
+            from .store.materialize import size_text
+
+            raise UnsafeTreeError(
+                f"{path} is larger than max-file-size ({size_text(config.max_file_size)}): "
+                f"{remote.display} left it out of the fetch for its size.",
+                "raise max-file-size in the config if this file is expected",
+            )
+    if still:
+        blob, path = min(still.blobs.items(), key=lambda item: item[1])
+        raise FetchError(
+            f"{remote.display} did not send {path} ({blob[:12]}) of commit {plans[0].commit}.",
+            "check the URL and your network, then run `gitimport sync` again",
+        )
+
+
+def _count_fetch(report: SyncReport, display: str, stats: FetchStats) -> None:
+    """Add a fetch to the summary: objects and bytes per remote, and how it was asked for."""
+    if stats.skipped:
+        return
+    objects, size = report.fetched.get(display, (0, 0))
+    report.fetched[display] = (objects + stats.objects, size + stats.bytes)
+    report.fetched_how.setdefault(display, []).append(stats.how)
 
 
 def _tag_objects(plans: list[_Plan], refs: RemoteRefs | None, repo: Repo) -> dict[str, str]:

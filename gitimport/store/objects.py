@@ -154,6 +154,11 @@ def _corrupt(object_id: str) -> DamagedRepositoryError:
     return DamagedRepositoryError(f"Git object {object_id} is corrupt: it cannot be read.", _DAMAGE_HINT)
 
 
+def holds_object(store: DiskObjectStore, object_id: str) -> bool:
+    """Whether the store has the object at all (packed or loose); whether it is sound is :func:`read_object`'s question."""
+    return _object_id(object_id) in store
+
+
 def _object_id(hexsha: str) -> ObjectID:
     from dulwich.objects import ObjectID
 
@@ -192,14 +197,17 @@ def commit_tree(store: ObjectStore, commit_id: str) -> str:
     return first_line[5:].decode("ascii")
 
 
-def read_all(store: ObjectStore, commit_id: str, path: str) -> None:
+def read_all(store: DiskObjectStore, commit_id: str, path: str) -> None:
     """Read and re-hash every object ``commit:path`` needs: the commit, the trees down to PATH, everything below.
 
     ``sync --repair`` asks it of each bare repository, so a repository that
     lost or damaged an object is found even while its trees are still cached.
+    A blob the repository does not hold is skipped: a partial fetch leaves
+    blobs out (docs/how-it-works.md#partial-fetch), and sync fetches a
+    missing blob when a module needs it.  A blob that is there is read.
 
     Raises:
-      DamagedRepositoryError: an object is missing or does not hash to its id.
+      DamagedRepositoryError: the commit or a tree is missing, or an object does not hash to its id.
     """
     object_id, mode = commit_tree(store, commit_id), MODE_TREE
     for part in path.split("/") if path else []:
@@ -212,5 +220,5 @@ def read_all(store: ObjectStore, commit_id: str, path: str) -> None:
         object_id, mode = pending.pop()
         if mode == MODE_TREE:
             pending.extend((sha, entry_mode) for _, entry_mode, sha in tree_entries(store, object_id))
-        elif mode != MODE_GITLINK:
+        elif mode != MODE_GITLINK and holds_object(store, object_id):
             read_object(store, object_id, b"blob")
