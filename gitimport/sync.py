@@ -522,43 +522,44 @@ def _fetch_missing_blobs(
     from .store.materialize import find_root
     from .store.needed import Missing, missing_blobs
 
-    def lacking() -> Missing:
-        missing = Missing()
+    def lacking() -> dict[str, Missing]:
+        """Per module, the blobs it needs that the repository lacks (none for most, once fetched)."""
+        per_module = {}
         for plan in plans:
             assert plan.commit is not None
             root = find_root(repo.object_store, plan.commit, plan.spec.path, plan.name)
             cached = cache.has_tree(root.object, root_name(root.path, plan.name))
-            missing.update(missing_blobs(repo.object_store, plan.commit, root, below_root=not cached))
-        return missing
+            per_module[plan.name] = missing_blobs(repo.object_store, plan.commit, root, below_root=not cached)
+        return {name: missing for name, missing in per_module.items() if missing}
 
-    missing = lacking()
-    if not missing:
+    before = lacking()
+    if not before:
         return
     if offline:
-        raise OfflineError(
-            f"Offline mode, but {', '.join(p.name for p in plans)} is not in the cache.", "run `gitimport sync` once with the network"
-        )
+        raise OfflineError(f"Offline mode, but {', '.join(before)} is not in the cache.", "run `gitimport sync` once with the network")
+    asked = Missing()
+    for missing in before.values():
+        asked.update(missing)
     from .remote.progress import watching_fetch
 
     with watching_fetch(remote.display, repo.path, progress) as on_message:
-        stats = remote.fetch_objects(repo, missing.asks, config.max_file_size, progress=on_message)
+        stats = remote.fetch_objects(repo, asked.asks, config.max_file_size, progress=on_message)
         if stats is None:  # the server cannot send objects by id: the whole commits, as before partial fetches
             stats = remote.fetch(repo, {p.commit for p in plans if p.commit}, refs, progress=on_message, whole=True)
     _count_fetch(report, remote.display, stats)
-    still = lacking()
-    for blob, path in sorted(still.blobs.items(), key=lambda item: item[1]):
-        if blob in missing.blobs and not missing.asked_by_id(blob):
+    for name, still in sorted(lacking().items()):
+        withheld = sorted(path for blob, path in still.blobs.items() if not asked.asked_by_id(blob))  # below a wanted tree: the filter
+        if withheld:
             from .store.materialize import size_text
 
             raise UnsafeTreeError(
-                f"{path} is larger than max-file-size ({size_text(config.max_file_size)}): "
+                f"{withheld[0]} is larger than max-file-size ({size_text(config.max_file_size)}): "
                 f"{remote.display} left it out of the fetch for its size.",
                 "raise max-file-size in the config if this file is expected",
             )
-    if still:
         blob, path = min(still.blobs.items(), key=lambda item: item[1])
         raise FetchError(
-            f"{remote.display} did not send {path} ({blob[:12]}) of commit {plans[0].commit}.",
+            f"{remote.display} did not send {path} ({blob[:12]}), which {name} needs.",
             "check the URL and your network, then run `gitimport sync` again",
         )
 

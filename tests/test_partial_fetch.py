@@ -268,3 +268,44 @@ def test_a_big_blob_outside_path_is_never_sent(project: Project, mutable_repos: 
 
     assert result.code == 0, result.err
     assert cached_blobs(project, {"tools/huge.bin": blobs_of(toolbox.path, commit)["tools/huge.bin"]}) == set()
+
+
+def test_a_partial_repository_completed_by_a_server_that_does_not_filter(
+    project: Project, fixture_repos: FixtureSet, serve: Serve, isolated_home: Path
+) -> None:
+    """The same repository (one cache entry, through a mirror) first from a filtering server, then from one that does not."""
+    toolbox = fixture_repos["toolbox"]
+    filtering = serve("git-http-backend", fixture_repos.root)
+    plain = serve("git-http-backend", fixture_repos.root, git_config=NO_FILTER_CONFIG)
+    spec = "https://git.example.internal/toolbox@v1"
+
+    def mirror(server: Server) -> str:
+        return f'[mirrors]\n"https://git.example.internal/" = "{server.url}/"\n'
+
+    project.configure({"mylib": f"{spec}:src"}, settings=mirror(filtering))
+    assert project.cli("sync", "-q").code == 0
+    project.configure({"mylib": f"{spec}:src", "rootpkg": f"{spec}:rootpkg"}, settings=mirror(plain))
+
+    result = project.cli("sync", "-v")
+
+    assert result.code == 0, result.err
+    assert fetch_lines(result.out) == [f"fetch: {plain.url}/toolbox: whole commits, again: the server does not advertise filter"]
+    files = blobs_of(toolbox.path, toolbox.tags["v1"])
+    assert cached_blobs(project, files) == set(files)
+    assert ok(project.python("import rootpkg, mylib; print(rootpkg.VERSION, mylib.VERSION)")) == "1 1\n"
+
+
+def test_gc_keeps_a_partial_repository_and_a_later_path_completes_it(project: Project, fixture_repos: FixtureSet, serve: Serve) -> None:
+    server = serve("git-http-backend", fixture_repos.root)
+    url = server.repo_url("toolbox")
+    project.configure({"mylib": f"{url}@v1:src"})
+    assert project.cli("sync", "-q").code == 0
+
+    assert project.cli("gc").code == 0
+
+    assert len(list((project.cache / layout.REPOS).iterdir())) == 1
+    server.clear()
+    project.configure({"mylib": f"{url}@v1:src", "helper": f"{url}@v1:tools/helper.py"})
+    assert project.cli("sync", "-q").code == 0
+    assert server.fetches("toolbox") == 1  # the one blob, by id
+    assert ok(project.python("import helper; print(helper.VERSION)")) == "1\n"

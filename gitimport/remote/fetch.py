@@ -4,10 +4,11 @@ This module and :mod:`gitimport.remote.transport` are the only ones that speak
 git protocols.  It applies mirrors and the host policy to every URL it
 contacts (the transport applies it again to every HTTP redirect), bounds each
 attempt of an operation by ``timeout``, fetches as little as it can (the
-wanted commits at depth 1 with their trees but no blobs where the server
-filters, then the blobs sync names by id; the whole commits where it does not;
-deeper fetches only for servers that refuse), and translates dulwich's transport-specific exceptions into
-:class:`FetchError` with one sentence and a hint.  History checks fetch
+wanted commits at depth 1, with their trees but no blobs where the server
+filters, then the blobs sync names, by id; the whole commits where it does
+not; deeper fetches only for servers that refuse), and translates dulwich's
+transport-specific exceptions into :class:`FetchError` with one sentence and
+a hint.  History checks fetch
 commits without trees where the server filters (:meth:`Remote.fetch_history`).
 It is imported lazily, never on the warm import path, and it never puts
 credentials into a message.
@@ -344,6 +345,8 @@ class Remote:
         :class:`Advertised`) is asked for nothing, and None tells the caller
         to fetch the whole commits instead.
         """
+        if self.repo.is_local:
+            return None  # read from disk, where nothing is saved by asking for less
         _hush_filter_notice()
         before = pack_sizes(target)
         limit = f"blob:limit={max_file_size + 1}".encode()
