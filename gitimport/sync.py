@@ -22,7 +22,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, TypeVar
 
 from . import atomic
-from .errors import ConfigError, DamagedRepositoryError, FetchError, IntegrityError, OfflineError, OutOfDateError, UnsafeTreeError
+from .errors import (
+    ConfigError,
+    DamagedRepositoryError,
+    FetchError,
+    IntegrityError,
+    MissingBlobError,
+    OfflineError,
+    OutOfDateError,
+    UnsafeTreeError,
+)
 from .project.config import Config, require_lock_folder
 from .project.lock import Lock, LockEntry, read_lock, write_lock
 from .project.spec import RepoURL, Spec, is_commit_id
@@ -38,6 +47,7 @@ if TYPE_CHECKING:
 
 Reporter = Callable[[str], None]
 Question = TypeVar("Question")
+Outcome = TypeVar("Outcome")
 
 
 @dataclass(frozen=True)
@@ -483,14 +493,40 @@ def _fetch_and_materialize(
             for plan in checks.pinned:  # proved, and now in the cache: a later sync neither asks again nor contacts the remote for it
                 record_reachable(repo, plan.spec.ref)
             _verify_signatures(signed, tags, repo, config)
-            _fetch_missing_blobs(needs_tree, repo, config, cache, report, remote, refs, offline=offline, progress=progress)
-            outcomes = [
-                _materialize(plan, repo, config, cache, relative_lock_url(plan.spec, lockfile), fresh=plan in needs_tree) for plan in plans
-            ]
+
+            def materialize_all() -> list[ModuleOutcome]:
+                return [
+                    _materialize(plan, repo, config, cache, relative_lock_url(plan.spec, lockfile), fresh=plan in needs_tree)
+                    for plan in plans
+                ]
+
+            def fetch_blobs(extra: set[str]) -> None:
+                _fetch_missing_blobs(needs_tree, repo, config, cache, report, remote, refs, extra, offline=offline, progress=progress)
+
+            outcomes = _fetching_what_is_read(materialize_all, fetch_blobs)  # fetch what materializing reads, then materialize
     finally:
         atomic.remove(build)
     report.history.extend(history)  # once, after success: a damaged repository makes sync run all of this again
     report.modules.extend(outcomes)
+
+
+def _fetching_what_is_read(read: Callable[[], Outcome], fetch: Callable[[set[str]], None]) -> Outcome:
+    """``read()`` after ``fetch``; when it reads a blob the repository lacks, fetch that one too and read again.
+
+    :func:`_fetch_missing_blobs` brings what ``gitimport/store/needed.py``
+    says materialization reads; a reader that reads a blob it does not list
+    still works (one more request per such blob), and the blob is never
+    taken for damage.  A blob fetched and still missing ends it.
+    """
+    extra: set[str] = set()
+    while True:
+        fetch(extra)
+        try:
+            return read()
+        except MissingBlobError as missing:
+            if missing.object_id in extra:
+                raise
+            extra.add(missing.object_id)
 
 
 def _fetch_missing_blobs(
@@ -501,17 +537,20 @@ def _fetch_missing_blobs(
     report: SyncReport,
     remote: Remote,
     refs: RemoteRefs | None,
+    extra: set[str],
     *,
     offline: bool,
     progress: FetchProgress | None,
 ) -> None:
     """Bring the blobs that materializing ``plans`` reads and a partial fetch left out (docs/how-it-works.md#partial-fetch).
 
-    One request by id where the server filters, with ``max-file-size`` as a
-    size filter; else the whole commits again.  A blob the server withheld
-    for its size is refused here, by name, before anything is written.  Blobs
-    the repository holds are read and re-hashed by materialization as ever;
-    a missing one is only ever fetched, never taken for damage.
+    What each module needs comes from :mod:`gitimport.store.needed`, plus
+    ``extra`` blobs that materialization was seen to read.  One request by id
+    where the server filters, with ``max-file-size`` as a size filter; else
+    the whole commits again.  A blob the server withheld for its size is
+    refused here, by name, before anything is written.  Blobs the repository
+    holds are read and re-hashed by materialization as ever; a missing one is
+    only ever fetched, never taken for damage.
 
     Raises:
       OfflineError: blobs are missing and offline mode forbids fetching them.
@@ -521,6 +560,7 @@ def _fetch_missing_blobs(
     from .store.layout import root_name
     from .store.materialize import find_root
     from .store.needed import Missing, missing_blobs
+    from .store.objects import holds_object
 
     def lacking() -> dict[str, Missing]:
         """Per module, the blobs it needs that the repository lacks (none for most, once fetched)."""
@@ -533,11 +573,13 @@ def _fetch_missing_blobs(
         return {name: missing for name, missing in per_module.items() if missing}
 
     before = lacking()
-    if not before:
+    read_too = {blob for blob in extra if not holds_object(repo.object_store, blob)}
+    if not before and not read_too:
         return
     if offline:
-        raise OfflineError(f"Offline mode, but {', '.join(before)} is not in the cache.", "run `gitimport sync` once with the network")
-    asked = Missing()
+        names = ", ".join(before or [plan.name for plan in plans])
+        raise OfflineError(f"Offline mode, but {names} is not in the cache.", "run `gitimport sync` once with the network")
+    asked = Missing(asks=set(read_too))
     for missing in before.values():
         asked.update(missing)
     from .remote.progress import watching_fetch
@@ -562,6 +604,12 @@ def _fetch_missing_blobs(
             f"{remote.display} did not send {path} ({blob[:12]}), which {name} needs.",
             "check the URL and your network, then run `gitimport sync` again",
         )
+    for blob in sorted(read_too):
+        if not holds_object(repo.object_store, blob):
+            raise FetchError(
+                f"{remote.display} did not send blob {blob}, which materialization reads.",
+                "check the URL and your network, then run `gitimport sync` again",
+            )
 
 
 def _count_fetch(report: SyncReport, display: str, stats: FetchStats) -> None:

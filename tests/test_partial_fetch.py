@@ -309,3 +309,22 @@ def test_gc_keeps_a_partial_repository_and_a_later_path_completes_it(project: Pr
     assert project.cli("sync", "-q").code == 0
     assert server.fetches("toolbox") == 1  # the one blob, by id
     assert ok(project.python("import helper; print(helper.VERSION)")) == "1\n"
+
+
+def test_a_blob_read_that_needed_py_does_not_list_is_fetched_when_read(
+    project: Project, fixture_repos: FixtureSet, serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader of a file outside PATH whose name is missing from BUILD_FILES costs a request, not a damaged repository."""
+    import gitimport.store.needed
+
+    monkeypatch.setattr(gitimport.store.needed, "BUILD_FILES", frozenset())  # as if the .dist-info's pyproject.toml were unlisted
+    server = serve("git-http-backend", fixture_repos.root)
+    project.configure({"mylib": f"{server.repo_url('toolbox')}@v1:src"})
+
+    result = project.cli("sync", "-v")
+
+    assert result.code == 0, result.err
+    assert "damaged" not in result.err
+    assert server.fetches("toolbox") == 3  # the commit and trees; the blobs of src/; then pyproject.toml, when it was read
+    code = "import importlib.metadata as m; print(m.version('toolbox'))"
+    assert ok(project.python(code)) == "1.0.0\n"

@@ -6,7 +6,9 @@ modules need.  What a module needs is decided here and nowhere else: every
 blob below its imported root, and the files of :data:`BUILD_FILES` in each
 folder from the repository root down to the folder that holds the root.
 Anything that reads another file outside the root at materialization must add
-its name there, or a partial repository will not hold it.
+its name there: a blob read that this list misses is still fetched, when the
+read fails (:class:`gitimport.errors.MissingBlobError`, caught by sync), but
+with one more request per blob.
 
 This module only reads trees (each one re-hashed, as everywhere); it never
 talks to a remote and never reads a blob.  A blob missing from the repository

@@ -16,7 +16,7 @@ import os
 import zlib
 from typing import IO, TYPE_CHECKING, Protocol
 
-from ..errors import DamagedRepositoryError, IntegrityError
+from ..errors import DamagedRepositoryError, IntegrityError, MissingBlobError
 
 if TYPE_CHECKING:
     from dulwich.object_store import DiskObjectStore
@@ -40,7 +40,7 @@ def read_object(store: ObjectStore, object_id: str, expected_type: bytes) -> byt
     try:
         type_num, data = store.get_raw(_object_id(object_id))
     except KeyError:
-        raise _missing(object_id) from None
+        raise (_missing_blob(object_id) if expected_type == b"blob" else _missing(object_id)) from None
     except Exception:  # a damaged pack fails in dulwich's own ways (zlib, checksum, offsets): all mean the same here
         unreadable = True
     else:
@@ -64,7 +64,7 @@ def git_hash(type_name: bytes, data: bytes) -> str:
 
 
 def object_size(store: DiskObjectStore, object_id: str) -> int:
-    """The size of an object's content, read from its header without inflating the content.
+    """The size of a blob's content, read from its header without inflating the content.
 
     dulwich returns objects whole, inflated in memory, so a blob that is small
     compressed (a gigabyte of zeros packs into a megabyte) would fill memory
@@ -85,7 +85,7 @@ def object_size(store: DiskObjectStore, object_id: str) -> int:
         with open(os.path.join(store.path, object_id[:2], object_id[2:]), "rb") as handle:
             header = _inflated_start(handle, 32, object_id)  # "<type> <size>\0": at most 27 bytes
     except FileNotFoundError:
-        raise _missing(object_id) from None
+        raise _missing_blob(object_id) from None
     kind, _, size = header.partition(b"\x00")[0].partition(b" ")
     if kind not in TYPE_NAMES.values() or not size.isdigit() or b"\x00" not in header:
         raise _corrupt(object_id)
@@ -148,6 +148,10 @@ _DAMAGE_HINT = "run `gitimport sync` with the network: it fetches the repository
 
 def _missing(object_id: str) -> DamagedRepositoryError:
     return DamagedRepositoryError(f"Git object {object_id} is missing from the cache.", _DAMAGE_HINT)
+
+
+def _missing_blob(object_id: str) -> MissingBlobError:
+    return MissingBlobError(f"Git blob {object_id} is missing from the cache.", "run `gitimport sync` with the network", object_id)
 
 
 def _corrupt(object_id: str) -> DamagedRepositoryError:
