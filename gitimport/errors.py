@@ -104,6 +104,19 @@ class DamagedRepositoryError(IntegrityError):
     """
 
 
+class MissingBlobError(DamagedRepositoryError):
+    """A blob the cache's bare repository does not hold, which was read.
+
+    A partial fetch leaves blobs out on purpose (docs/how-it-works.md#partial-fetch):
+    sync catches this, fetches the blob by ``object_id`` and reads again, so it
+    reaches the user only where nothing can be fetched.
+    """
+
+    def __init__(self, message: str, hint: str | None, object_id: str) -> None:
+        super().__init__(message, hint)
+        self.object_id = object_id
+
+
 class SignatureError(IntegrityError):
     """A commit that ``require-signed`` refuses: unsigned, badly signed, or signed by an untrusted key.
 

@@ -23,7 +23,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, TypeVar
 
 from . import atomic
-from .errors import ConfigError, DamagedRepositoryError, IntegrityError, OfflineError, OutOfDateError
+from .errors import (
+    ConfigError,
+    DamagedRepositoryError,
+    FetchError,
+    IntegrityError,
+    MissingBlobError,
+    OfflineError,
+    OutOfDateError,
+    UnsafeTreeError,
+)
 from .project.config import Config, require_lock_folder
 from .project.lock import Lock, LockEntry, read_lock, write_lock
 from .project.spec import RepoURL, Spec, is_commit_id
@@ -33,7 +42,7 @@ from .store.verify import verify_locked
 if TYPE_CHECKING:
     from dulwich.repo import Repo
 
-    from .remote.fetch import Remote, RemoteRefs, Resolved
+    from .remote.fetch import FetchStats, Remote, RemoteRefs, Resolved
     from .remote.progress import FetchProgress
     from .state import ProjectState
     from .store.cache import TreeLocation
@@ -43,6 +52,7 @@ if TYPE_CHECKING:
 
 Reporter = Callable[[str], None]
 Question = TypeVar("Question")
+Outcome = TypeVar("Outcome")
 
 
 @dataclass(frozen=True)
@@ -98,6 +108,7 @@ class HistoryCheck:
 class SyncReport:
     modules: list[ModuleOutcome] = field(default_factory=list)
     fetched: dict[str, tuple[int, int]] = field(default_factory=dict)  # url -> (objects, bytes)
+    fetched_how: dict[str, list[str]] = field(default_factory=dict)  # url -> how each fetch was asked for (``sync -v``)
     history: list[HistoryCheck] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     lock_written: bool = False
@@ -195,6 +206,7 @@ def _sync_under_lock(
     for part in _map_in_order(sync_group, _by_repository(plans), jobs):
         report.modules.extend(part.modules)
         report.fetched.update(part.fetched)
+        report.fetched_how.update(part.fetched_how)
         report.history.extend(part.history)
 
     entries = dict(lock.modules)
@@ -520,17 +532,25 @@ def _fetch_and_materialize(
 
                 with watching_fetch(remote.display, repo.path, progress) as on_message:
                     stats = remote.fetch(repo, wanted, refs, progress=on_message)
-                if not stats.skipped:
-                    report.fetched[remote.display] = (stats.objects, stats.bytes)
+                _count_fetch(report, remote.display, stats)
             for plan in checks.pinned:  # proved, and now in the cache: a later sync neither asks again nor contacts the remote for it
                 record_reachable(repo, plan.spec.ref)
             _verify_signatures(signed, tags, repo, config)
-            unpinned = _whole_distributions(needs_tree, repo, config)
-            outcomes = [
-                _materialize(plan, repo, config, cache, relative_lock_url(plan.spec, lockfile), fresh=plan in needs_tree) for plan in plans
-            ]
-            for outcome in outcomes:
-                outcome.unpinned = unpinned.get(outcome.name)
+
+            def materialize_all() -> list[ModuleOutcome]:
+                unpinned = _whole_distributions(needs_tree, repo, config)
+                outcomes = [
+                    _materialize(plan, repo, config, cache, relative_lock_url(plan.spec, lockfile), fresh=plan in needs_tree)
+                    for plan in plans
+                ]
+                for outcome in outcomes:
+                    outcome.unpinned = unpinned.get(outcome.name)
+                return outcomes
+
+            def fetch_blobs(extra: set[str]) -> None:
+                _fetch_missing_blobs(needs_tree, repo, config, cache, report, remote, refs, extra, offline=offline, progress=progress)
+
+            outcomes = _fetching_what_is_read(materialize_all, fetch_blobs)  # fetch what materializing reads, then materialize
     finally:
         atomic.remove(build)
     report.history.extend(history)  # once, after success: a damaged repository makes sync run all of this again
@@ -577,6 +597,117 @@ def _whole_distributions(plans: list[_Plan], repo: Repo, config: Config) -> dict
         ]
         found[plan.name] = Unpinned(shipped.distribution, tuple(missing), folder, also, tuple(lines))
     return found
+
+
+def _fetching_what_is_read(read: Callable[[], Outcome], fetch: Callable[[set[str]], None]) -> Outcome:
+    """``read()`` after ``fetch``; when it reads a blob the repository lacks, fetch that one too and read again.
+
+    :func:`_fetch_missing_blobs` brings what ``gitimport/store/needed.py``
+    says materialization reads; a reader that reads a blob it does not list
+    still works (one more request per such blob), and the blob is never
+    taken for damage.  A blob fetched and still missing ends it.
+    """
+    extra: set[str] = set()
+    while True:
+        fetch(extra)
+        try:
+            return read()
+        except MissingBlobError as missing:
+            if missing.object_id in extra:
+                raise
+            extra.add(missing.object_id)
+
+
+def _fetch_missing_blobs(
+    plans: list[_Plan],
+    repo: Repo,
+    config: Config,
+    cache: Cache,
+    report: SyncReport,
+    remote: Remote,
+    refs: RemoteRefs | None,
+    extra: set[str],
+    *,
+    offline: bool,
+    progress: FetchProgress | None,
+) -> None:
+    """Bring the blobs that materializing ``plans`` reads and a partial fetch left out (docs/how-it-works.md#partial-fetch).
+
+    What each module needs comes from :mod:`gitimport.store.needed`, plus
+    ``extra`` blobs that materialization was seen to read.  One request by id
+    where the server filters, with ``max-file-size`` as a size filter; else
+    the whole commits again.  A blob the server withheld for its size is
+    refused here, by name, before anything is written.  Blobs the repository
+    holds are read and re-hashed by materialization as ever; a missing one is
+    only ever fetched, never taken for damage.
+
+    Raises:
+      OfflineError: blobs are missing and offline mode forbids fetching them.
+      UnsafeTreeError: a blob is over ``max-file-size``.
+      FetchError: the server did not send a blob asked for by its id.
+    """
+    from .store.layout import root_name
+    from .store.materialize import find_root
+    from .store.needed import Missing, missing_blobs
+    from .store.objects import holds_object
+
+    def lacking() -> dict[str, Missing]:
+        """Per module, the blobs it needs that the repository lacks (none for most, once fetched)."""
+        per_module = {}
+        for plan in plans:
+            assert plan.commit is not None
+            root = find_root(repo.object_store, plan.commit, plan.spec.path, plan.name)
+            cached = cache.has_tree(root.object, root_name(root.path, plan.name))
+            per_module[plan.name] = missing_blobs(repo.object_store, plan.commit, root, below_root=not cached)
+        return {name: missing for name, missing in per_module.items() if missing}
+
+    before = lacking()
+    read_too = {blob for blob in extra if not holds_object(repo.object_store, blob)}
+    if not before and not read_too:
+        return
+    if offline:
+        names = ", ".join(before or [plan.name for plan in plans])
+        raise OfflineError(f"Offline mode, but {names} is not in the cache.", "run `gitimport sync` once with the network")
+    asked = Missing(asks=set(read_too))
+    for missing in before.values():
+        asked.update(missing)
+    from .remote.progress import watching_fetch
+
+    with watching_fetch(remote.display, repo.path, progress) as on_message:
+        stats = remote.fetch_objects(repo, asked.asks, config.max_file_size, progress=on_message)
+        if stats is None:  # the server cannot send objects by id: the whole commits, as before partial fetches
+            stats = remote.fetch(repo, {p.commit for p in plans if p.commit}, refs, progress=on_message, whole=True)
+    _count_fetch(report, remote.display, stats)
+    for name, still in sorted(lacking().items()):
+        withheld = sorted(path for blob, path in still.blobs.items() if not asked.asked_by_id(blob))  # below a wanted tree: the filter
+        if withheld:
+            from .store.materialize import size_text
+
+            raise UnsafeTreeError(
+                f"{withheld[0]} is larger than max-file-size ({size_text(config.max_file_size)}): "
+                f"{remote.display} left it out of the fetch for its size.",
+                "raise max-file-size in the config if this file is expected",
+            )
+        blob, path = min(still.blobs.items(), key=lambda item: item[1])
+        raise FetchError(
+            f"{remote.display} did not send {path} ({blob[:12]}), which {name} needs.",
+            "check the URL and your network, then run `gitimport sync` again",
+        )
+    for blob in sorted(read_too):
+        if not holds_object(repo.object_store, blob):
+            raise FetchError(
+                f"{remote.display} did not send blob {blob}, which materialization reads.",
+                "check the URL and your network, then run `gitimport sync` again",
+            )
+
+
+def _count_fetch(report: SyncReport, display: str, stats: FetchStats) -> None:
+    """Add a fetch to the summary: objects and bytes per remote, and how it was asked for."""
+    if stats.skipped:
+        return
+    objects, size = report.fetched.get(display, (0, 0))
+    report.fetched[display] = (objects + stats.objects, size + stats.bytes)
+    report.fetched_how.setdefault(display, []).append(stats.how)
 
 
 def _tag_objects(plans: list[_Plan], refs: RemoteRefs | None, repo: Repo) -> dict[str, str]:

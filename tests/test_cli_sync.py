@@ -92,7 +92,8 @@ def test_jobs_fetch_each_repository_once_over_http(project: Project, fixture_rep
     result = project.cli("sync", "-j", "2")
 
     assert result.code == 0, result.err
-    assert git_http_backend_server.fetches("toolbox") == 1 and git_http_backend_server.fetches("other") == 1
+    # per repository: the commits and their trees, then the blobs (a partial fetch)
+    assert git_http_backend_server.fetches("toolbox") == 2 and git_http_backend_server.fetches("other") == 2
 
 
 def test_a_failing_repository_under_jobs_leaves_the_lock_alone(project: Project, fixture_repos: FixtureSet) -> None:

@@ -111,7 +111,7 @@ def test_mirror_rewrites_every_remote_operation(project: Project, git_http_backe
 
     assert result.code == 0, result.err
     assert read_lock(project.lock_path).modules["helper"].url == "https://git.example.internal/toolbox"
-    assert git_http_backend_server.fetches("toolbox") == 1
+    assert git_http_backend_server.fetches("toolbox") == 2  # the commit and its trees, then the blob (a partial fetch)
 
 
 def test_git_insteadof_from_the_users_git_config(project: Project, git_http_backend_server: Server, isolated_home: Path) -> None:

@@ -4,9 +4,11 @@ This module and :mod:`gitimport.remote.transport` are the only ones that speak
 git protocols.  It applies mirrors and the host policy to every URL it
 contacts (the transport applies it again to every HTTP redirect), bounds each
 attempt of an operation by ``timeout``, fetches as little as it can (the
-wanted commits at depth 1, falling back to deeper fetches only for servers
-that refuse), and translates dulwich's transport-specific exceptions into
-:class:`FetchError` with one sentence and a hint.  History checks fetch
+wanted commits at depth 1, with their trees but no blobs where the server
+filters, then the blobs sync names, by id; the whole commits where it does
+not; deeper fetches only for servers that refuse), and translates dulwich's
+transport-specific exceptions into :class:`FetchError` with one sentence and
+a hint.  History checks fetch
 commits without trees where the server filters (:meth:`Remote.fetch_history`).
 It is imported lazily, never on the warm import path, and it never puts
 credentials into a message.
@@ -45,6 +47,9 @@ T = TypeVar("T")
 
 #: The filter of a history fetch: commits and tags, no trees or blobs.
 HISTORY_FILTER = b"tree:0"
+#: The filter of a commit fetch where the server filters: the commits and every tree, no blob
+#: (docs/how-it-works.md#partial-fetch).
+PARTIAL_FILTER = b"blob:none"
 _FILTER_NOTICE = "object filtering not recognized by server"
 
 
@@ -78,11 +83,44 @@ class Resolved:
 
 @dataclass
 class FetchStats:
-    """What one fetch brought: for the summary people read."""
+    """What one fetch brought: for the summary people read, and how it was asked for (for ``sync -v``)."""
 
     objects: int = 0
     bytes: int = 0
     skipped: bool = False
+    how: str = ""
+
+
+@dataclass(frozen=True)
+class Advertised:
+    """What a server's upload-pack offered, as dulwich read it at the start of a fetch."""
+
+    protocol: int
+    filter: bool  # protocol v2's ``fetch=... filter``: dulwich sends a filter only then (never in v0)
+    want_any: bool  # any object id may be wanted: always in protocol v2, in v0 only with allow-any/reachable-sha1-in-want
+
+    @property
+    def filters(self) -> bool:
+        """Whether a partial fetch can work: the commits filtered, then blobs and trees wanted by id."""
+        return self.protocol == 2 and self.filter and self.want_any
+
+    def why_whole(self) -> str:
+        """Why a fetch from this server brings whole commits (for ``sync -v``)."""
+        if self.protocol != 2:
+            return f"protocol v{self.protocol}, in which dulwich sends no filter"
+        return "the server does not advertise filter" if not self.filter else "the server does not let objects be wanted by id"
+
+
+def _advertised(protocol: int, capabilities: set[bytes]) -> Advertised:
+    """Read the filter and want-by-id capabilities out of an advertisement (v0 names, or v2's ``fetch=`` list)."""
+    names: set[bytes] = set()
+    for capability in capabilities:
+        name, _, value = capability.partition(b"=")
+        names.add(name)
+        if protocol == 2 and name == b"fetch":
+            names.update(value.split())
+    want_any = protocol == 2 or bool(names & {b"allow-any-sha1-in-want", b"allow-reachable-sha1-in-want"})
+    return Advertised(protocol=protocol, filter=b"filter" in names, want_any=want_any)
 
 
 @dataclass(frozen=True)
@@ -123,6 +161,7 @@ class Remote:
         self._path = ""
         self._deadline = Deadline()
         self._timed_out = False
+        self.advertised: Advertised | None = None  # what the server offered at the start of the last fetch
 
     def _connect(self) -> tuple[GitClient, str]:
         if self._client is None:
@@ -134,7 +173,25 @@ class Remote:
                 deadline=self._deadline,
                 ssh_command=os.environ.get("GIT_SSH_COMMAND") or _config_value(self._git_config, b"core", b"sshCommand"),
             )
+            self._record_capabilities(self._client)
         return self._client, self._path
+
+    def _record_capabilities(self, client: GitClient) -> None:
+        """Keep what the server advertises at each fetch in :attr:`advertised`.
+
+        dulwich reads the advertisement inside ``fetch_pack`` and passes it to
+        ``_negotiate_upload_pack_capabilities`` (0.24 and 1.2 alike) before it
+        asks for wants or haves, and keeps it nowhere else; it sends a filter
+        only when the server advertises one, silently fetching everything
+        otherwise, so this is how gitimport knows which fetch it got.
+        """
+        negotiate = client._negotiate_upload_pack_capabilities
+
+        def recorded(server_capabilities: set[bytes]) -> Any:
+            self.advertised = _advertised(getattr(client, "protocol_version", 0), set(server_capabilities))
+            return negotiate(server_capabilities)
+
+        setattr(client, "_negotiate_upload_pack_capabilities", recorded)  # noqa: B010  # an instance attribute, over the method
 
     def _authenticated(self, operation: Callable[[GitClient, str], T]) -> T:
         """Run ``operation``; on a 401, ask git's credential helpers once and retry."""
@@ -182,7 +239,13 @@ class Remote:
         return self.url[len("file://") :] if self.url.startswith("file://") else self.url
 
     def fetch(
-        self, target: Repo, commits: set[str], refs: RemoteRefs | None = None, progress: Callable[[bytes], None] | None = None
+        self,
+        target: Repo,
+        commits: set[str],
+        refs: RemoteRefs | None = None,
+        progress: Callable[[bytes], None] | None = None,
+        *,
+        whole: bool = False,
     ) -> FetchStats:
         """Bring ``commits`` into ``target`` and keep them reachable from our own refs.
 
@@ -191,12 +254,26 @@ class Remote:
         refs at full depth.  Stops as soon as every commit is present, and at
         a timeout: a server too slow for a shallow fetch is no faster for a
         deeper one, which only asks it for more.
+
+        Each attempt asks for the commits and their trees without blobs
+        (``filter blob:none``); a server that filters sends just that, and the
+        commits are marked partial, for :meth:`fetch_objects` to complete with
+        what each module needs.  Any other server sends the whole commits.
+        ``whole`` asks for the whole commits again even if they are present,
+        without a filter and without haves: how blobs are brought from a
+        server that cannot send them by id.
         """
-        missing = {c for c in commits if not has_object(target, c)}
+        missing = set(commits) if whole else {c for c in commits if not has_object(target, c)}
         if not missing:
             return FetchStats(skipped=True)
         before = pack_sizes(target)
-        offering = OfferingPinnedCommits(target)
+        filtered = not whole and not self.repo.is_local
+        if filtered:
+            _hush_filter_notice()
+        offering: OfferingPinnedCommits | OfferingOnly = (
+            OfferingOnly(target, set()) if whole else OfferingPinnedCommits(target, filtering=lambda: self._filters())
+        )
+        fetched = set(missing)
         attempts: list[tuple[set[str], int | None]] = [(missing, 1)]
         if refs is not None:
             tips = {sha for name, sha in refs.advertised.items() if refs.peeled.get(name) in missing}
@@ -208,14 +285,19 @@ class Remote:
             try:
                 # a failing attempt that has a fallback is retried once; the last one fully
                 self._fetch_once(
-                    offering, wants, depth, progress, retries=self.retries if number == len(attempts) - 1 else min(1, self.retries)
+                    offering,
+                    wants,
+                    depth,
+                    progress,
+                    retries=self.retries if number == len(attempts) - 1 else min(1, self.retries),
+                    filter_spec=PARTIAL_FILTER if filtered else None,
                 )
             except FetchError as exc:
                 if self._timed_out:
                     raise
                 error = error or exc
                 continue
-            missing = {c for c in missing if not has_object(target, c)}
+            missing = set() if whole else {c for c in missing if not has_object(target, c)}
             if not missing:
                 break
         if missing:
@@ -225,9 +307,66 @@ class Remote:
                 f"{self.display} did not send commit {sorted(missing)[0]}.",
                 "the commit may have been removed by a force-push; check the spec's ref, or run `gitimport sync --upgrade`",
             )
-        pin_commits(target, commits)
+        partial = filtered and self._filters()
+        pin_commits(target, fetched, partial=partial)
+        pin_commits(target, set(commits) - fetched, partial=None)
         new = {p: s for p, s in pack_sizes(target).items() if p not in before}
-        return FetchStats(objects=sum(pack_object_count(p) for p in new), bytes=sum(new.values()))
+        if self.repo.is_local:
+            how = "whole commits, read from the local repository"
+        elif partial:
+            how = f"commits and trees, filter {PARTIAL_FILTER.decode()}"
+        else:
+            if self.advertised is None:
+                why = "the server's capabilities are unknown"
+            elif whole and self.advertised.filters:
+                why = "the server did not send objects wanted by id"
+            else:
+                why = self.advertised.why_whole()
+            how = f"whole commits{', again' if whole else ''}: {why}"
+        return FetchStats(objects=sum(pack_object_count(p) for p in new), bytes=sum(new.values()), how=how)
+
+    def fetch_objects(
+        self, target: Repo, wants: set[str], max_file_size: int, progress: Callable[[bytes], None] | None = None
+    ) -> FetchStats | None:
+        """Bring the trees and blobs ``wants`` names, by id, in one request; None if the server cannot.
+
+        The request carries no haves (a have would make the server leave out
+        the very blobs it reaches, which we lack) and asks for a whole pack,
+        with ``filter blob:limit=<max_file_size + 1>``: the server leaves out
+        every blob below a wanted tree that is larger than ``max-file-size``,
+        so such a blob is never sent or inflated here; the caller refuses it
+        by name.  (git applies the filter only to what it reaches from a
+        want, never to an object wanted by its own id.)  The objects arrive in
+        a pack that dulwich indexes as any other: each one hashed on arrival,
+        and again when it is read.
+
+        The decision is made after the server's advertisement is read, before
+        anything is asked: a server that does not filter (see
+        :class:`Advertised`) is asked for nothing, and None tells the caller
+        to fetch the whole commits instead.
+        """
+        if self.repo.is_local:
+            return None  # read from disk, where nothing is saved by asking for less
+        _hush_filter_notice()
+        before = pack_sizes(target)
+        limit = f"blob:limit={max_file_size + 1}".encode()
+        try:
+            self._fetch_once(
+                OfferingOnly(target, set()), wants, None, progress, self.retries, filter_spec=limit, thin=False, unless_filtering=True
+            )
+        except FetchError:
+            if self._timed_out:
+                raise
+            return None  # a server that refuses objects by id after all (a v2 server may): the whole commits instead
+        if not self._filters():
+            return None
+        new = {p: s for p, s in pack_sizes(target).items() if p not in before}
+        how = f"the blobs, by id ({len(wants)} wants), filter {limit.decode()}"
+        return FetchStats(objects=sum(pack_object_count(p) for p in new), bytes=sum(new.values()), how=how)
+
+    def _filters(self) -> bool:
+        """Whether the server, as it advertised itself at the start of the last fetch, allows a partial fetch."""
+        return self.advertised is not None and self.advertised.filters
 
     def fetch_history(
         self, target: Repo, tips: set[str], known: str, refs: RemoteRefs, progress: Callable[[bytes], None] | None = None
@@ -278,10 +417,17 @@ class Remote:
         *,
         filter_spec: bytes | None = None,
         thin: bool = True,
+        unless_filtering: bool = False,
     ) -> None:
-        """One fetch into the repository that ``offering`` wraps, which chooses the "haves" the server is told of."""
+        """One fetch into the repository that ``offering`` wraps, which chooses the "haves" the server is told of.
+
+        ``unless_filtering``: ask for nothing unless the server turns out to
+        allow a partial fetch (dulwich then ends the request without a pack).
+        """
 
         def determine_wants(refs: dict[bytes, bytes], depth: int | None = None) -> list[bytes]:
+            if unless_filtering and not self._filters():
+                return []
             if wants:
                 return sorted(w.encode() for w in wants)
             return sorted({sha for name, sha in refs.items() if sha and not name.endswith(b"^{}")})

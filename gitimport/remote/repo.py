@@ -9,9 +9,19 @@ so the check runs once per cache (docs/security.md#history).  Callers hold the
 repository's cache lock (see :meth:`gitimport.store.cache.Cache.lock`) for
 everything here.
 
+A commit in the cache's repository always comes with every tree it reaches,
+but not always with every blob: a partial fetch (docs/how-it-works.md#partial-fetch)
+brings the commit and its trees, then only the blobs that materialization
+reads.  Such a commit is also recorded under ``refs/gitimport-partial/<commit>``.
+A blob missing from the repository is therefore never damage: it is fetched
+when a module needs it.  A blob that is present but does not hash to its id
+is damage, as before.  A partial commit is offered as a "have" only to a
+server that filters (:class:`OfferingPinnedCommits`), since a server that
+does not would leave out, or send deltas against, blobs we never had.
+
 History checks fetch into a scratch repository instead (:func:`scratch_repository`):
 what they bring is commits without their trees, which the cache's repository
-must never hold, since a commit in it is taken to come with its whole tree.
+must never hold, since a commit in it is taken to come with all its trees.
 """
 
 from __future__ import annotations
@@ -20,7 +30,7 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from dulwich.object_store import ObjectStoreGraphWalker
 from dulwich.objects import Commit, ObjectID, Tree
@@ -32,6 +42,7 @@ from .. import atomic
 PIN_REF_PREFIX = b"refs/gitimport/"
 TAG_REF_PREFIX = b"refs/gitimport-tags/"
 REACHABLE_REF_PREFIX = b"refs/gitimport-reachable/"
+PARTIAL_REF_PREFIX = b"refs/gitimport-partial/"
 
 
 class OfferingPinnedCommits:
@@ -41,19 +52,53 @@ class OfferingPinnedCommits:
     writes; without haves a server sends the whole tree again for every new
     commit.  Offering the pinned commits (``refs/gitimport/*``) makes an
     upgrade fetch only what changed.
+
+    Partial commits (blobs left out) are offered only when ``filtering()``
+    says the fetch is filtered: then the server sends no blobs anyway, and we
+    hold every tree it could leave out or make a delta against.  dulwich asks
+    for the walker before it has read the server's capabilities and asks the
+    walker for haves after, so the choice is made when the first have is
+    asked for (:class:`_WalkerMadeOnFirstUse`).
     """
 
-    def __init__(self, repo: Repo) -> None:
+    def __init__(self, repo: Repo, filtering: Callable[[], bool] = lambda: False) -> None:
         self._repo = repo
+        self._filtering = filtering
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._repo, name)
 
     def get_graph_walker(self, heads: Any = None) -> Any:
-        if heads is None:
-            pinned = self._repo.refs.as_dict(Ref(PIN_REF_PREFIX.rstrip(b"/")))
-            heads = [sha for sha in pinned.values() if sha in self._repo.object_store]
-        return self._repo.get_graph_walker(heads)
+        if heads is not None:
+            return self._repo.get_graph_walker(heads)
+        return _WalkerMadeOnFirstUse(lambda: self._repo.get_graph_walker(self._haves()))
+
+    def _haves(self) -> list[ObjectID]:
+        pinned = self._repo.refs.as_dict(Ref(PIN_REF_PREFIX.rstrip(b"/")))
+        left_out = set() if self._filtering() else set(partial_commits(self._repo))
+        return [sha for sha in pinned.values() if sha in self._repo.object_store and sha.decode() not in left_out]
+
+
+class _WalkerMadeOnFirstUse:
+    """A graph walker that is made when the fetch first uses it (for a have, or to read its ``shallow``)."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+        self._walker: Any = None
+
+    def _made(self) -> Any:
+        if self._walker is None:
+            self._walker = self._make()
+        return self._walker
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._made(), name)
+
+    def __iter__(self) -> _WalkerMadeOnFirstUse:
+        return self
+
+    def __next__(self) -> Any:
+        return next(self._made())
 
 
 class OfferingOnly:
@@ -181,10 +226,25 @@ def bare_repository(path: Path, build_dir: Path) -> Iterator[Repo]:
     atomic.publish_folder(staged, path)
 
 
-def pin_commits(repo: Repo, commits: set[str]) -> None:
-    """Keep fetched commits reachable from our own refs, so they survive and are offered as haves."""
+def pin_commits(repo: Repo, commits: set[str], *, partial: bool | None) -> None:
+    """Keep fetched commits reachable from our own refs, so they survive and are offered as haves.
+
+    ``partial``: True if the fetch left blobs out (a filtered fetch), False if
+    it brought every object of the commits (which clears an earlier mark),
+    None for commits it did not bring (their mark stays as it was).
+    """
     for commit in commits:
         repo.refs[Ref(PIN_REF_PREFIX + commit.encode())] = ObjectID(commit.encode())
+        mark = Ref(PARTIAL_REF_PREFIX + commit.encode())
+        if partial:
+            repo.refs[mark] = ObjectID(commit.encode())
+        elif partial is False and mark in repo.refs:
+            del repo.refs[mark]
+
+
+def partial_commits(repo: Repo) -> list[str]:
+    """The commits a filtered fetch brought without all their blobs."""
+    return sorted(sha.decode() for sha in repo.refs.as_dict(Ref(PARTIAL_REF_PREFIX.rstrip(b"/"))).values())
 
 
 def pack_sizes(repo: Repo) -> dict[str, int]:

@@ -287,7 +287,7 @@ def _checked_entries(store: DiskObjectStore, root: Root, limits: Limits, notes: 
         total += size
         if total > limits.max_tree_size:
             raise UnsafeTreeError(
-                f"{root.path or 'The repository root'} is larger than max-tree-size ({_size(limits.max_tree_size)}).",
+                f"{root.path or 'The repository root'} is larger than max-tree-size ({size_text(limits.max_tree_size)}).",
                 "raise max-tree-size in the config if this tree is expected to be this large",
             )
         target = _link_target(store, relative, object_id, size) if mode == MODE_LINK else ""
@@ -300,7 +300,7 @@ def _blob_size(store: DiskObjectStore, relative: str, object_id: str, limits: Li
     size = object_size(store, object_id)
     if size > limits.max_file_size:
         raise UnsafeTreeError(
-            f"{relative} is {_size(size)}, larger than max-file-size ({_size(limits.max_file_size)}).",
+            f"{relative} is {size_text(size)}, larger than max-file-size ({size_text(limits.max_file_size)}).",
             "raise max-file-size in the config if this file is expected",
         )
     return size
@@ -530,5 +530,6 @@ def _stored_blob(stored: Path, entry: _Entry) -> bytes | None:
     return data if git_hash(b"blob", data) == entry.object else None
 
 
-def _size(size: int) -> str:
+def size_text(size: int) -> str:
+    """A size as messages about limits write it."""
     return f"{size / 1024**2:.1f} MiB" if size >= 1024**2 else f"{size} bytes"

@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Protocol
 
-from ..errors import DamagedRepositoryError, IntegrityError
+from ..errors import DamagedRepositoryError, IntegrityError, MissingBlobError
 
 if TYPE_CHECKING:
     from dulwich.object_store import DiskObjectStore
@@ -42,7 +42,7 @@ def read_object(store: ObjectStore, object_id: str, expected_type: bytes) -> byt
     try:
         type_num, data = store.get_raw(_object_id(object_id))
     except KeyError:
-        raise _missing(object_id) from None
+        raise (_missing_blob(object_id) if expected_type == b"blob" else _missing(object_id)) from None
     except Exception:  # a damaged pack fails in dulwich's own ways (zlib, checksum, offsets): all mean the same here
         unreadable = True
     else:
@@ -66,7 +66,7 @@ def git_hash(type_name: bytes, data: bytes) -> str:
 
 
 def object_size(store: DiskObjectStore, object_id: str) -> int:
-    """The size of an object's content, read from its header without inflating the content.
+    """The size of a blob's content, read from its header without inflating the content.
 
     dulwich returns objects whole, inflated in memory, so a blob that is small
     compressed (a gigabyte of zeros packs into a megabyte) would fill memory
@@ -87,7 +87,7 @@ def object_size(store: DiskObjectStore, object_id: str) -> int:
         with open(os.path.join(store.path, object_id[:2], object_id[2:]), "rb") as handle:
             header = _inflated_start(handle, 32, object_id)  # "<type> <size>\0": at most 27 bytes
     except FileNotFoundError:
-        raise _missing(object_id) from None
+        raise _missing_blob(object_id) from None
     kind, _, size = header.partition(b"\x00")[0].partition(b" ")
     if kind not in TYPE_NAMES.values() or not size.isdigit() or b"\x00" not in header:
         raise _corrupt(object_id)
@@ -152,8 +152,17 @@ def _missing(object_id: str) -> DamagedRepositoryError:
     return DamagedRepositoryError(f"Git object {object_id} is missing from the cache.", _DAMAGE_HINT)
 
 
+def _missing_blob(object_id: str) -> MissingBlobError:
+    return MissingBlobError(f"Git blob {object_id} is missing from the cache.", "run `gitimport sync` with the network", object_id)
+
+
 def _corrupt(object_id: str) -> DamagedRepositoryError:
     return DamagedRepositoryError(f"Git object {object_id} is corrupt: it cannot be read.", _DAMAGE_HINT)
+
+
+def holds_object(store: DiskObjectStore, object_id: str) -> bool:
+    """Whether the store has the object at all (packed or loose); whether it is sound is :func:`read_object`'s question."""
+    return _object_id(object_id) in store
 
 
 def _object_id(hexsha: str) -> ObjectID:
@@ -194,14 +203,17 @@ def commit_tree(store: ObjectStore, commit_id: str) -> str:
     return first_line[5:].decode("ascii")
 
 
-def read_all(store: ObjectStore, commit_id: str, path: str) -> None:
+def read_all(store: DiskObjectStore, commit_id: str, path: str) -> None:
     """Read and re-hash every object ``commit:path`` needs: the commit, the trees down to PATH, everything below.
 
     ``sync --repair`` asks it of each bare repository, so a repository that
     lost or damaged an object is found even while its trees are still cached.
+    A blob the repository does not hold is skipped: a partial fetch leaves
+    blobs out (docs/how-it-works.md#partial-fetch), and sync fetches a
+    missing blob when a module needs it.  A blob that is there is read.
 
     Raises:
-      DamagedRepositoryError: an object is missing or does not hash to its id.
+      DamagedRepositoryError: the commit or a tree is missing, or an object does not hash to its id.
     """
     object_id, mode = commit_tree(store, commit_id), MODE_TREE
     for part in path.split("/") if path else []:
@@ -214,7 +226,7 @@ def read_all(store: ObjectStore, commit_id: str, path: str) -> None:
         object_id, mode = pending.pop()
         if mode == MODE_TREE:
             pending.extend((sha, entry_mode) for _, entry_mode, sha in tree_entries(store, object_id))
-        elif mode != MODE_GITLINK:
+        elif mode != MODE_GITLINK and holds_object(store, object_id):
             read_object(store, object_id, b"blob")
 
 

@@ -57,6 +57,13 @@ UPLOAD_PACK_CONFIG = {
 }
 """Server-side git config: let clients fetch any commit by id, and filter."""
 
+NO_FILTER_CONFIG = {
+    "uploadpack.allowAnySHA1InWant": "false",
+    "uploadpack.allowReachableSHA1InWant": "false",
+    "uploadpack.allowFilter": "false",
+}
+"""``git_config=`` for a server that neither filters nor (in protocol v0) lets objects be wanted by id: a plain host."""
+
 #: The credentials the private-repository tests' server (the ``private_server`` fixture) demands.
 PRIVATE_USER, PRIVATE_TOKEN = "ci-bot", "s3cr3t-t0ken-value"
 
@@ -403,6 +410,19 @@ class _CgiConfig:
     env: dict[str, str]
     auth: tuple[str, str] | None
     requests: list[Request]
+    ignore_filter: bool = False
+
+
+def without_filter_lines(body: bytes) -> bytes:
+    """A protocol v2 upload-pack request with its ``filter`` arguments taken out, the rest unchanged."""
+    out = b""
+    while len(body) >= 4:
+        length = int(body[:4], 16)
+        size = length if length >= 4 else 4
+        packet, body = body[:size], body[size:]
+        if not packet[4:].startswith(b"filter "):
+            out += packet
+    return out + body
 
 
 class _GitHttpBackendHandler(BaseHTTPRequestHandler):
@@ -437,6 +457,8 @@ class _GitHttpBackendHandler(BaseHTTPRequestHandler):
             config.requests.append(record)
             self._send(401, [("WWW-Authenticate", 'Basic realm="gitimport-tests"')], b"authentication required\n")
             return
+        if config.ignore_filter and encoding is None and self.headers.get("Git-Protocol") == "version=2":
+            body = without_filter_lines(body)
         status, headers, payload = self._run_cgi(config, url.path, url.query, body, user)
         record.status = status
         config.requests.append(record)
@@ -543,18 +565,24 @@ class _CgiHTTPServer(ThreadingHTTPServer):
 
 
 @contextlib.contextmanager
-def serve_git_http_backend(root: Path, auth: tuple[str, str] | None = None) -> Iterator[Server]:
+def serve_git_http_backend(
+    root: Path, auth: tuple[str, str] | None = None, git_config: dict[str, str] | None = None, ignore_filter: bool = False
+) -> Iterator[Server]:
     """Serve ``root`` through ``git http-backend`` (protocol v2, any commit by id).
 
     With ``auth=(user, token)`` every request needs HTTP Basic credentials,
     else it gets 401 with ``WWW-Authenticate``: a private repository.
+    ``git_config`` is laid over :data:`UPLOAD_PACK_CONFIG` (e.g.
+    :data:`NO_FILTER_CONFIG`).  ``ignore_filter`` makes a server that
+    advertises ``filter`` but sends every object anyway: the ``filter``
+    lines of each protocol v2 request are taken out before git reads it.
     """
     _require(git_http_backend_available(), "git http-backend")
     root = Path(root).resolve()
     requests: list[Request] = []
     git = git_executable()
     assert git is not None
-    config = _CgiConfig(root=root, git=git, env=git_env(), auth=auth, requests=requests)
+    config = _CgiConfig(root=root, git=git, env=git_env(git_config), auth=auth, requests=requests, ignore_filter=ignore_filter)
     httpd = _CgiHTTPServer(config)
     with _serving(httpd):
         port = httpd.server_address[1]
@@ -693,7 +721,7 @@ def _stop_process_group(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(timeout=5)
 
 
-def _start_daemon(root: Path, log: IO[bytes]) -> tuple[subprocess.Popen[bytes], int]:
+def _start_daemon(root: Path, log: IO[bytes], git_config: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], int]:
     """Start git daemon on a free port; retry if another process took the port."""
     git = git_executable()
     assert git is not None
@@ -714,7 +742,7 @@ def _start_daemon(root: Path, log: IO[bytes]) -> tuple[subprocess.Popen[bytes], 
         ]
         proc = subprocess.Popen(
             command,
-            env=git_env(),
+            env=git_env(git_config),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=log,
@@ -730,17 +758,18 @@ def _start_daemon(root: Path, log: IO[bytes]) -> tuple[subprocess.Popen[bytes], 
 
 
 @contextlib.contextmanager
-def serve_git_daemon(root: Path) -> Iterator[Server]:
+def serve_git_daemon(root: Path, git_config: dict[str, str] | None = None) -> Iterator[Server]:
     """Serve ``root`` with ``git daemon`` (git://, protocol v2, any commit by id).
 
     Clients talk to a relay in front of the daemon, which records each
     command before passing it on, so counts are exact when the client returns.
+    ``git_config`` is laid over :data:`UPLOAD_PACK_CONFIG`.
     """
     _require(git_available(), "git")
     root = Path(root).resolve()
     requests: list[Request] = []
     with tempfile.TemporaryFile() as log:
-        proc, port = _start_daemon(root, log)
+        proc, port = _start_daemon(root, log, git_config)
         try:
             relay = _RelayServer(port, requests)
             with _serving(relay):

@@ -125,6 +125,8 @@ def print_report(args: argparse.Namespace, report: SyncReport) -> None:
         for check in report.history:
             fetched = [f"{plural(check.fetched[0], 'object')}, {human_bytes(check.fetched[1])}"] if check.fetched else []
             say(args, f"  history: {', '.join(check.modules)}: {check.finding} ({', '.join([check.how, *fetched])})")
+        for url, hows in sorted(report.fetched_how.items()):
+            say(args, f"  fetch: {url}: {'; then '.join(hows)}")
     for url, (objects, size) in sorted(report.fetched.items()):
         say(args, f"Fetched {url}: {plural(objects, 'object')}, {human_bytes(size)}")
     for name in report.removed:
