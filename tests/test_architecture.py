@@ -35,7 +35,7 @@ LAYERS: list[tuple[str, ...]] = [
 #: Siblings in one layer that must not know each other.
 SEPARATE = [("gitimport.remote", "gitimport.target")]
 #: The one edge that points up: the finder's cold path syncs the module it cannot serve.
-ALLOWED_UPWARD = {("gitimport.runtime.finder", "gitimport.sync")}
+ALLOWED_UPWARD = {("gitimport.runtime.coldpath", "gitimport.sync")}
 #: What a warm ``import pinned_module`` under ``gitimport run`` may load of gitimport.
 WARM_PATH = {
     "gitimport",
@@ -125,10 +125,10 @@ def test_imports_point_down_the_layers() -> None:
 
 
 def test_the_one_upward_edge_is_lazy() -> None:
-    finder = all_modules()["gitimport.runtime.finder"]
+    coldpath = all_modules()["gitimport.runtime.coldpath"]
 
-    assert ("gitimport.sync", False) in finder
-    assert ("gitimport.sync", True) not in finder
+    assert ("gitimport.sync", False) in coldpath
+    assert ("gitimport.sync", True) not in coldpath
 
 
 def test_sibling_layers_do_not_import_each_other() -> None:

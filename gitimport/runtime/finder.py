@@ -187,28 +187,30 @@ class GitImportFinder:
         return entries
 
     def _cold_path(self, name: str) -> Row:
-        """Compile, or resolve, fetch and materialize, one module; ImportError on failure."""
+        """Compile, or resolve, fetch and materialize, one module, in a child process (:mod:`.coldpath`); ImportError on failure."""
         from ..errors import GitImportError, import_error
+        from .coldpath import prepare
 
         with self._mutex:
             if name in self._busy:
                 raise import_error(name, f"gitimport cannot import {name!r} while fetching it.")
             self._busy.add(name)
             try:
-                row = _prepare(self.config, name)
+                row, dists = prepare(self.config_path, name)
             except GitImportError as exc:
                 hint = exc.hint or ""
                 if "gitimport sync" not in hint:
                     hint = f"{hint}; then run `gitimport sync`" if hint else "run `gitimport sync`"
                 raise import_error(name, f"Cannot import {name!r} with gitimport: {exc.message}", hint) from None
-            except Exception as exc:  # every failure reaches the importer as an ImportError (docs/how-it-works.md#the-cold-path)
-                message = f"Cannot import {name!r} with gitimport: {type(exc).__name__}: {exc}"
-                raise import_error(name, message, "check the cache folder, then run `gitimport sync`") from exc
+            except OSError as exc:  # the child could not start
+                raise import_error(
+                    name, f"Cannot import {name!r} with gitimport: {exc}", "check the interpreter, then run `gitimport sync`"
+                ) from exc
             finally:
                 self._busy.discard(name)
             self._table[name] = row
             self._trees = self._trees or os.path.dirname(row[2]) + "/"
-            self._dists = _distributions_now(self.config)
+            self._dists = dists  # a module just fetched may read its own version as it is imported
             _share_with_pkg_resources(self)
             return row
 
@@ -307,32 +309,6 @@ def _as_path(path: str) -> Path:
     return Path(path)
 
 
-def _prepare(config: Config, name: str) -> Row:
-    """The cold path: bring one module into the cache (syncing it if needed)."""
-    from ..project.lock import read_lock
-    from ..store.binding import serves
-    from ..store.bytecode import ensure_bytecode
-    from ..store.cache import Cache
-    from ..sync import sync
-
-    spec = config.modules.get(name)
-    entry = read_lock(config.lockfile).get(name)
-    cache = Cache(config.cache_dir)
-    if spec is None or entry is None or entry.spec != spec.redacted or not serves(cache.locked_tree(name, entry), entry):
-        report = sync(config, only=[name], warn=_stderr)
-        entry = next(outcome.entry for outcome in report.modules if outcome.name == name)
-    row = table_row(entry, name, str(config.cache_dir))
-    ensure_bytecode(cache, cache.locked_tree(name, entry))
-    return row
-
-
-def _distributions_now(config: Config) -> Dists:
-    """The pinned distributions after a cold path: a module just fetched may read its own version as it is imported."""
-    from ..state import ProjectState
-
-    return ProjectState.load(config).dists
-
-
 def _share_with_pkg_resources(finder: GitImportFinder) -> None:
     """pkg_resources, when it is already imported, lists the pinned distributions too (docs/import-fidelity.md)."""
     if "pkg_resources" in sys.modules and finder.dists:
@@ -353,10 +329,6 @@ def _namespace_parent(name: str, path: Sequence[str] | None) -> ModuleSpec | Non
     spec = ModuleSpec(name, None, is_package=True)
     spec.submodule_search_locations = []
     return spec
-
-
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr)
 
 
 _installed: GitImportFinder | None = None

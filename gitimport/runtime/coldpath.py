@@ -1,0 +1,108 @@
+"""The finder's cold path, run in a process of its own.
+
+Bringing a module into the cache takes gitimport's own machinery: dulwich,
+urllib3, filelock, platformdirs, tomli.  Run in the importing process, those
+imports would be answered by the finder too, so a project that pins a module
+of the same name (an older urllib3, a filelock of its own) would have its
+copy run inside gitimport's sync: fetched code running while gitimport
+fetches and verifies, and an incompatible version breaking every later cold
+import.  So :func:`prepare` starts ``python -m gitimport.runtime.coldpath`` with
+the same interpreter and flags, without ``GITIMPORT_RUN`` (no finder there),
+and reads one line of JSON back: the module's row and the project's
+distributions, or an error's message and hint.  Warnings reach stderr as
+they come.  The importing process imports only the standard library here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from ..project.discovery import ENV_RUN
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..project.config import Config
+    from ..state import Dists, Row
+
+_INTERNAL_HINT = "check the cache folder, then run `gitimport sync`"
+
+
+def prepare(config_path: str | None, name: str) -> tuple[Row, Dists]:
+    """Bring ``name`` into the cache (sync it, compile its bytecode) in a child process; its row and the project's distributions.
+
+    Raises:
+      GitImportError: what the child reported, with its hint.
+    """
+    from ..errors import GitImportError
+
+    environment = {key: value for key, value in os.environ.items() if key != ENV_RUN}
+    command = [sys.executable, *_interpreter_flags(), "-m", __name__, config_path or "", name]
+    done = subprocess.run(command, env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, check=False)
+    try:
+        answer = json.loads(done.stdout.decode("utf-8").strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise GitImportError(f"the cold path ended with exit status {done.returncode} and no answer", _INTERNAL_HINT) from None
+    if "error" in answer:
+        raise GitImportError(answer["error"], answer.get("hint"))
+    kind, root, entry = answer["row"]
+    dists = {key: (dist_info, tuple(tuple(member) for member in members)) for key, (dist_info, members) in answer["dists"].items()}
+    return (kind, root, entry), dists
+
+
+def _interpreter_flags() -> list[str]:
+    """The flags of this interpreter that change what the child imports or compiles."""
+    flags = ["-O"] * sys.flags.optimize
+    if sys.flags.isolated:
+        flags.append("-I")
+    elif sys.flags.ignore_environment:
+        flags.append("-E")
+    if sys.flags.no_user_site and not sys.flags.isolated:
+        flags.append("-s")
+    return flags
+
+
+def _bring(config: Config, name: str) -> Row:
+    """Sync ``name`` when its lock entry or tree is not ready, then write this interpreter's bytecode of its tree."""
+    from ..project.lock import read_lock
+    from ..state import table_row
+    from ..store.binding import serves
+    from ..store.bytecode import ensure_bytecode
+    from ..store.cache import Cache
+    from ..sync import sync
+
+    spec = config.modules.get(name)
+    entry = read_lock(config.lockfile).get(name)
+    cache = Cache(config.cache_dir)
+    if spec is None or entry is None or entry.spec != spec.redacted or not serves(cache.locked_tree(name, entry), entry):
+        report = sync(config, only=[name], warn=lambda message: print(message, file=sys.stderr))
+        entry = next(outcome.entry for outcome in report.modules if outcome.name == name)
+    ensure_bytecode(cache, cache.locked_tree(name, entry))
+    return table_row(entry, name, str(config.cache_dir))
+
+
+def main(argv: list[str]) -> int:
+    """The child: ``CONFIG NAME`` (CONFIG empty for discovery); one line of JSON on stdout."""
+    from pathlib import Path
+
+    from ..errors import GitImportError
+    from ..project.config import load_config
+    from ..state import ProjectState
+
+    config_path, name = argv
+    try:
+        config = load_config(Path(config_path) if config_path else None)
+        row = _bring(config, name)
+        answer: dict[str, object] = {"row": row, "dists": ProjectState.load(config).dists}
+    except GitImportError as exc:
+        answer = {"error": exc.message, "hint": exc.hint}
+    except Exception as exc:  # every failure reaches the importer as an ImportError (docs/how-it-works.md#the-cold-path)
+        answer = {"error": f"{type(exc).__name__}: {exc}", "hint": _INTERNAL_HINT}
+    print(json.dumps(answer))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
