@@ -15,7 +15,7 @@ import json
 import os
 import sys
 import warnings
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from types import ModuleType
 
@@ -50,12 +50,13 @@ def pin(spec: str, name: str | None = None, commit: str | None = None, allow_unr
       ImportError: for every failure, with the reason and a hint.
     """
     try:
-        parsed = replace(parse_spec(spec, _caller_dir()), allow_unreachable=allow_unreachable)
+        base = _caller_dir()
+        parsed = replace(parse_spec(spec, base), allow_unreachable=allow_unreachable)
         module_name = validate_module_name(name or default_name(parsed))
         if commit is not None and not is_commit_id(commit):
             raise SpecError(f"commit={commit!r} is not a full 40-hex commit id.", "pass the full commit id, or leave commit out")
         finder = installed_finder() or install(load_config())
-        entry = _resolve(finder, parsed, module_name, commit)
+        entry = _resolve(finder, parsed, _Request(spec, str(base), allow_unreachable), module_name, commit)
     except GitImportError as exc:  # the spec as the caller wrote it may carry a token: quote it redacted
         raise import_error(name, f"Cannot pin {redact_url(repr(spec))}: {exc.message}", exc.hint) from None
     cache_root = str(finder.config.cache_dir)
@@ -79,7 +80,16 @@ def _caller_dir() -> Path:
     return Path(filename).parent.absolute() if os.path.isfile(filename) else Path.cwd()
 
 
-def _resolve(finder: GitImportFinder, spec: Spec, name: str, commit: str | None) -> LockEntry:
+@dataclass(frozen=True)
+class _Request:
+    """What the child that fetches a pin needs (docs/how-it-works.md#the-cold-path): the spec as written, and its base."""
+
+    spec: str
+    base: str
+    allow_unreachable: bool
+
+
+def _resolve(finder: GitImportFinder, spec: Spec, request: _Request, name: str, commit: str | None) -> LockEntry:
     if spec.is_pinned_commit and commit is not None and commit != spec.ref:
         raise IntegrityError(f"The spec names commit {spec.ref[:12]}, but commit= says {commit[:12]}.", "make them agree")
     exact = spec.ref if spec.is_pinned_commit else None
@@ -92,9 +102,9 @@ def _resolve(finder: GitImportFinder, spec: Spec, name: str, commit: str | None)
         remembered = _read_record(record)
         if remembered is not None and serves(cache.locked_tree(name, remembered), remembered):
             return remembered
-    from .sync import lock_one
+    from .runtime.coldpath import lock_pin
 
-    entry = lock_one(finder.config, name, spec, warn=lambda m: print(m, file=sys.stderr))
+    entry = LockEntry(**lock_pin(finder.config_path, request.spec, request.base, name, request.allow_unreachable))
     if commit is not None and entry.commit != commit:
         raise IntegrityError(
             f"{spec.redacted} resolved to commit {entry.commit[:12]}, but commit= requires {commit[:12]}.",

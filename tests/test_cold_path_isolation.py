@@ -84,3 +84,19 @@ def test_a_cold_path_failure_still_reads_as_one_import_error(project: Project, t
     assert "Cannot import 'missing' with gitimport: PATH 'nowhere'" in run.stderr
     assert "Traceback" in run.stderr and run.stderr.count("Error:") <= 2
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("decoy", ["urllib3", "filelock"])
+def test_pin_never_imports_a_pinned_dependency_of_gitimport(
+    project: Project, tmp_path: Path, git_http_backend_server: Server, marker: Path, decoy: str
+) -> None:
+    repo = decoy_repository(tmp_path, [decoy])
+    project.configure({decoy: f"{repo}@v1"})
+    assert project.cli("sync").code == 0
+    spec = f"{git_http_backend_server.repo_url('toolbox')}@v1:tools/helper.py"
+
+    run = project.python(f"from gitimport.pin import pin; print(pin({spec!r}).VERSION)")
+
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "1"
+    assert not marker.exists(), marker.read_text()

@@ -24,6 +24,8 @@ from ..project.discovery import ENV_RUN
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..project.config import Config
     from ..state import Dists, Row
 
@@ -36,20 +38,39 @@ def prepare(config_path: str | None, name: str) -> tuple[Row, Dists]:
     Raises:
       GitImportError: what the child reported, with its hint.
     """
+    answer = _ask({"config": config_path, "module": name})
+    kind, root, entry = answer["row"]
+    dists = {key: (dist_info, tuple(tuple(member) for member in members)) for key, (dist_info, members) in answer["dists"].items()}
+    return (kind, root, entry), dists
+
+
+def lock_pin(config_path: str | None, spec: str, base: str, name: str, allow_unreachable: bool) -> dict[str, Any]:
+    """Resolve, fetch and materialize a ``pin()`` spec in a child process; the fields of its lock entry.
+
+    ``spec`` may carry a token, so it goes to the child on its standard input, never on its command line.
+
+    Raises:
+      GitImportError: what the child reported, with its hint.
+    """
+    request = {"config": config_path, "pin": spec, "base": base, "name": name, "allow_unreachable": allow_unreachable}
+    entry: dict[str, Any] = _ask(request)["entry"]
+    return entry
+
+
+def _ask(request: dict[str, Any]) -> dict[str, Any]:
+    """Run the child with ``request`` as JSON on its standard input; its JSON answer, or its error raised."""
     from ..errors import GitImportError
 
     environment = {key: value for key, value in os.environ.items() if key != ENV_RUN}
-    command = [sys.executable, *_interpreter_flags(), "-m", __name__, config_path or "", name]
-    done = subprocess.run(command, env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, check=False)
+    command = [sys.executable, *_interpreter_flags(), "-m", __name__]
+    done = subprocess.run(command, env=environment, input=json.dumps(request).encode(), stdout=subprocess.PIPE, check=False)
     try:
-        answer = json.loads(done.stdout.decode("utf-8").strip().splitlines()[-1])
+        answer: dict[str, Any] = json.loads(done.stdout.decode("utf-8").strip().splitlines()[-1])
     except (ValueError, IndexError):
         raise GitImportError(f"the cold path ended with exit status {done.returncode} and no answer", _INTERNAL_HINT) from None
     if "error" in answer:
         raise GitImportError(answer["error"], answer.get("hint"))
-    kind, root, entry = answer["row"]
-    dists = {key: (dist_info, tuple(tuple(member) for member in members)) for key, (dist_info, members) in answer["dists"].items()}
-    return (kind, root, entry), dists
+    return answer
 
 
 def _interpreter_flags() -> list[str]:
@@ -83,19 +104,31 @@ def _bring(config: Config, name: str) -> Row:
     return table_row(entry, name, str(config.cache_dir))
 
 
-def main(argv: list[str]) -> int:
-    """The child: ``CONFIG NAME`` (CONFIG empty for discovery); one line of JSON on stdout."""
+def _answer(request: dict[str, Any]) -> dict[str, Any]:
+    """The child's work: one module of the config (``module``) or one ``pin()`` spec (``pin``)."""
+    from dataclasses import asdict, replace
     from pathlib import Path
 
-    from ..errors import GitImportError
     from ..project.config import load_config
+    from ..project.spec import parse_spec
     from ..state import ProjectState
+    from ..sync import lock_one
 
-    config_path, name = argv
+    config = load_config(Path(request["config"]) if request["config"] else None)
+    if "module" in request:
+        row = _bring(config, request["module"])
+        return {"row": row, "dists": ProjectState.load(config).dists}
+    spec = replace(parse_spec(request["pin"], Path(request["base"])), allow_unreachable=request["allow_unreachable"])
+    entry = lock_one(config, request["name"], spec, warn=lambda message: print(message, file=sys.stderr))
+    return {"entry": asdict(entry)}
+
+
+def main() -> int:
+    """The child: a JSON request on stdin, one line of JSON on stdout."""
+    from ..errors import GitImportError
+
     try:
-        config = load_config(Path(config_path) if config_path else None)
-        row = _bring(config, name)
-        answer: dict[str, object] = {"row": row, "dists": ProjectState.load(config).dists}
+        answer = _answer(json.loads(sys.stdin.read()))
     except GitImportError as exc:
         answer = {"error": exc.message, "hint": exc.hint}
     except Exception as exc:  # every failure reaches the importer as an ImportError (docs/how-it-works.md#the-cold-path)
@@ -105,4 +138,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

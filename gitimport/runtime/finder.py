@@ -83,6 +83,7 @@ class GitImportFinder:
         self._trees = next((os.path.dirname(row[2]) + "/" for row in table.values() if row is not None), "")
         self._listings: dict[str, dict[str, bool]] = {}
         self._mutex = _thread.RLock()
+        self._own_imports = _thread._local()  # .active while this thread runs gitimport's own code in-process
         self._config: Config | None = None
 
     @classmethod
@@ -115,11 +116,20 @@ class GitImportFinder:
 
     @property
     def config(self) -> Config:
-        """The full configuration, parsed on first use (the cold path only)."""
+        """The full configuration, parsed on first use (``pin()`` only).
+
+        Parsing it imports tomli (before Python 3.11) and platformdirs, names a
+        project may pin: while it runs, this thread's imports of pinned names
+        go to the path finder, so gitimport's own code never runs a pinned copy.
+        """
         if self._config is None:
             from ..project.config import load_config
 
-            self._config = load_config(_as_path(self.config_path) if self.config_path else None)
+            self._own_imports.active = True
+            try:
+                self._config = load_config(_as_path(self.config_path) if self.config_path else None)
+            finally:
+                self._own_imports.active = False
         return self._config
 
     def names(self) -> list[str]:
@@ -149,6 +159,8 @@ class GitImportFinder:
 
                 return watch(self, path, target)
             return None
+        if getattr(self._own_imports, "active", False):
+            return None  # gitimport's own import of a name the project pins (see config)
         row = self._table[fullname]
         if row is None or not bytecode_ready(row):
             row = self._cold_path(fullname)
