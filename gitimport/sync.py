@@ -656,7 +656,7 @@ def _fetch_missing_blobs(
         per_module = {}
         for plan in plans:
             assert plan.commit is not None
-            root = find_root(repo.object_store, plan.commit, plan.spec.path, plan.name)
+            root = find_root(repo.object_store, plan.commit, plan.spec.path, plan.name, plan.spec.redacted)
             cached = cache.has_tree(root.object, root_name(root.path, plan.name))
             per_module[plan.name] = missing_blobs(repo.object_store, plan.commit, root, below_root=not cached)
         return {name: missing for name, missing in per_module.items() if missing}

@@ -64,7 +64,7 @@ class Materialized:
     generated: dict[str, str] = field(default_factory=dict)  # path -> sha256:hex, for the lock
 
 
-def find_root(store: ObjectStore, commit_id: str, path: str, name: str, spec_text: str = "<repo>@<ref>") -> Root:
+def find_root(store: ObjectStore, commit_id: str, path: str, name: str, spec_text: str) -> Root:
     """Apply the PATH rules (docs/configuration.md#path) to find what module ``name`` imports.
 
     ``spec_text`` (the spec as the user wrote it, redacted) is quoted in the
