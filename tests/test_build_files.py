@@ -49,12 +49,16 @@ def cached_file(project: Project, name: str, relative: str) -> bytes:
         return handle.read()
 
 
-def test_setuptools_scm_version_file_is_written_for_a_tagged_commit(served: Project) -> None:
+def test_setuptools_scm_version_file_is_written_for_a_tagged_commit(served: Project, fixture_repos: FixtureSet) -> None:
     sync_one(served, "scmpkg", "v1.4.0:src")
 
-    run = served.python("import scmpkg, importlib.metadata as md; print(scmpkg.__version__, scmpkg.__version_tuple__, md.version('scmpkg'))")
+    run = served.python(
+        "import scmpkg, importlib.metadata as md; from scmpkg._version import __commit_id__\n"
+        "print(scmpkg.__version__, scmpkg.__version_tuple__, md.version('scmpkg'), __commit_id__)"
+    )
 
-    assert ok(run).strip() == "1.4.0 (1, 4, 0) 1.4.0"
+    commit = fixture_repos["buildfiles"].tags["v1.4.0"]
+    assert ok(run).strip() == f"1.4.0 (1, 4, 0) 1.4.0 g{commit[:7]}"
 
 
 def test_generated_files_are_in_the_lock_with_their_sha256(served: Project) -> None:
