@@ -139,3 +139,12 @@ def private_server(serve: ServeFactory, fixture_repos: FixtureSet) -> Server:
     """``git http-backend`` over the session's repositories, demanding HTTP Basic auth."""
     return serve("git-http-backend", fixture_repos.root, auth=(PRIVATE_USER, PRIVATE_TOKEN))
 
+
+
+@pytest.fixture
+def scripts_project(project: Project, http_server: Server) -> Project:
+    """The ``scripts`` fixture's ``hellotool`` (console and gui scripts) synced over dulwich.web."""
+    project.configure({"hellotool": f"{http_server.repo_url('scripts')}@v1.0.0"})
+    result = project.cli("sync")
+    assert result.code == 0, result.err
+    return project

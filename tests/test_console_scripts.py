@@ -7,15 +7,11 @@ from pathlib import Path
 
 import pytest
 from support.project import Project
-from support.servers import Server
 
 
 @pytest.fixture
-def synced(project: Project, http_server: Server) -> Project:
-    project.configure({"hellotool": f"{http_server.repo_url('scripts')}@v1.0.0"})
-    result = project.cli("sync")
-    assert result.code == 0, result.err
-    return project
+def synced(scripts_project: Project) -> Project:
+    return scripts_project
 
 
 def decoy_path(tmp_path: Path) -> str:

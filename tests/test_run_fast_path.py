@@ -18,11 +18,8 @@ ECHO = "echo RUN=$GITIMPORT_RUN; echo CONFIG=$GITIMPORT_CONFIG; echo PATH=$PATH"
 
 
 @pytest.fixture
-def synced(project: Project, http_server: Server) -> Project:
-    project.configure({"hellotool": f"{http_server.repo_url('scripts')}@v1.0.0"})
-    result = project.cli("sync")
-    assert result.code == 0, result.err
-    return project
+def synced(scripts_project: Project) -> Project:
+    return scripts_project
 
 
 def run_traced(project: Project, *command: str) -> tuple[str, str, int]:
