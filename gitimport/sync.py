@@ -679,14 +679,16 @@ def _fetch_missing_blobs(
             stats = remote.fetch(repo, {p.commit for p in plans if p.commit}, refs, progress=on_message, whole=True)
     _count_fetch(report, remote.display, stats)
     for name, still in sorted(lacking().items()):
-        withheld = sorted(path for blob, path in still.blobs.items() if not asked.asked_by_id(blob))  # below a wanted tree: the filter
+        withheld = sorted((path, blob) for blob, path in still.blobs.items() if not asked.asked_by_id(blob))  # below a wanted tree
         if withheld:
             from .store.materialize import size_text
 
+            path, blob = withheld[0]
             raise UnsafeTreeError(
-                f"{withheld[0]} is larger than max-file-size ({size_text(config.max_file_size)}): "
+                f"{path} is larger than max-file-size ({size_text(config.max_file_size)}): "
                 f"{remote.display} left it out of the fetch for its size.",
-                "raise max-file-size in the config if this file is expected",
+                f"raise max-file-size in the config if this file is expected; if it is small, blob {blob} "
+                "may be unreadable on the server",
             )
         blob, path = min(still.blobs.items(), key=lambda item: item[1])
         raise FetchError(
