@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConfigError
 from ..project._toml import parse_toml
 from .objects import TreeFiles, read_object
+from .python_source import parse_source
 
 if TYPE_CHECKING:
     from dulwich.object_store import DiskObjectStore
@@ -466,7 +467,7 @@ def unbuilt_imports(location: TreeLocation, root: Root, commit: str) -> list[str
         init = "/".join([*package, "__init__.py"])
         try:
             with open(os.path.join(folder, "__init__.py"), "rb") as handle:
-                tree = ast.parse(handle.read())
+                tree = parse_source(handle.read())
         except (OSError, SyntaxError, ValueError):
             continue  # the import raises the natural error
         for parts in _unguarded_imports(tree.body, package, location.root):

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .objects import MAX_PROJECT_FILE, TreeFiles
+from .python_source import parse_source
 
 if TYPE_CHECKING:
     import configparser
@@ -346,7 +347,7 @@ def _literal_version(path: str, files: ProjectFiles, attribute: str = "__version
     text = files.text(path)
     value: object = None
     try:
-        tree = ast.parse(text or "", filename=path)
+        tree = parse_source(text or "", filename=path)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         tree = ast.Module(body=[], type_ignores=[])
     for node in tree.body:
@@ -375,7 +376,7 @@ def _docstring_summary(text: str) -> str:
     import ast
 
     try:
-        docstring = ast.get_docstring(ast.parse(text))
+        docstring = ast.get_docstring(parse_source(text))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return ""
     return docstring.strip().splitlines()[0] if docstring and docstring.strip() else ""
