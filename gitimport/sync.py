@@ -687,8 +687,7 @@ def _fetch_missing_blobs(
             raise UnsafeTreeError(
                 f"{path} is larger than max-file-size ({size_text(config.max_file_size)}): "
                 f"{remote.display} left it out of the fetch for its size.",
-                f"raise max-file-size in the config if this file is expected; if it is small, blob {blob} "
-                "may be unreadable on the server",
+                f"raise max-file-size in the config if this file is expected; if it is small, blob {blob} may be unreadable on the server",
             )
         blob, path = min(still.blobs.items(), key=lambda item: item[1])
         raise FetchError(

@@ -197,3 +197,15 @@ def test_warm_pin_of_an_exact_commit_needs_no_dulwich_and_no_network(stoppable_w
     stop_server()
 
     assert ok(world.plain_python(code)) == "2 False\n"
+
+
+def test_a_pin_imports_under_python_O_which_compiles_its_own_bytecode(world: Project, toolbox: FixtureRepo) -> None:
+    """The cached tree has no -O bytecode yet: the cold path compiles it, though no config names the pin."""
+    spec = world.spec(f"{toolbox.tags['v1']}:tools/helper.py")
+    code = f"from gitimport.pin import pin; print(pin({spec!r}).VERSION)"
+    assert ok(world.plain_python(code)).strip() == "1"
+
+    optimized = world.execute(sys.executable, "-O", "-c", code)
+
+    assert optimized.returncode == 0, optimized.stderr
+    assert optimized.stdout.strip() == "1"

@@ -32,13 +32,16 @@ if TYPE_CHECKING:
 _INTERNAL_HINT = "check the cache folder, then run `gitimport sync`"
 
 
-def prepare(config_path: str | None, name: str) -> tuple[Row, Dists]:
+def prepare(config_path: str | None, name: str, served: Row | None) -> tuple[Row, Dists]:
     """Bring ``name`` into the cache (sync it, compile its bytecode) in a child process; its row and the project's distributions.
+
+    ``served`` is the row the finder serves ``name`` from already, if any: a
+    ``pin()`` that no config names only needs this interpreter's bytecode.
 
     Raises:
       GitImportError: what the child reported, with its hint.
     """
-    answer = _ask({"config": config_path, "module": name})
+    answer = _ask({"config": config_path, "module": name, "served": served})
     kind, root, entry = answer["row"]
     dists = {key: (dist_info, tuple(tuple(member) for member in members)) for key, (dist_info, members) in answer["dists"].items()}
     return (kind, root, entry), dists
@@ -85,16 +88,25 @@ def _interpreter_flags() -> list[str]:
     return flags
 
 
-def _bring(config: Config, name: str) -> Row:
-    """Sync ``name`` when its lock entry or tree is not ready, then write this interpreter's bytecode of its tree."""
+def _bring(config: Config, name: str, served: Row | None) -> Row:
+    """Sync ``name`` when its lock entry or tree is not ready, then write this interpreter's bytecode of its tree.
+
+    A name no config holds but the finder serves (a ``pin()``) only gets its bytecode.
+    """
+    from pathlib import Path
+
     from ..project.lock import read_lock
     from ..state import table_row
     from ..store.binding import serves
     from ..store.bytecode import ensure_bytecode
-    from ..store.cache import Cache
+    from ..store.cache import Cache, TreeLocation
     from ..sync import sync
 
     spec = config.modules.get(name)
+    if spec is None and served is not None:
+        kind, root, entry_folder = served
+        ensure_bytecode(Cache(Path(entry_folder).parent.parent), TreeLocation(Path(entry_folder), os.path.basename(root)))
+        return kind, root, entry_folder
     entry = read_lock(config.lockfile).get(name)
     cache = Cache(config.cache_dir)
     if spec is None or entry is None or entry.spec != spec.redacted or not serves(cache.locked_tree(name, entry), entry):
@@ -116,7 +128,8 @@ def _answer(request: dict[str, Any]) -> dict[str, Any]:
 
     config = load_config(Path(request["config"]) if request["config"] else None)
     if "module" in request:
-        row = _bring(config, request["module"])
+        served = tuple(request["served"]) if request["served"] else None
+        row = _bring(config, request["module"], served)
         return {"row": row, "dists": ProjectState.load(config).dists}
     spec = replace(parse_spec(request["pin"], Path(request["base"])), allow_unreachable=request["allow_unreachable"])
     entry = lock_one(config, request["name"], spec, warn=lambda message: print(message, file=sys.stderr))

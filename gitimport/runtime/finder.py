@@ -208,7 +208,7 @@ class GitImportFinder:
                 raise import_error(name, f"gitimport cannot import {name!r} while fetching it.")
             self._busy.add(name)
             try:
-                row, dists = prepare(self.config_path, name)
+                row, dists = prepare(self.config_path, name, self._table.get(name))
             except GitImportError as exc:
                 hint = exc.hint or ""
                 if "gitimport sync" not in hint:
