@@ -17,14 +17,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import atomic
 from . import layout
 from .cache import Cache
-from .layout import COLLECTED, DIST_POINTERS, DISTS, LOCKS, NAMESPACES, PINS, PROJECTS, REPOS, RETIRED, STORES, TAG, TREES
+from .layout import COLLECTED, DIST_POINTERS, DISTS, LOCKS, NAMESPACES, PINS, PROJECTS, REPOS, STORES, TAG, TREES
 from .usage import measure
 
 
@@ -98,9 +98,11 @@ def collect_garbage(cache_root: Path, extra_projects: Iterable[Project] = (), dr
     """
     cache, result, keep = _prepare(cache_root, extra_projects)
     usage = measure(cache_root)
-    for kind, path in _candidates(cache_root):
-        if path.name not in keep.get(kind, ()):  # a retired folder is never kept
-            result.removed.append(path)
+    result.removed = [
+        entry.path
+        for entry in usage.entries
+        if entry.section != layout.SCRIPTS and entry.path.name not in keep.get(entry.section, ())  # retired folders: never kept
+    ]
     result.freed = usage.frees(result.removed)
     _finish(cache, result, dry_run)
     return result
@@ -181,26 +183,6 @@ def _sweep_stores(cache_root: Path) -> None:
                 with contextlib.suppress(OSError):
                     if os.lstat(path).st_nlink == 1 and not name.startswith("."):
                         os.unlink(path)
-
-
-def _candidates(cache_root: Path) -> Iterator[tuple[str, Path]]:
-    """Every entry gc may remove, with the kind of name that keeps it.
-
-    Temporary files of a running process (``.name.<pid>.tmp``) are left alone;
-    those of a killed one are garbage like any other.
-    """
-    for retired in RETIRED:
-        if (cache_root / retired).is_dir():
-            yield retired, cache_root / retired
-    for section in COLLECTED:
-        folder = cache_root / section
-        for child in sorted(folder.iterdir()) if folder.is_dir() else []:
-            if section == DISTS and child.name == DIST_POINTERS:
-                for pointer in sorted(child.iterdir()):
-                    if not atomic.in_progress(pointer.name):
-                        yield DIST_POINTERS, pointer
-            elif not atomic.in_progress(child.name):
-                yield section, child
 
 
 def _referenced(cache: Cache, projects: list[Project]) -> dict[str, set[str]]:

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import atomic
 from . import layout
 
 #: Folders whose entries gc may remove, one entry per child (dist pointers are entries of their own).
@@ -109,9 +110,17 @@ def _owners(top: Path, usage: Usage) -> Iterable[tuple[int | None, Path]]:
     for child in sorted(top.iterdir()):
         if top.name == layout.DISTS and child.name == layout.DIST_POINTERS and child.is_dir():
             for pointer in sorted(child.iterdir()):
-                yield _entry(usage, layout.DIST_POINTERS, pointer), pointer
+                yield _entry_unless_in_progress(usage, layout.DIST_POINTERS, pointer), pointer
         else:
-            yield _entry(usage, top.name, child), child
+            yield _entry_unless_in_progress(usage, top.name, child), child
+
+
+def _entry_unless_in_progress(usage: Usage, section: str, path: Path) -> int | None:
+    """A new entry, except for a running process's temporary file (``.name.<pid>.tmp``): counted, never removable.
+
+    A killed process's temporaries are entries like any other, so gc removes them.
+    """
+    return None if atomic.in_progress(path.name) else _entry(usage, section, path)
 
 
 def _entry(usage: Usage, section: str, path: Path) -> int:
