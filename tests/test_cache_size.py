@@ -16,6 +16,7 @@ import pytest
 from support.project import Project
 from support.repos import FixtureSet
 
+from gitimport import atomic
 from gitimport.store import layout
 
 
@@ -193,3 +194,16 @@ def test_a_warm_import_writes_nothing(project: Project, fixture_repos: FixtureSe
 
     assert project.python("import helper").returncode == 0
     assert tree.stat().st_mtime == before
+
+
+def test_max_size_leaves_a_running_processs_temporary_alone(three_unused_trees: tuple[Project, dict[str, Path]]) -> None:
+    """A folder being written by a live process (here: this one) is no entry yet, however full the cache is."""
+    project, _trees = three_unused_trees
+    staging = project.cache / layout.TREES / atomic.temporary_name("0" * 40 + "-half")
+    staging.mkdir()
+    (staging / "half.py").write_text("x = 1\n")
+
+    result = project.cli("gc", "--max-size", "1", "--include-locked")
+
+    assert result.code == 0, result.err
+    assert staging.is_dir()
