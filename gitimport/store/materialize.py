@@ -61,7 +61,6 @@ class Materialized:
     digest: str
     location: TreeLocation
     notes: list[str] = field(default_factory=list)
-    generated: dict[str, str] = field(default_factory=dict)  # path -> sha256:hex, for the lock
 
 
 def find_root(store: ObjectStore, commit_id: str, path: str, name: str, spec_text: str) -> Root:
@@ -210,7 +209,7 @@ def materialize(
         file or tree over the size limits.
     """
     generated = dict(generated or {})
-    made = {path: hashlib.sha256(data).hexdigest() for path, data in sorted(generated.items())}
+    made = {path: hashlib.sha256(data).hexdigest() for path, data in sorted(generated.items())}  # what is written, hashed here
     location = cache.tree(root.object, root_name, {path: f"sha256:{sha}" for path, sha in made.items()})
     notes: list[str] = []
     if root.mode == MODE_TREE:
@@ -243,7 +242,7 @@ def materialize(
     finally:
         if build.exists():
             atomic.remove(build)
-    return Materialized(root, digest, location, notes, {path: f"sha256:{sha}" for path, sha in made.items()})
+    return Materialized(root, digest, location, notes)
 
 
 def _check_generated(generated: Mapping[str, bytes], entries: list[_Entry], root: Root) -> None:
