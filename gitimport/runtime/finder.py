@@ -138,9 +138,13 @@ class GitImportFinder:
     def register(self, name: str, entry: LockEntry, cache_root: str) -> None:
         """Serve ``name`` from a resolved entry (used by ``pin()``)."""
         with self._mutex:
-            self._table[name] = row = table_row(entry, name, cache_root)
+            self._serve(name, table_row(entry, name, cache_root))
             self._parents.update(parents_of(name))
-            self._trees = self._trees or os.path.dirname(row[2]) + "/"
+
+    def _serve(self, name: str, row: Row) -> None:
+        """Serve ``name`` from ``row``; the first row names the cache's trees folder (see :meth:`_submodule`)."""
+        self._table[name] = row
+        self._trees = self._trees or os.path.dirname(row[2]) + "/"
 
     def served_from(self, name: str) -> str | None:
         """The root folder or file ``name`` is served from, when it is ready."""
@@ -220,8 +224,7 @@ class GitImportFinder:
                 ) from exc
             finally:
                 self._busy.discard(name)
-            self._table[name] = row
-            self._trees = self._trees or os.path.dirname(row[2]) + "/"
+            self._serve(name, row)
             self._dists = dists  # a module just fetched may read its own version as it is imported
             _share_with_pkg_resources(self)
             return row
