@@ -128,6 +128,7 @@ class _Plan:
     commit: str | None = None
     ref_kind: str = ""
     upgrading: bool = False  # named by --upgrade, whether or not its ref is resolved again
+    root: Root | None = None  # what commit:PATH imports, found once (see _root)
 
 
 def sync(
@@ -569,7 +570,6 @@ def _whole_distributions(plans: list[_Plan], repo: Repo, config: Config) -> dict
       PathNotFoundError: an ``also`` name is not a folder or ``.py`` file in its entry's PATH.
     """
     from .project.spec import format_entry, redact_url
-    from .store.materialize import find_root
     from .store.top_level import also_root, shipped_names
 
     configured = {name.split(".")[0] for name in config.modules}
@@ -578,10 +578,7 @@ def _whole_distributions(plans: list[_Plan], repo: Repo, config: Config) -> dict
     for plan in plans:
         assert plan.commit is not None
         entry, *others = config.group(plan.name)
-        if others:
-            root = also_root(repo.object_store, plan.commit, plan.spec.path, plan.name, entry)
-        else:
-            root = find_root(repo.object_store, plan.commit, plan.spec.path, plan.name, plan.spec.redacted).path
+        root = also_root(repo.object_store, plan.commit, plan.spec.path, plan.name, entry) if others else _root(plan, repo).path
         shipped = shipped_names(repo.object_store, plan.commit, root)
         missing = sorted(set(shipped.names) - configured - {plan.name.split(".")[0]}) if shipped else []
         if shipped is None or not missing or (plan.commit, shipped.project_dir) in seen:
@@ -597,6 +594,19 @@ def _whole_distributions(plans: list[_Plan], repo: Repo, config: Config) -> dict
         ]
         found[plan.name] = Unpinned(shipped.distribution, tuple(missing), folder, also, tuple(lines))
     return found
+
+
+def _root(plan: _Plan, repo: Repo) -> Root:
+    """What ``plan``'s commit:PATH imports (the PATH rules), found once for the three steps that ask.
+
+    The whole-distribution check, the blob check and materialization each need it.
+    """
+    if plan.root is None:
+        from .store.materialize import find_root
+
+        assert plan.commit is not None
+        plan.root = find_root(repo.object_store, plan.commit, plan.spec.path, plan.name, plan.spec.redacted)
+    return plan.root
 
 
 def _fetching_what_is_read(read: Callable[[], Outcome], fetch: Callable[[set[str]], None]) -> Outcome:
@@ -647,7 +657,6 @@ def _fetch_missing_blobs(
       FetchError: the server did not send a blob asked for by its id.
     """
     from .store.layout import root_name
-    from .store.materialize import find_root
     from .store.needed import Missing, missing_blobs
     from .store.objects import holds_object
 
@@ -656,7 +665,7 @@ def _fetch_missing_blobs(
         per_module = {}
         for plan in plans:
             assert plan.commit is not None
-            root = find_root(repo.object_store, plan.commit, plan.spec.path, plan.name, plan.spec.redacted)
+            root = _root(plan, repo)
             cached = cache.has_tree(root.object, root_name(root.path, plan.name))
             per_module[plan.name] = missing_blobs(repo.object_store, plan.commit, root, below_root=not cached)
         return {name: missing for name, missing in per_module.items() if missing}
@@ -793,14 +802,14 @@ def _report_moved_tag(plan: _Plan, refs: RemoteRefs, warn: Reporter) -> None:
 def _materialize(plan: _Plan, repo: Repo, config: Config, cache: Cache, lock_url: str, fresh: bool) -> ModuleOutcome:
     from .store.generated import unbuilt_imports
     from .store.layout import root_name
-    from .store.materialize import Limits, find_root, materialize
+    from .store.materialize import Limits, materialize
     from .store.metadata import ensure_distribution, find_project
 
     assert plan.commit is not None
     entry = plan.entry
     if not fresh and entry is not None:
         return ModuleOutcome(plan.name, entry, plan.action)
-    root = find_root(repo.object_store, plan.commit, plan.spec.path, plan.name, plan.spec.redacted)
+    root = _root(plan, repo)
     kept = entry if not plan.resolve else None
     if kept is not None and (root.object != kept.object or root.path != kept.path):
         raise IntegrityError(
