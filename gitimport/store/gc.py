@@ -25,7 +25,7 @@ from .. import atomic
 from . import layout
 from .cache import Cache
 from .layout import COLLECTED, DIST_POINTERS, DISTS, LOCKS, NAMESPACES, PINS, PROJECTS, REPOS, STORES, TAG, TREES
-from .usage import measure
+from .usage import Usage, measure
 
 
 @dataclass(frozen=True)
@@ -85,19 +85,22 @@ class Collection:
     left: int | None = None  # with a size cap: its size after (an estimate with dry_run)
 
 
-def collect_garbage(cache_root: Path, extra_projects: Iterable[Project] = (), dry_run: bool = False) -> Collection:
+def collect_garbage(
+    cache_root: Path, extra_projects: Iterable[Project] = (), dry_run: bool = False, usage: Usage | None = None
+) -> Collection:
     """Remove every cache entry that no known lock references; return what went.
 
     ``extra_projects`` (the current project, even if never registered) count
     as known.  With ``dry_run``, nothing is removed and the result says what
     would be, store copies that would lose their last tree included.
+    ``usage`` is the cache as the caller just measured it, to spare a second walk.
 
     Raises:
       LockFileError: a registered lock file that exists but cannot be read.
       ConfigError: the folder is not a cache gitimport created (see :meth:`Cache.create`).
     """
     cache, result, keep = _prepare(cache_root, extra_projects)
-    usage = measure(cache_root)
+    usage = usage or measure(cache_root)
     result.removed = [
         entry.path
         for entry in usage.entries

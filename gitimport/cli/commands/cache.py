@@ -90,7 +90,7 @@ def cmd_cache_size(args: argparse.Namespace) -> int:
     usage = measure(root)
     current = [Project(config.lockfile, config.base_dir)] if config.lockfile is not None else []
     try:
-        unused = collect_garbage(root, current, dry_run=True) if root.is_dir() else None
+        unused = collect_garbage(root, current, dry_run=True, usage=usage) if root.is_dir() else None
     except ConfigError:  # a folder gitimport did not make: sized, but gc would not touch it
         unused = None
     gc = {"entries": len(unused.removed), "bytes": unused.freed} if unused else {"entries": 0, "bytes": 0}
