@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ..project._toml import parse_toml
+from .metadata_formats import toml_table
 from .objects import TreeFiles, read_object
 from .python_source import parse_source
 
@@ -168,16 +169,16 @@ def _configured_version_files(tool: dict[str, Any], tree: TreeFiles, project_dir
     scm = tool.get("setuptools_scm")
     if isinstance(scm, dict):
         yield from _setuptools_scm_file(scm)
-    hatch = _table(tool, "hatch")
-    hook = _table(hatch, "build", "hooks", "vcs")
+    hatch = toml_table(tool, "hatch")
+    hook = toml_table(hatch, "build", "hooks", "vcs")
     if isinstance(hook.get("version-file"), str):
         yield hook["version-file"], _setuptools_scm_renderer(hook["version-file"], hook.get("template"))
-    version = _table(hatch, "version")
+    version = toml_table(hatch, "version")
     if version.get("source") == "vcs":
-        yield from _setuptools_scm_file(_table(version, "raw-options"))
-    pdm = _table(tool, "pdm", "version")
+        yield from _setuptools_scm_file(toml_table(version, "raw-options"))
+    pdm = toml_table(tool, "pdm", "version")
     if pdm.get("source") == "scm" and isinstance(pdm.get("write_to"), str):
-        package_dir = _table(tool, "pdm", "build").get("package-dir")
+        package_dir = toml_table(tool, "pdm", "build").get("package-dir")
         if not isinstance(package_dir, str):
             package_dir = "src" if tree.is_folder(posixpath.join(project_dir, "src")) else ""
         template = pdm.get("write_template", _PDM_DEFAULT_TEMPLATE)
@@ -199,15 +200,6 @@ def _setuptools_scm_renderer(path: str, template: object) -> Any:
     return lambda version, commit: _fill(
         chosen, (), {"version": version, "version_tuple": version_tuple(version), "commit_id": f"g{commit[:7]}"}
     )
-
-
-def _table(document: dict[str, Any], *keys: str) -> dict[str, Any]:
-    for key in keys:
-        value = document.get(key)
-        if not isinstance(value, dict):
-            return {}
-        document = value
-    return document
 
 
 def _fill(template: str, args: tuple[Any, ...], fields: dict[str, Any]) -> str | None:

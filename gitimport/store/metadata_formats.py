@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -508,9 +509,11 @@ def _cfg_package_dir(value: str) -> dict[str, str]:
 # --- small helpers for untrusted TOML ----------------------------------------------------------
 
 
-def toml_table(document: dict[str, Any], key: str) -> dict[str, Any]:
-    """A sub-table, or an empty one when it is absent or not a table."""
-    value = document.get(key)
+def toml_table(document: Mapping[str, Any], *keys: str) -> dict[str, Any]:
+    """A nested table (``tool``, ``hatch``, ``version``…), or an empty one when any level is absent or not a table."""
+    value: Any = document
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
     return value if isinstance(value, dict) else {}
 
 

@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import configparser
 import posixpath
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, PathNotFoundError
 from ..project._toml import parse_toml
+from .metadata_formats import toml_table
 from .objects import MODE_TREE, TreeFiles
 
 if TYPE_CHECKING:
@@ -148,7 +149,7 @@ def _find_project(tree: TreeFiles, folder: str) -> tuple[str, dict[str, Any], co
         here = "/".join(parts[:depth])
         pyproject = _read_pyproject(_text(tree, here, "pyproject.toml"), here)
         setup_cfg = _read_setup_cfg(_text(tree, here, "setup.cfg"))
-        declares = "project" in pyproject or "poetry" in _table(pyproject, "tool")
+        declares = "project" in pyproject or "poetry" in toml_table(pyproject, "tool")
         if declares or setup_cfg is not None or _is_file(tree.entries(here).get("setup.py")):
             return here, pyproject, setup_cfg
     return None
@@ -176,32 +177,24 @@ def _read_setup_cfg(text: str | None) -> configparser.ConfigParser | None:
 
 
 def _project_name(pyproject: dict[str, Any], setup_cfg: configparser.ConfigParser | None) -> str:
-    for table in (_table(pyproject, "project"), _table(pyproject, "tool", "poetry")):
+    for table in (toml_table(pyproject, "project"), toml_table(pyproject, "tool", "poetry")):
         if isinstance(table.get("name"), str):
             return str(table["name"])
     return setup_cfg.get("metadata", "name", fallback="").strip() if setup_cfg is not None else ""
 
 
-def _table(document: Mapping[str, Any], *keys: str) -> dict[str, Any]:
-    """A nested table, or {} when any level is absent or not a table."""
-    value: Any = document
-    for key in keys:
-        value = value.get(key) if isinstance(value, dict) else None
-    return value if isinstance(value, dict) else {}
-
-
 def _discover(tree: TreeFiles, project: str, pyproject: dict[str, Any], setup_cfg: configparser.ConfigParser | None) -> dict[str, str]:
     """Name -> root path relative to the project folder, by the first rule that applies."""
-    backend = _table(pyproject, "build-system").get("build-backend")
-    flit = _table(pyproject, "tool", "flit", "module")
+    backend = toml_table(pyproject, "build-system").get("build-backend")
+    flit = toml_table(pyproject, "tool", "flit", "module")
     if flit or (isinstance(backend, str) and backend.startswith("flit")):
-        return _flit(tree, project, flit.get("name") or _table(pyproject, "project").get("name"))
-    wheel = _table(pyproject, "tool", "hatch", "build", "targets", "wheel").get("packages")
-    hatch = wheel if wheel is not None else _table(pyproject, "tool", "hatch", "build").get("packages")
+        return _flit(tree, project, flit.get("name") or toml_table(pyproject, "project").get("name"))
+    wheel = toml_table(pyproject, "tool", "hatch", "build", "targets", "wheel").get("packages")
+    hatch = wheel if wheel is not None else toml_table(pyproject, "tool", "hatch", "build").get("packages")
     if hatch is not None:
         folders = [_path(where) for where in _strings(hatch)]
         return {posixpath.basename(f): f for f in folders if posixpath.basename(f).isidentifier() and tree.is_folder(_join(project, f))}
-    poetry = _table(pyproject, "tool", "poetry").get("packages")
+    poetry = toml_table(pyproject, "tool", "poetry").get("packages")
     if poetry is not None:
         return _poetry(tree, project, poetry)
     packages, modules, package_dir = _setuptools(pyproject, setup_cfg)
@@ -259,13 +252,13 @@ def _setuptools(
     pyproject: dict[str, Any], setup_cfg: configparser.ConfigParser | None
 ) -> tuple[list[str] | _Find | None, list[str] | None, dict[str, str]]:
     """``packages``, ``py-modules`` and ``package-dir`` of ``[tool.setuptools]``, else of setup.cfg's ``[options]``."""
-    table = _table(pyproject, "tool", "setuptools")
+    table = toml_table(pyproject, "tool", "setuptools")
     package_dir = table.get("package-dir", {})
     if not isinstance(package_dir, dict) or not all(isinstance(v, str) for v in package_dir.values()):
         raise _Unknown(package_dir)
     packages: list[str] | _Find | None = None
     if isinstance(table.get("packages"), dict):
-        find = _table(table, "packages", "find")
+        find = toml_table(table, "packages", "find")
         packages = _Find(
             tuple(_strings(find.get("where", ["."]))),
             tuple(_strings(find.get("include", ["*"]))),
