@@ -89,6 +89,13 @@ class FetchError(GitImportError):
         self.transient = transient
 
 
+class MirrorError(FetchError):
+    """A tree mirror did not serve a tree: it lacks it, failed, or sent what is not a sound archive.
+
+    Never shown as an error: sync tries the next mirror, then git, and says why under ``-v``.
+    """
+
+
 class UnsafeTreeError(GitImportError):
     """A tree that cannot be written safely (escaping paths, gitlinks, collisions)."""
 

@@ -347,6 +347,13 @@ def _sync_repository(
             f"Offline mode, but {names} must be resolved against {plans[0].spec.repo.normalized}.",
             "run `gitimport sync` with the network, or pin a full commit id",
         )
+    if config.tree_mirrors and not offline:
+        served = _from_tree_mirrors([p for p in needs_tree if _mirrorable(p, config, to_prove)], config, lockfile, cache, report, warn)
+        plans = [p for p in plans if p not in served]
+        needs_tree = [p for p in needs_tree if p not in served]
+        if not needs_tree and not to_prove:  # the mirrors served every tree: no git server is contacted
+            report.modules.extend(ModuleOutcome(p.name, p.entry, p.action) for p in plans if p.entry)
+            return
     from .remote.fetch import Remote, resolve_ref
 
     remote = Remote(_contact_spelling(plans), config)
@@ -370,6 +377,73 @@ def _sync_repository(
         with cache.lock(repo_dir.name):
             atomic.remove(repo_dir)
         _fetch_and_materialize(plans, needs_tree, config, lockfile, cache, report, remote, refs, checks, offline=offline, progress=progress)
+
+
+def _mirrorable(plan: _Plan, config: Config, to_prove: list[_Plan]) -> bool:
+    """Whether a tree mirror may serve ``plan`` (docs/tree-mirrors.md#what-a-mirror-serves).
+
+    Only a locked module: the lock names the commit, PATH and tree a
+    mirror's archives are checked against.  A commit still to be proved
+    reachable, or a module that must be signed, needs the git server anyway.
+    """
+    return plan.entry is not None and not plan.resolve and plan not in to_prove and not config.requires_signature(plan.spec)
+
+
+def _from_tree_mirrors(plans: list[_Plan], config: Config, lockfile: Path, cache: Cache, report: SyncReport, warn: Reporter) -> list[_Plan]:
+    """Materialize what the tree mirrors serve of ``plans``; return the plans served.
+
+    Each mirror's archives go into one scratch repository (never the cache's
+    bare repository, which holds whole commits), and the module is
+    materialized from it exactly as from a git fetch: the lock's commit,
+    PATH, object and digest are held against objects whose ids were computed
+    on arrival.  A mirror that lacks a tree, fails or cannot be reached is
+    passed over quietly (``sync -v`` says so); one whose objects fail those
+    checks is named in a warning.  What no mirror serves is fetched from git.
+    """
+    from .errors import MirrorError, NotInRepositoryError
+    from .remote.mirror import binding_archive, configured_mirrors, fetch_archives, tree_archive
+    from .remote.repo import existing_repository, scratch_repository
+
+    mirrors = configured_mirrors(config)
+    limit = config.max_tree_size + config.max_tree_size // 100 + 2**20  # the files, plus each object's header and zlib's overhead
+    served: list[_Plan] = []
+    build = cache.new_build_dir()
+    try:
+        with scratch_repository(build / "mirrored.git") as scratch:
+            pack_dir = Path(scratch.object_store.path) / "pack"
+            for plan in plans:
+                entry = plan.entry
+                assert entry is not None
+                archives = [binding_archive(entry.commit, entry.path), tree_archive(entry.object)]
+                for mirror in (m for m in mirrors if not m.down):
+                    how = report.fetched_how.setdefault(mirror.display, [])
+                    try:
+                        objects, size = fetch_archives(mirror, archives, pack_dir, limit, config.max_file_size)
+                        with existing_repository(Path(scratch.path)) as mirrored:  # opened again: it sees the packs just added
+                            outcome = _materialize(plan, mirrored, config, cache, relative_lock_url(plan.spec, lockfile), fresh=True)
+                            outcome.unpinned = _whole_distributions([plan], mirrored, config).get(plan.name)
+                    except MirrorError as missed:
+                        how.append(f"{plan.name} not served: {missed.message}")
+                        continue
+                    except DamagedRepositoryError as lacking:  # every id was computed on arrival: an object is absent, not wrong
+                        how.append(f"{plan.name} not served: its archives lack an object ({lacking.message})")
+                        continue
+                    except (IntegrityError, UnsafeTreeError, NotInRepositoryError) as refused:
+                        how.append(f"{plan.name} refused: {refused.message}")
+                        warn(
+                            f"warning: tree mirror {mirror.display} served {plan.name} with objects that fail verification "
+                            f"({refused.message}); trying the next source"
+                        )
+                        continue
+                    how.append(f"{plan.name} served (tree {entry.object[:12]} of commit {entry.commit[:12]})")
+                    fetched_objects, fetched_bytes = report.fetched.get(mirror.display, (0, 0))
+                    report.fetched[mirror.display] = (fetched_objects + objects, fetched_bytes + size)
+                    report.modules.append(outcome)
+                    served.append(plan)
+                    break
+    finally:
+        atomic.remove(build)
+    return served
 
 
 def _pinned_to_prove(plans: list[_Plan], needs_tree: list[_Plan], cache: Cache, report: SyncReport, *, offline: bool) -> list[_Plan]:
@@ -803,7 +877,7 @@ def _materialize(plan: _Plan, repo: Repo, config: Config, cache: Cache, lock_url
     from .store.generated import unbuilt_imports
     from .store.layout import root_name
     from .store.materialize import Limits, materialize
-    from .store.metadata import ensure_distribution, find_project
+    from .store.metadata import ensure_distribution
 
     assert plan.commit is not None
     entry = plan.entry
@@ -820,9 +894,7 @@ def _materialize(plan: _Plan, repo: Repo, config: Config, cache: Cache, lock_url
     name = root_name(root.path, plan.name)
     expected = kept.digest if kept else None
     notes: list[str] = []  # what metadata could not read, materialization left out, the build would make
-    project = find_project(repo.object_store, plan.commit, root.path, plan.spec.ref, notes)
-    built = _build_files(plan, repo, config, root, project)
-    notes += built.notes
+    project, built = _read_project(plan, repo, config, root, notes)
     generated = built.hashes()
     if kept is not None and generated != dict(kept.generated):
         raise IntegrityError(
@@ -863,6 +935,32 @@ def _materialize(plan: _Plan, repo: Repo, config: Config, cache: Cache, lock_url
     if plan.action == "upgraded" and entry is not None and entry.commit == plan.commit:
         action = "unchanged"
     return ModuleOutcome(plan.name, new_entry, action, ref_kind=plan.ref_kind, materialized=True, notes=notes)
+
+
+def _read_project(plan: _Plan, repo: Repo, config: Config, root: Root, notes: list[str]) -> tuple[ProjectMetadata | None, BuildFiles]:
+    """What materialization reads of the commit beyond the tree: the project's metadata and the files its build writes."""
+    from .store.metadata import find_project
+
+    assert plan.commit is not None
+    project = find_project(repo.object_store, plan.commit, root.path, plan.spec.ref, notes)
+    built = _build_files(plan, repo, config, root, project)
+    notes += built.notes
+    return project, built
+
+
+def objects_read(config: Config, name: str, spec: Spec, entry: LockEntry, repo: Repo) -> set[str]:
+    """Every object sync reads of ``entry``'s commit to materialize it, its tree's included (``cache export``).
+
+    The same readers run as in a sync, over a store that records what they
+    read, so a tree mirror's archives hold exactly what sync will ask of them.
+    """
+    from .store.objects import RecordingRepo
+
+    plan = _Plan(name, spec, entry, resolve=False, action="unchanged", commit=entry.commit)
+    recording = RecordingRepo(repo)
+    _whole_distributions([plan], recording.as_repo(), config)
+    _read_project(plan, recording.as_repo(), config, _root(plan, recording.as_repo()), [])
+    return recording.read
 
 
 def _build_files(plan: _Plan, repo: Repo, config: Config, root: Root, project: ProjectMetadata | None) -> BuildFiles:

@@ -49,7 +49,11 @@ EXAMPLES = {
     "why": "examples:\n  gitimport why mylib\n  gitimport why mylib.core --python .venv/bin/python",
     "verify": "example:\n  gitimport verify",
     "gc": "examples:\n  gitimport gc --dry-run\n  gitimport gc\n  gitimport gc --max-size 2GiB   # least recently used first",
-    "cache": "examples:\n  gitimport cache dir\n  gitimport cache size --json\n  gitimport cache clean",
+    "cache": "examples:\n  gitimport cache dir\n  gitimport cache size --json\n  gitimport cache export mirror/\n  gitimport cache clean",
+    "cache export": (
+        "examples:\n  gitimport cache export /srv/gitimport-mirror        # then serve it, and set tree-mirrors\n"
+        "  gitimport cache export --all-locks mirror/         # every lock this cache knows"
+    ),
     "cache dir": 'example:\n  ls "$(gitimport cache dir)"',
     "cache size": "examples:\n  gitimport cache size\n  gitimport cache size --json",
     "cache clean": "example:\n  gitimport cache clean      # then `gitimport sync` rebuilds what this project needs",
@@ -254,12 +258,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gc.add_argument("--include-locked", action="store_true", help="with a size: remove entries that known locks use too, if needed")
 
-    cache = command("cache", None, "Show or remove the cache.")
+    cache = command("cache", None, "Show, export or remove the cache.")
     cache.set_defaults(subparser=cache)
     cache_commands = cache.add_subparsers(title="cache commands", metavar="COMMAND")
     command("dir", "cache:cmd_cache_dir", "Print the cache folder.", cache_commands)
     json_flag(command("size", "cache:cmd_cache_size", "Print the size of the cache.", cache_commands))
     command("clean", "cache:cmd_cache_clean", "Remove the whole cache (the next sync rebuilds what it needs).", cache_commands)
+    export = command("export", "cache:cmd_cache_export", "Write the trees the lock uses as a tree mirror in DIR.", cache_commands)
+    export.add_argument("dir", type=Path, metavar="DIR")
+    export.add_argument("--all-locks", action="store_true", help="every lock file that uses this cache, not only this project's")
+    json_flag(export)
 
     vendor = command("vendor", "vendor:cmd_vendor", "Copy the locked modules as plain files into a folder.")
     vendor.add_argument("dir", type=Path, metavar="DIR")

@@ -27,6 +27,7 @@ from .discovery import (
     ENV_OFFLINE,
     ENV_RETRIES,
     ENV_TIMEOUT,
+    ENV_TREE_MIRRORS,
     ENV_VERIFY,
     find_config_file,
 )
@@ -47,6 +48,7 @@ _SETTINGS = (
     "require-signed",
     "trusted-signers",
     "cache-max-size",
+    "tree-mirrors",
 )
 VERIFY_MODES = ("off", "import")
 DEFAULT_TIMEOUT = 60.0
@@ -84,6 +86,7 @@ class Config:
     require_signed: bool = False
     trusted_signers: Path | None = None
     cache_max_size: int | None = None  # gc's default --max-size
+    tree_mirrors: tuple[str, ...] = ()  # URLs or absolute folders, tried in order before git (docs/tree-mirrors.md)
     shadowed: Path | None = None  # a pyproject.toml [tool.gitimport] that gitimport.toml overrides
     also: dict[str, tuple[str, ...]] = field(default_factory=dict)  # entry -> the other names it pins (already in ``modules``)
 
@@ -197,6 +200,7 @@ def _build(path: Path | None, table: Mapping[str, Any], shadowed: Path | None) -
         require_signed=_bool_setting(table, "require-signed", where),
         trusted_signers=_path_setting(table, "trusted-signers", base, where),
         cache_max_size=_size_setting(table, "cache-max-size", None, where),
+        tree_mirrors=_tree_mirrors(table, base, where),
         shadowed=shadowed,
     )
 
@@ -332,6 +336,35 @@ def _host_list(table: Mapping[str, Any], key: str, where: str) -> tuple[str, ...
     if not isinstance(value, list) or not all(isinstance(h, str) and h for h in value):
         raise ConfigError(f"{where}: '{key}' must be a list of host names, not {value!r}.", f'write {key} = ["git.example.com"]')
     return tuple(h.lower() for h in value)
+
+
+def _tree_mirrors(table: Mapping[str, Any], base: Path, where: str) -> tuple[str, ...]:
+    """``tree-mirrors``, or ``GITIMPORT_TREE_MIRRORS`` (space-separated; empty for none): http(s) and file:// URLs, or folders.
+
+    A folder is made absolute against the config's folder, so the list means
+    the same from any working directory.
+    """
+    raw = os.environ.get(ENV_TREE_MIRRORS)
+    if raw is not None:
+        value: Any = raw.split()
+        where = ENV_TREE_MIRRORS
+    else:
+        value = table.get("tree-mirrors", [])
+    if not isinstance(value, list) or not all(isinstance(m, str) and m.strip() for m in value):
+        raise ConfigError(
+            f"{where}: 'tree-mirrors' must be a list of URLs or folders, not {value!r}.",
+            'write tree-mirrors = ["https://artifacts.example/gitimport/"]',
+        )
+    mirrors = []
+    for mirror in value:
+        scheme = mirror.split("://", 1)[0].lower() if "://" in mirror else ""
+        if scheme and scheme not in ("http", "https", "file"):
+            raise ConfigError(
+                f"{where}: tree mirror {mirror!r} is not an http(s):// or file:// URL or a folder.",
+                "a tree mirror is a static file host: serve the folder `gitimport cache export` wrote over HTTP(S), or name the folder",
+            )
+        mirrors.append(mirror if scheme else str((base / Path(mirror).expanduser()).absolute()))
+    return tuple(mirrors)
 
 
 def _mirrors(value: Any, where: str) -> dict[str, str]:

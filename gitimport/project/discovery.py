@@ -31,6 +31,7 @@ ENV_FROZEN = "GITIMPORT_FROZEN"
 ENV_VERIFY = "GITIMPORT_VERIFY"
 ENV_TIMEOUT = "GITIMPORT_TIMEOUT"
 ENV_RETRIES = "GITIMPORT_RETRIES"
+ENV_TREE_MIRRORS = "GITIMPORT_TREE_MIRRORS"
 #: Seconds a process waits for a cache lock another process holds (not a setting of the config).
 ENV_LOCK_TIMEOUT = "GITIMPORT_LOCK_TIMEOUT"
 #: Set to 1 in a process tree under ``gitimport run``: ``gitimport-run.pth`` installs the finder.

@@ -142,7 +142,7 @@ class Remote:
         self.config = config
         self.timeout = config.timeout
         self.retries = config.retries
-        self._git_config = _user_git_config()
+        self._git_config = user_git_config()
         contacted = apply_mirrors(repo.fetch, config.mirrors)
         if contacted == repo.fetch and self._git_config is not None:
             from dulwich.config import apply_instead_of
@@ -545,7 +545,7 @@ def _is_timeout(exc: BaseException) -> bool:
     return isinstance(exc, (socket.timeout, TimeoutError)) or "timed out" in str(exc).lower()
 
 
-def _user_git_config() -> Any:
+def user_git_config() -> Any:
     """The user's git configuration (insteadOf, proxies, sshCommand), or None if unreadable."""
     from dulwich.config import StackedConfig
 

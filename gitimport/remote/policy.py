@@ -28,16 +28,24 @@ def apply_mirrors(url: str, mirrors: dict[str, str]) -> str:
 
 
 def check_policy(url: str, config: Config) -> None:
-    """Refuse a URL the configuration does not allow."""
+    """Refuse a repository URL the configuration does not allow."""
     repo = parse_repo(url)
-    if repo.is_local:
-        return
-    host = repo.host or ""
+    if not repo.is_local:
+        _check_host(repo.scheme, repo.host or "", url, config)
+
+
+def check_mirror_policy(url: str, config: Config) -> None:
+    """Refuse a tree mirror's http(s) URL the configuration does not allow: the same rules as for a repository."""
+    parts = urlsplit(url)
+    _check_host(parts.scheme, parts.hostname or "", url, config)
+
+
+def _check_host(scheme: str, host: str, url: str, config: Config) -> None:
     if _outside_allow_hosts(host, config):
-        raise PolicyError(f"Host {host!r} of {redact_url(url)} is not in allow-hosts.", _allow_hint(host, config))
-    if _in_clear_text(repo.scheme, host, config):
+        raise PolicyError(f"Host {host!r} of {_shown(url)} is not in allow-hosts.", _allow_hint(host, config))
+    if _in_clear_text(scheme, host, config):
         raise PolicyError(
-            f"Refusing {repo.scheme}:// for {redact_url(url)}: it is not encrypted or authenticated.",
+            f"Refusing {scheme}:// for {_shown(url)}: it is not encrypted or authenticated.",
             f"use https:// or ssh://, or add {host!r} to insecure-hosts in the config",
         )
 

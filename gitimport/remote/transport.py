@@ -163,12 +163,7 @@ def open_client(
         return _TrackedTCPGitClient(parts.hostname or "", port=parts.port, deadline=deadline, timeout=config.timeout), parts.path
     kwargs: dict[str, Any] = {}
     if scheme in ("http", "https"):
-        manager = default_urllib3_manager(
-            git_config, pool_manager_cls=_GuardedPoolManager, proxy_manager_cls=_GuardedProxyManager, timeout=config.timeout
-        )
-        assert isinstance(manager, _GuardedPoolManager), "dulwich did not use the pool manager class it was given"
-        manager.guard = _Guard(config, _origin(url), _authorization(credentials), deadline)
-        kwargs["pool_manager"] = manager
+        kwargs["pool_manager"] = open_http(url, config=config, git_config=git_config, credentials=credentials, deadline=deadline)
     if ssh_command:
         kwargs["ssh_command"] = ssh_command
     client, path = get_transport_and_path(url, **kwargs)
@@ -180,6 +175,22 @@ def open_client(
 # --------------------------------------------------------------------------
 # HTTP(S)
 # --------------------------------------------------------------------------
+
+
+def open_http(url: str, *, config: Config, git_config: Any, credentials: Credentials | None, deadline: Deadline) -> urllib3.PoolManager:
+    """A pool manager for ``url``'s origin that obeys the policy after redirects, keeps credentials to it, and ends at the deadline.
+
+    dulwich's smart HTTP client and the tree mirrors' plain downloads
+    (:mod:`gitimport.remote.mirror`) both go through it, built by dulwich's
+    own factory so that proxies, ``http.sslCAInfo`` and ``http.sslVerify``
+    come from git's config.
+    """
+    manager = default_urllib3_manager(
+        git_config, pool_manager_cls=_GuardedPoolManager, proxy_manager_cls=_GuardedProxyManager, timeout=config.timeout
+    )
+    assert isinstance(manager, _GuardedPoolManager), "dulwich did not use the pool manager class it was given"
+    manager.guard = _Guard(config, _origin(url), _authorization(credentials), deadline)
+    return manager
 
 
 @dataclass(frozen=True)

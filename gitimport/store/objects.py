@@ -16,13 +16,14 @@ import os
 import posixpath
 import zlib
 from collections.abc import Iterator
-from typing import IO, TYPE_CHECKING, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol, cast
 
 from ..errors import DamagedRepositoryError, IntegrityError, MissingBlobError
 
 if TYPE_CHECKING:
     from dulwich.object_store import DiskObjectStore
     from dulwich.objects import ObjectID
+    from dulwich.repo import Repo
 
 MODE_TREE = 0o040000
 MODE_LINK = 0o120000
@@ -39,10 +40,24 @@ class ObjectStore(Protocol):
 
 def read_object(store: ObjectStore, object_id: str, expected_type: bytes) -> bytes:
     """Read a raw object and check that it hashes to its id and has the right type."""
+    type_name, data = read_typed(store, object_id, blob_expected=expected_type == b"blob")
+    if type_name != expected_type:
+        raise DamagedRepositoryError(
+            f"Git object {object_id} is corrupt: its content hashes to {object_id} ({type_name.decode()}).", _DAMAGE_HINT
+        )
+    return data
+
+
+def read_typed(store: ObjectStore, object_id: str, *, blob_expected: bool = False) -> tuple[bytes, bytes]:
+    """Read an object of any type and check that it hashes to its id: (type name, content).
+
+    A missing object is a :class:`MissingBlobError` when a blob is expected
+    (a partial fetch leaves blobs out), damage otherwise.
+    """
     try:
         type_num, data = store.get_raw(_object_id(object_id))
     except KeyError:
-        raise (_missing_blob(object_id) if expected_type == b"blob" else _missing(object_id)) from None
+        raise (_missing_blob(object_id) if blob_expected else _missing(object_id)) from None
     except Exception:  # a damaged pack fails in dulwich's own ways (zlib, checksum, offsets): all mean the same here
         unreadable = True
     else:
@@ -51,11 +66,11 @@ def read_object(store: ObjectStore, object_id: str, expected_type: bytes) -> byt
         raise _corrupt(object_id)
     type_name = TYPE_NAMES.get(type_num, b"?")
     actual = git_hash(type_name, data)
-    if actual != object_id or type_name != expected_type:
+    if actual != object_id:
         raise DamagedRepositoryError(
             f"Git object {object_id} is corrupt: its content hashes to {actual} ({type_name.decode()}).", _DAMAGE_HINT
         )
-    return data
+    return type_name, data
 
 
 def git_hash(type_name: bytes, data: bytes) -> str:
@@ -158,6 +173,38 @@ def _missing_blob(object_id: str) -> MissingBlobError:
 
 def _corrupt(object_id: str) -> DamagedRepositoryError:
     return DamagedRepositoryError(f"Git object {object_id} is corrupt: it cannot be read.", _DAMAGE_HINT)
+
+
+class RecordingRepo:
+    """A repository whose object store notes the id of every object read from it (``cache export``).
+
+    Everything else is the wrapped store's, so the readers run unchanged.
+    """
+
+    def __init__(self, repo: Repo) -> None:
+        self._repo = repo
+        self.read: set[str] = set()
+        self.object_store = _RecordingStore(repo.object_store, self.read)
+
+    def as_repo(self) -> Repo:
+        """Itself, typed as what the readers take: they use only ``object_store``."""
+        return cast("Repo", self)
+
+
+class _RecordingStore:
+    def __init__(self, store: DiskObjectStore, read: set[str]) -> None:
+        self._store = store
+        self._read = read
+
+    def get_raw(self, name: ObjectID) -> tuple[int, bytes]:
+        self._read.add(name.decode("ascii"))
+        return self._store.get_raw(name)
+
+    def __contains__(self, name: ObjectID) -> bool:
+        return name in self._store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
 
 
 def holds_object(store: DiskObjectStore, object_id: str) -> bool:

@@ -104,6 +104,8 @@ class Server:
     requests: list[Request] = field(default_factory=list)
     pid: int | None = None
     """Process id of the git daemon, so tests can check it is gone afterwards."""
+    log: Path | None = None
+    """nginx's access log."""
 
     def __str__(self) -> str:
         return self.url
@@ -795,3 +797,160 @@ SERVER_KINDS: dict[str, Callable[..., contextlib.AbstractContextManager[Server]]
     "git-daemon": serve_git_daemon,
 }
 """Kind name -> context manager, for parametrised tests."""
+
+
+# --------------------------------------------------------------------------
+# Static file hosts (tree mirrors)
+# --------------------------------------------------------------------------
+
+
+def nginx_executable() -> str | None:
+    return shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.path.isfile(p)), None)
+
+
+class _StaticHandler(BaseHTTPRequestHandler):
+    """GET of a file under the server's root, recorded; optional Basic auth, redirects and stalls."""
+
+    server: _StaticServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # as BaseHTTPRequestHandler
+        logger.debug("static: " + format, *args)
+
+    def do_GET(self) -> None:  # http.server's naming
+        config = self.server.static
+        path = urlsplit(self.path).path
+        status = self._answer(config, path)
+        config.requests.append(Request("GET", path, "", None, status))
+
+    def _answer(self, config: _StaticConfig, path: str) -> int:
+        if config.stall:
+            time.sleep(config.stall)
+            return 0
+        if config.auth is not None:
+            expected = "Basic " + base64.b64encode(f"{config.auth[0]}:{config.auth[1]}".encode()).decode()
+            if self.headers.get("Authorization") != expected:
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="mirror"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return 401
+        if config.redirect_to is not None:
+            self.send_response(302)
+            self.send_header("Location", config.redirect_to + path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return 302
+        file = (config.root / path.lstrip("/")).resolve()
+        if not file.is_relative_to(config.root) or not file.is_file():
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return 404
+        data = file.read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        return 200
+
+
+@dataclass
+class _StaticConfig:
+    root: Path
+    requests: list[Request]
+    auth: tuple[str, str] | None = None
+    redirect_to: str | None = None
+    stall: float = 0.0
+
+
+class _StaticServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, static: _StaticConfig) -> None:
+        super().__init__((HOST, 0), _StaticHandler)
+        self.static = static
+
+
+@contextlib.contextmanager
+def serve_static_python(
+    root: Path, auth: tuple[str, str] | None = None, redirect_to: str | None = None, stall: float = 0.0
+) -> Iterator[Server]:
+    """Serve the files under ``root`` over plain HTTP with Python's http.server, recording every GET.
+
+    ``auth`` asks for HTTP Basic credentials; ``redirect_to`` answers every
+    request with a 302 to that base URL; ``stall`` holds every request that
+    long without answering (a host that accepts but never replies).
+    """
+    config = _StaticConfig(Path(root).resolve(), [], auth, redirect_to, stall)
+    httpd = _StaticServer(config)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield Server(url=f"http://{HOST}:{httpd.server_address[1]}", kind="http.server", root=config.root, requests=config.requests)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@contextlib.contextmanager
+def serve_static_nginx(root: Path) -> Iterator[Server]:
+    """Serve the files under ``root`` with nginx (the distribution's package), as a fleet's artifact host would.
+
+    What it served is in its access log: :func:`nginx_requests`.
+    """
+    nginx = nginx_executable()
+    _require(nginx is not None, "nginx")
+    assert nginx is not None
+    root = Path(root).resolve()
+    port = _free_port()
+    with tempfile.TemporaryDirectory(prefix="gitimport-nginx-") as prefix:
+        conf = Path(prefix) / "nginx.conf"
+        conf.write_text(
+            f"""
+daemon off;
+{"user root;" if os.geteuid() == 0 else ""}
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log;
+events {{ worker_connections 64; }}
+http {{
+    access_log {prefix}/access.log;
+    client_body_temp_path {prefix}/body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    server {{
+        listen {HOST}:{port};
+        root {root};
+        location / {{ }}
+    }}
+}}
+""",
+            encoding="utf-8",
+        )
+        proc = subprocess.Popen(
+            [nginx, "-c", str(conf), "-p", prefix], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+        )
+        try:
+            deadline = time.monotonic() + STARTUP_TIMEOUT
+            while True:
+                with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=0.5):
+                    break
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"nginx did not start: {(proc.stderr.read() if proc.stderr else b'').decode(errors='replace')}")
+                time.sleep(0.05)
+            yield Server(url=f"http://{HOST}:{port}", kind="nginx", root=root, pid=proc.pid, log=Path(prefix) / "access.log")
+        finally:
+            _stop_process_group(proc)
+
+
+def nginx_requests(server: Server) -> list[tuple[str, int]]:
+    """(path, status) of every request in an nginx server's access log, in order."""
+    assert server.log is not None, "not an nginx server"
+    found = []
+    for line in server.log.read_text(encoding="utf-8").splitlines():
+        request, _, rest = line.partition('"')[2].partition('" ')
+        found.append((request.split(" ")[1], int(rest.split(" ")[0])))
+    return found

@@ -1,4 +1,4 @@
-"""``gitimport verify``, ``gc`` and ``cache dir|size|clean``: the cache, checked and kept small."""
+"""``gitimport verify``, ``gc`` and ``cache dir|size|export|clean``: the cache, checked, kept small and shared."""
 
 from __future__ import annotations
 
@@ -117,4 +117,37 @@ def cmd_cache_clean(args: argparse.Namespace) -> int:
         say(args, f"Removed the cache in {root} ({human_bytes(freed)} freed); kept what gitimport did not create: {shown}")
     else:
         say(args, f"Removed {root} ({human_bytes(freed)} freed)")
+    return EXIT_OK
+
+
+def cmd_cache_export(args: argparse.Namespace) -> int:
+    """Write the locked trees as a tree mirror (docs/tree-mirrors.md); a module that cannot be exported fails the command."""
+    from ...export import export_mirror
+    from ...store.gc import Project, read_projects
+
+    config = load_config_of(args)
+    if args.all_locks:
+        projects = [p for p in read_projects(config.cache_dir) if p.lockfile.is_file()]
+    elif config.lockfile is not None and config.lockfile.is_file():
+        projects = [Project(config.lockfile, config.base_dir)]
+    else:
+        raise ConfigError("There is no lock file to export.", "run `gitimport sync` first, or pass --all-locks")
+    report = export_mirror(config, projects, args.dir)
+    if args.json:
+        print_json({"written": report.written, "present": report.present, "bytes": report.written_bytes, "skipped": report.skipped})
+    else:
+        for path in report.written:
+            say(args, f"  {path}")
+        say(
+            args,
+            f"Wrote {plural(len(report.written), 'archive')} ({human_bytes(report.written_bytes)}) to {args.dir}; "
+            f"{plural(report.present, 'archive')} already there",
+        )
+    if report.skipped:
+        for module, why in report.skipped.items():
+            warn(f"{module} was not exported: {why}")
+        raise GitImportError(
+            f"{plural(len(report.skipped), 'module')} could not be exported.",
+            "run `gitimport sync` (from git) so the cache holds their commits, then export again",
+        )
     return EXIT_OK

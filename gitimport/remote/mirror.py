@@ -1,0 +1,358 @@
+"""Tree mirrors: the trees a lock uses, served as plain files and checked by hashing (docs/tree-mirrors.md).
+
+A mirror is a folder that any static file host can serve (an S3-style
+bucket, a CI artifact store, nginx, a file share), written by
+``gitimport cache export``::
+
+    gitimport-mirror-v1/trees/<object>.pack            a locked tree (or file) and every object below it
+    gitimport-mirror-v1/commits/<commit>/<key>.pack    the commit, the trees from its root down to PATH and the
+                                                       project files sync reads on the way (key: see binding_archive)
+
+Both are git pack files (version 2) without deltas.  Nothing a mirror sends
+is trusted: :func:`index_pack` computes every object's id from its bytes,
+refuses a delta, or an object over the size limit before inflating it, and
+writes the pack's index from those ids; sync then materializes the module
+from these objects exactly as from a git fetch, holding the lock's
+``commit``, ``path``, ``object`` and ``digest`` against them.  A mirror can
+withhold a tree, never change one: the commit's id covers its root tree, and
+each tree the ids of what it holds, down to PATH and below.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import threading
+import time
+import zlib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+from .. import atomic
+from ..errors import MirrorError, PolicyError
+from ..project.spec import redact_url
+
+if TYPE_CHECKING:
+    import urllib3
+
+    from ..project.config import Config
+
+LAYOUT = "gitimport-mirror-v1"
+PACK_TYPES = {b"commit": 1, b"tree": 2, b"blob": 3, b"tag": 4}
+_TYPE_NAMES = {number: name for name, number in PACK_TYPES.items()}
+#: How long a mirror that could not be reached is skipped by this process: one timeout per sync, not one per tree.
+DOWN_SECONDS = 300.0
+_CHUNK = 1 << 16
+
+
+def tree_archive(object_id: str) -> str:
+    """Where a mirror keeps the tree (or file) ``object_id`` with everything below it: shared by every commit that holds it."""
+    return f"{LAYOUT}/trees/{object_id}.pack"
+
+
+def binding_archive(commit: str, path: str) -> str:
+    """Where a mirror keeps what binds ``commit:path`` to its tree: the commit, the trees down to PATH, the project files.
+
+    Named by the first 16 hex digits of PATH's SHA-256, so any PATH makes a
+    plain file name.
+    """
+    key = hashlib.sha256(path.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return f"{LAYOUT}/commits/{commit}/{key}.pack"
+
+
+# --------------------------------------------------------------------------
+# The archive format: git packs without deltas
+# --------------------------------------------------------------------------
+
+
+def write_pack(target: Path, objects: Iterable[tuple[bytes, bytes]]) -> None:
+    """Write ``(type name, content)`` objects as a pack file at ``target``, atomically.
+
+    No deltas: each object stands alone, so a reader can bound its size from
+    its header before inflating it.
+    """
+    items = list(objects)
+    digest = hashlib.sha1()
+    parts = [b"PACK" + (2).to_bytes(4, "big") + len(items).to_bytes(4, "big")]
+    for type_name, data in items:
+        parts.append(_entry_header(PACK_TYPES[type_name], len(data)) + zlib.compress(data, 6))
+    for part in parts:
+        digest.update(part)
+    parts.append(digest.digest())
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic.write_bytes(target, b"".join(parts))
+
+
+def _entry_header(type_num: int, size: int) -> bytes:
+    """A pack entry's type and inflated size: 3 bits of type and 4 of size, then 7 bits of size a byte."""
+    byte = (type_num << 4) | (size & 0x0F)
+    size >>= 4
+    header = bytearray()
+    while size:
+        header.append(byte | 0x80)
+        byte, size = size & 0x7F, size >> 7
+    header.append(byte)
+    return bytes(header)
+
+
+def index_pack(pack: Path, max_object_size: int) -> tuple[bytes, int]:
+    """Check a pack a mirror sent and write its index (``.idx`` beside it); return the pack's checksum and object count.
+
+    Each object's id is computed here from its type and content, so no
+    object can stand under an id it does not hash to; its size is checked
+    against ``max_object_size`` from its header, before it is inflated.
+
+    Raises:
+      MirrorError: not a version 2 pack, a delta or an unknown type, an object
+        too large or unlike its header, a wrong checksum, or trailing bytes.
+    """
+    from dulwich.pack import write_pack_index_v2
+
+    entries: list[tuple[bytes, int, int | None]] = []
+    with open(pack, "rb") as handle:
+        reader = _PackReader(handle)
+        header = reader.take(12)
+        if header[:4] != b"PACK" or int.from_bytes(header[4:8], "big") != 2:
+            raise MirrorError("it is not a version 2 git pack")
+        for _ in range(int.from_bytes(header[8:12], "big")):
+            offset = reader.offset
+            reader.crc = 0
+            type_num, size = reader.entry_header()
+            if type_num not in _TYPE_NAMES:
+                raise MirrorError(f"the entry at byte {offset} is a delta or of unknown type {type_num}; mirrors send whole objects")
+            if size > max_object_size:
+                raise MirrorError(f"the entry at byte {offset} is {size} bytes, over the limit of {max_object_size}")
+            content = reader.inflate(size)
+            object_id = hashlib.sha1(b"%s %d\x00" % (_TYPE_NAMES[type_num], size) + content).digest()
+            entries.append((object_id, offset, reader.crc))
+        checksum = reader.pack_digest()
+        if reader.take(20, checked=False) != checksum or handle.read(1):
+            raise MirrorError("its checksum is wrong or bytes follow it")
+    index = pack.with_suffix(".idx")
+    with open(index, "wb") as out:
+        write_pack_index_v2(out, sorted(entries), checksum)
+    return checksum, len(entries)
+
+
+class _PackReader:
+    """A pack read front to back once: its offset, the running SHA-1 of its bytes, and the CRC-32 of the current entry."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self._handle = handle
+        self._buffer = b""
+        self._sha = hashlib.sha1()
+        self.offset = 0
+        self.crc = 0
+
+    def _fill(self) -> None:
+        if not self._buffer:
+            self._buffer = self._handle.read(_CHUNK)
+            if not self._buffer:
+                raise MirrorError("it ends in the middle of an object")
+
+    def _consume(self, count: int, checked: bool = True) -> bytes:
+        data, self._buffer = self._buffer[:count], self._buffer[count:]
+        if checked:
+            self._sha.update(data)
+            self.crc = zlib.crc32(data, self.crc)
+        self.offset += len(data)
+        return data
+
+    def take(self, count: int, checked: bool = True) -> bytes:
+        data = b""
+        while len(data) < count:
+            self._fill()
+            data += self._consume(count - len(data), checked)
+        return data
+
+    def entry_header(self) -> tuple[int, int]:
+        byte = self.take(1)[0]
+        type_num, size, shift = (byte >> 4) & 7, byte & 0x0F, 4
+        while byte & 0x80:
+            if shift > 70:
+                raise MirrorError("an entry header never ends")
+            byte = self.take(1)[0]
+            size, shift = size | (byte & 0x7F) << shift, shift + 7
+        return type_num, size
+
+    def inflate(self, size: int) -> bytes:
+        """The entry's zlib stream, which must inflate to exactly ``size`` bytes: never more is held."""
+        inflater = zlib.decompressobj()
+        parts: list[bytes] = []
+        held = 0
+        try:
+            while not inflater.eof:
+                self._fill()
+                source = self._buffer
+                out = inflater.decompress(source, size + 1 - held)
+                used = len(source) - len(inflater.unconsumed_tail) - len(inflater.unused_data)
+                self._consume(used)
+                held += len(out)
+                parts.append(out)
+                if held > size:
+                    raise MirrorError("an object inflates to more than its header says")
+        except zlib.error:
+            raise MirrorError("an object's data is not a valid zlib stream") from None
+        if held != size:
+            raise MirrorError("an object inflates to less than its header says")
+        return b"".join(parts)
+
+    def pack_digest(self) -> bytes:
+        return self._sha.digest()
+
+
+# --------------------------------------------------------------------------
+# Reading from a mirror
+# --------------------------------------------------------------------------
+
+_down_lock = threading.Lock()
+_down_until: dict[str, float] = {}
+
+
+class Mirror:
+    """One configured mirror: where it is, and how to copy one archive from it into a file."""
+
+    def __init__(self, location: str, config: Config) -> None:
+        from .policy import check_mirror_policy
+
+        self.config = config
+        self.is_http = location.startswith(("http://", "https://"))
+        if self.is_http:
+            from .credentials import from_netrc, split_userinfo
+
+            check_mirror_policy(location, config)
+            self.url, self._credentials = split_userinfo(location.rstrip("/") + "/")
+            if self._credentials is None:
+                self._credentials = from_netrc(urlsplit(self.url).hostname or "")
+            self._pool: urllib3.PoolManager | None = None
+            self.folder = None
+        else:
+            self.url = location
+            self.folder = Path(url2pathname(urlsplit(location).path)) if location.startswith("file://") else Path(location)
+        self.display = redact_url(self.url)
+
+    @property
+    def down(self) -> bool:
+        with _down_lock:
+            return _down_until.get(self.url, 0.0) > time.monotonic()
+
+    def copy(self, relative: str, target: Path, limit: int) -> None:
+        """Copy the archive at ``relative`` into ``target``, refusing one longer than ``limit`` bytes.
+
+        Raises:
+          MirrorError: the mirror lacks it, cannot be reached (then it is skipped
+            for :data:`DOWN_SECONDS`), answers with an error, or sends too much.
+        """
+        if self.folder is not None:
+            self._copy_file(self.folder / relative, target, limit)
+        else:
+            self._download(self.url + relative, target, limit)
+
+    def _copy_file(self, source: Path, target: Path, limit: int) -> None:
+        try:
+            with open(source, "rb") as handle, open(target, "wb") as out:
+                _copy_bounded(handle, out, limit, source.name)
+        except FileNotFoundError:
+            raise MirrorError(f"it has no {source.name}") from None
+        except OSError as exc:
+            raise MirrorError(f"{source} cannot be read ({exc.strerror or exc})") from None
+
+    def _download(self, url: str, target: Path, limit: int) -> None:
+        from urllib3.exceptions import HTTPError
+        from urllib3.util import Retry
+
+        from .transport import Deadline
+
+        deadline = Deadline()
+        pool = self._open(deadline)
+        name = url.rsplit("/", 1)[-1]
+        try:
+            with deadline.running(self.config.timeout):
+                response = pool.request("GET", url, preload_content=False, retries=Retry(total=5, connect=0, read=0, status=0, redirect=5))
+                try:
+                    if response.status in (403, 404):  # S3-style buckets answer 403 for a key that is absent
+                        raise MirrorError(f"it has no {name} (HTTP {response.status})")
+                    if response.status != 200:
+                        raise MirrorError(f"it answered HTTP {response.status} for {name}")
+                    with open(target, "wb") as out:
+                        _copy_bounded(response, out, limit, name)
+                finally:
+                    response.release_conn()
+        except (MirrorError, PolicyError):
+            raise
+        except (HTTPError, OSError) as exc:
+            if not isinstance(exc, HTTPError) or _unreachable(exc) or deadline.expired:
+                self._mark_down()
+            why = "timed out" if deadline.expired else f"cannot be reached ({type(exc).__name__})"
+            raise MirrorError(f"it {why}; skipped for the rest of this sync" if self.down else f"it failed: {exc}") from None
+
+    def _open(self, deadline: Any) -> urllib3.PoolManager:
+        """A pool manager for this mirror under the host policy, redirects included (one per download: each has its deadline)."""
+        from .fetch import user_git_config
+        from .transport import open_http
+
+        return open_http(self.url, config=self.config, git_config=user_git_config(), credentials=self._credentials, deadline=deadline)
+
+    def _mark_down(self) -> None:
+        with _down_lock:
+            _down_until[self.url] = time.monotonic() + DOWN_SECONDS
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """A connection that failed or stalled, however urllib3 wrapped it: the mirror is down, not missing one file."""
+    from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
+    from urllib3.exceptions import TimeoutError as Urllib3Timeout
+
+    reason = exc.reason if isinstance(exc, MaxRetryError) else exc
+    return isinstance(reason, (NewConnectionError, Urllib3Timeout, ProtocolError, ConnectionError))
+
+
+def _copy_bounded(source: Any, out: IO[bytes], limit: int, name: str) -> None:
+    copied = 0
+    while True:
+        chunk = source.read(_CHUNK)
+        if not chunk:
+            return
+        copied += len(chunk)
+        if copied > limit:
+            raise MirrorError(f"{name} is larger than {limit} bytes")
+        out.write(chunk)
+
+
+def configured_mirrors(config: Config) -> list[Mirror]:
+    """The config's tree mirrors in order, each checked against the host policy.
+
+    Raises:
+      PolicyError: a mirror's host is outside ``allow-hosts``, or it is plain HTTP to a host that is not loopback.
+    """
+    return [Mirror(location, config) for location in config.tree_mirrors]
+
+
+def fetch_archives(mirror: Mirror, archives: list[str], pack_dir: Path, limit: int, max_object_size: int) -> tuple[int, int]:
+    """Copy ``archives`` from ``mirror`` into ``pack_dir`` as checked, indexed packs; return (objects, bytes) copied.
+
+    Each archive is copied under a temporary name and moved into place, index
+    first, only when it checked out, so a store opened on ``pack_dir`` sees
+    whole packs only.
+
+    Raises:
+      MirrorError: see :meth:`Mirror.copy` and :func:`index_pack`.
+    """
+    objects = size = 0
+    for relative in archives:
+        incoming = pack_dir / f"incoming-{os.getpid()}-{threading.get_ident()}.pack"
+        try:
+            mirror.copy(relative, incoming, limit)
+            checksum, count = index_pack(incoming, max_object_size)
+            objects, size = objects + count, size + incoming.stat().st_size
+            os.replace(incoming.with_suffix(".idx"), pack_dir / f"pack-{checksum.hex()}.idx")
+            os.replace(incoming, pack_dir / f"pack-{checksum.hex()}.pack")
+        finally:
+            for leftover in (incoming, incoming.with_suffix(".idx")):
+                with contextlib.suppress(FileNotFoundError):
+                    leftover.unlink()
+    return objects, size
