@@ -90,10 +90,15 @@ class FetchError(GitImportError):
 
 
 class MirrorError(FetchError):
-    """A tree mirror did not serve a tree: it lacks it, failed, or sent what is not a sound archive.
+    """A tree mirror did not serve a tree: it lacks it, failed, or sent what is not a sound archive (``damaged``).
 
-    Never shown as an error: sync tries the next mirror, then git, and says why under ``-v``.
+    Never shown as an error: sync tries the next mirror, then git, and says
+    why under ``-v``; a damaged archive is also named in a warning.
     """
+
+    def __init__(self, message: str, hint: str | None = None, *, damaged: bool = False) -> None:
+        super().__init__(message, hint)
+        self.damaged = damaged
 
 
 class UnsafeTreeError(GitImportError):

@@ -400,7 +400,7 @@ def _from_tree_mirrors(plans: list[_Plan], config: Config, lockfile: Path, cache
     passed over quietly (``sync -v`` says so); one whose objects fail those
     checks is named in a warning.  What no mirror serves is fetched from git.
     """
-    from .errors import MirrorError, NotInRepositoryError
+    from .errors import MirrorError, NotInRepositoryError, PolicyError
     from .remote.mirror import binding_archive, configured_mirrors, fetch_archives, tree_archive
     from .remote.repo import existing_repository, scratch_repository
 
@@ -424,16 +424,15 @@ def _from_tree_mirrors(plans: list[_Plan], config: Config, lockfile: Path, cache
                             outcome.unpinned = _whole_distributions([plan], mirrored, config).get(plan.name)
                     except MirrorError as missed:
                         how.append(f"{plan.name} not served: {missed.message}")
+                        if missed.damaged:
+                            _warn_refused(warn, mirror.display, plan.name, missed.message)
                         continue
-                    except DamagedRepositoryError as lacking:  # every id was computed on arrival: an object is absent, not wrong
-                        how.append(f"{plan.name} not served: its archives lack an object ({lacking.message})")
-                        continue
-                    except (IntegrityError, UnsafeTreeError, NotInRepositoryError) as refused:
-                        how.append(f"{plan.name} refused: {refused.message}")
-                        warn(
-                            f"warning: tree mirror {mirror.display} served {plan.name} with objects that fail verification "
-                            f"({refused.message}); trying the next source"
-                        )
+                    except (IntegrityError, UnsafeTreeError, NotInRepositoryError, PolicyError) as refused:
+                        why = refused.message
+                        if isinstance(refused, DamagedRepositoryError):  # ids are computed on arrival: an object is absent, not wrong
+                            why = f"they lack objects that commit {entry.commit[:12]} holds at {entry.path or '/'!r}"
+                        how.append(f"{plan.name} refused: {why}")
+                        _warn_refused(warn, mirror.display, plan.name, why)
                         continue
                     how.append(f"{plan.name} served (tree {entry.object[:12]} of commit {entry.commit[:12]})")
                     fetched_objects, fetched_bytes = report.fetched.get(mirror.display, (0, 0))
@@ -444,6 +443,10 @@ def _from_tree_mirrors(plans: list[_Plan], config: Config, lockfile: Path, cache
     finally:
         atomic.remove(build)
     return served
+
+
+def _warn_refused(warn: Reporter, mirror: str, name: str, why: str) -> None:
+    warn(f"warning: tree mirror {mirror} sent {name} in archives that fail verification ({why}); trying the next source")
 
 
 def _pinned_to_prove(plans: list[_Plan], needs_tree: list[_Plan], cache: Cache, report: SyncReport, *, offline: bool) -> list[_Plan]:

@@ -140,7 +140,6 @@ def private_server(serve: ServeFactory, fixture_repos: FixtureSet) -> Server:
     return serve("git-http-backend", fixture_repos.root, auth=(PRIVATE_USER, PRIVATE_TOKEN))
 
 
-
 @pytest.fixture
 def scripts_project(project: Project, http_server: Server) -> Project:
     """The ``scripts`` fixture's ``hellotool`` (console and gui scripts) synced over dulwich.web."""

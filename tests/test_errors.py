@@ -209,7 +209,9 @@ def test_offline_and_not_cached(synced: Project, git_http_backend_server: Server
     assert git_http_backend_server.requests == []
 
 
-def test_offline_with_a_pinned_commit_that_is_not_cached(synced: Project, git_http_backend_server: Server, fixture_repos: FixtureSet) -> None:
+def test_offline_with_a_pinned_commit_that_is_not_cached(
+    synced: Project, git_http_backend_server: Server, fixture_repos: FixtureSet
+) -> None:
     add_module(synced, "remote", f"{git_http_backend_server.repo_url('other')}@{fixture_repos['other'].commits[0]}")
 
     result = fails_cleanly(synced, "sync", "--offline", code=1)
@@ -230,7 +232,7 @@ def test_frozen_and_not_locked(synced: Project, fixture_repos: FixtureSet) -> No
     [
         (lambda text: text.replace("version = 1", "version = 99"), "unsupported lock version 99"),
         (lambda text: text.replace('kind = "module"', ""), "lacks the field(s) kind"),
-        (lambda text: text.replace("commit = \"", 'commit = "zz', 1), "not 40 lowercase hex"),
+        (lambda text: text.replace('commit = "', 'commit = "zz', 1), "not 40 lowercase hex"),
         (lambda text: text.replace("[modules.helper]", "[modules.helper"), "invalid TOML"),
         (lambda text: text.replace('digest = "sha256:', 'digest = "md5:'), "digest"),
     ],

@@ -278,7 +278,6 @@ def test_cached_object_whose_content_no_longer_matches_its_id_is_refused(project
     assert not trees.exists() or not any(trees.iterdir())
 
 
-
 def repo_with_root_files(tmp_path: Path, root_files: dict[bytes, bytes], package_files: dict[bytes, bytes], message: bytes) -> Path:
     """A repository whose root holds ``root_files`` beside the package ``pkg``, committed with ``message``."""
     path = tmp_path / "hostile"
@@ -300,7 +299,9 @@ def repo_with_root_files(tmp_path: Path, root_files: dict[bytes, bytes], package
 
 def test_export_subst_placeholders_cannot_grow_a_file_past_max_file_size(project: Project, tmp_path: Path) -> None:
     """``%B`` repeats the commit message: 4,000 of them and a 1 KiB message would make 4 MB of a 44 kB file."""
-    repo = repo_with_root_files(tmp_path, {b".gitattributes": b"*.py export-subst\n"}, {b"bomb.py": b"$Format:%B$" * 4000}, b"x" * 1024 + b"\n")
+    repo = repo_with_root_files(
+        tmp_path, {b".gitattributes": b"*.py export-subst\n"}, {b"bomb.py": b"$Format:%B$" * 4000}, b"x" * 1024 + b"\n"
+    )
     project.configure({"pkg": f"{repo}@v1:pkg"}, settings="max-file-size = 1000000")
 
     result = project.cli("sync")

@@ -184,7 +184,9 @@ def outside_tree(tmp_path: Path) -> tuple[str, str]:
     return str(entry / "helper.py"), str(entry)
 
 
-def test_a_snapshot_that_serves_a_name_from_outside_the_cache_is_ignored(project: Project, fixture_repos: FixtureSet, tmp_path: Path) -> None:
+def test_a_snapshot_that_serves_a_name_from_outside_the_cache_is_ignored(
+    project: Project, fixture_repos: FixtureSet, tmp_path: Path
+) -> None:
     project.configure({"helper": f"{fixture_repos['toolbox'].path}@v1:tools/helper.py"})
     assert project.cli("sync", "-q").code == 0
     root, entry = outside_tree(tmp_path)

@@ -275,8 +275,6 @@ def test_a_lock_write_that_hits_the_file_size_limit_fails_in_one_sentence(projec
 # Secrets --------------------------------------------------------------------------------
 
 
-
-
 def files_holding(folder: Path, secret: str, *, skip: tuple[str, ...] = ()) -> list[str]:
     """Every file under ``folder`` whose bytes hold ``secret``: lock and holder files included."""
     return [

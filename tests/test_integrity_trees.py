@@ -71,6 +71,7 @@ def links(**targets: str) -> Entries:
 
 # 1. symlinks are resolved, not read -----------------------------------------------------------
 
+
 def test_a_link_that_climbs_out_after_a_link_runs_no_file_from_outside(project: Project, tmp_path: Path) -> None:
     """``l -> .`` and ``evil.py -> l/l/…/../../…/elsewhere/stolen.py``: read one at a time, each stays inside.
 
@@ -222,7 +223,9 @@ def test_a_name_too_long_for_the_file_system_is_refused_in_one_sentence(project:
 
 def test_names_that_differ_only_in_unicode_normalization_are_refused(project: Project, tmp_path: Path) -> None:
     """macOS file systems take 'é' composed (NFC) and decomposed (NFD) as one name."""
-    err = refused(project, package_repo(tmp_path / "repo", {"caf\u00e9.txt".encode(): (FILE, b"1\n"), "cafe\u0301.txt".encode(): (FILE, b"2\n")}))
+    err = refused(
+        project, package_repo(tmp_path / "repo", {"caf\u00e9.txt".encode(): (FILE, b"1\n"), "cafe\u0301.txt".encode(): (FILE, b"2\n")})
+    )
 
     assert "differ only in case or Unicode normalization" in err
 
@@ -252,9 +255,7 @@ def test_a_newline_in_a_name_could_make_two_trees_share_a_digest_and_is_refused(
     assert "The tree holds an unsafe entry name 'a.py\\n" in err
 
 
-@pytest.mark.parametrize(
-    "name", [b"a\nb.py", b"tab\t.py", b"cr\r.txt", b"esc\x1b[2J.txt", b"del\x7f.txt", b"nel\xc2\x85.txt"], ids=repr
-)
+@pytest.mark.parametrize("name", [b"a\nb.py", b"tab\t.py", b"cr\r.txt", b"esc\x1b[2J.txt", b"del\x7f.txt", b"nel\xc2\x85.txt"], ids=repr)
 def test_control_characters_in_names_are_refused(project: Project, tmp_path: Path, name: bytes) -> None:
     """Newlines break the digest; the other C0 and C1 controls, and DEL, would rewrite the terminal in every listing."""
     err = refused(project, package_repo(tmp_path / "repo", {b"sub/" + name: (FILE, b"x = 1\n")}))

@@ -45,7 +45,12 @@ def test_metadata_name_summary_and_requirements(project: Project, meta: FixtureS
     assert data == [
         "Meta_Pkg",
         "Fixture for distribution metadata",
-        ["packaging>=20", "definitely-not-installed-xyz>=1.0", "colorama; sys_platform == 'win32'", "rich>=10; (python_version >= '3.8') and extra == \"cli\""],
+        [
+            "packaging>=20",
+            "definitely-not-installed-xyz>=1.0",
+            "colorama; sys_platform == 'win32'",
+            "rich>=10; (python_version >= '3.8') and extra == \"cli\"",
+        ],
     ]
 
 

@@ -277,7 +277,9 @@ def test_a_broken_setup_cfg_leaves_the_module_importable_and_says_why(project: P
     assert project.python("import brokencfg; print(brokencfg.VALUE)").stdout == "1\n"
 
 
-def test_a_version_attr_that_is_not_a_literal_falls_back_to_the_ref(project: Project, http_server: Server, fixture_repos: FixtureSet) -> None:
+def test_a_version_attr_that_is_not_a_literal_falls_back_to_the_ref(
+    project: Project, http_server: Server, fixture_repos: FixtureSet
+) -> None:
     result = sync(project, http_server.repo_url("formats"), {"badattr": "bad-attr"})
 
     assert "Note: badattr: setup.cfg: version attr: badattr.__version__ is not a literal string in badattr/__init__.py" in result.out

@@ -236,7 +236,10 @@ def test_a_blob_over_max_file_size_under_path_is_never_sent(project: Project, mu
 
     assert cold.code == 1
     message, hint = cold.err.splitlines()
-    assert message == f"error: src/mylib/data/big.bin is larger than max-file-size (1000000 bytes): {url} left it out of the fetch for its size."
+    assert (
+        message
+        == f"error: src/mylib/data/big.bin is larger than max-file-size (1000000 bytes): {url} left it out of the fetch for its size."
+    )
     assert hint.startswith("hint: raise max-file-size in the config if this file is expected; if it is small, blob ")
     assert project.lock_text() is None and not (project.cache / layout.REPOS).exists()  # a first fetch that fails leaves nothing
 

@@ -51,7 +51,7 @@ def test_one_level_down_and_modules_are_found_and_others_keep_the_generic_hint(p
     assert "add ':lib/rootmod.py' to the spec" in refused(project, "sync")
 
     project.configure({"acme.rootmod": f"{url}@v1"})
-    assert f"`\"acme.rootmod\" = \"{url}@v1:lib/rootmod.py\"`" in refused(project, "sync")
+    assert f'`"acme.rootmod" = "{url}@v1:lib/rootmod.py"`' in refused(project, "sync")
 
     project.configure({"nowhere": f"{url}@v1"})
     assert "add ':PATH' to the spec" in refused(project, "sync")

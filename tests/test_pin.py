@@ -184,7 +184,9 @@ def stoppable_world(tmp_path: Path, fixture_repos: FixtureSet) -> Iterator[tuple
         yield _world(tmp_path, server), stack.close
 
 
-def test_warm_pin_of_an_exact_commit_needs_no_dulwich_and_no_network(stoppable_world: tuple[Project, Callable[[], None]], toolbox: FixtureRepo) -> None:
+def test_warm_pin_of_an_exact_commit_needs_no_dulwich_and_no_network(
+    stoppable_world: tuple[Project, Callable[[], None]], toolbox: FixtureRepo
+) -> None:
     world, stop_server = stoppable_world
     spec = world.spec(f"{toolbox.tags['v2']}:src/mylib")
     code = f"""

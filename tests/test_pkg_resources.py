@@ -59,7 +59,9 @@ def test_location_is_the_cache_folder_that_holds_the_package(meta: Project) -> N
 
 
 def test_resource_filename_of_a_pinned_requirement_is_its_cached_file(meta: Project) -> None:
-    filename = answer(meta, "print(json.dumps(pkg_resources.resource_filename(pkg_resources.Requirement.parse('meta-pkg'), 'metapkg/cli.py')))")
+    filename = answer(
+        meta, "print(json.dumps(pkg_resources.resource_filename(pkg_resources.Requirement.parse('meta-pkg'), 'metapkg/cli.py')))"
+    )
 
     assert isinstance(filename, str)
     assert Path(filename).is_relative_to(meta.cache)
@@ -68,7 +70,8 @@ def test_resource_filename_of_a_pinned_requirement_is_its_cached_file(meta: Proj
 
 def test_requires_lists_the_pinned_requirements(meta: Project) -> None:
     requirements = answer(
-        meta, "d = pkg_resources.get_distribution('meta-pkg'); print(json.dumps([[str(r) for r in d.requires()], [str(r) for r in d.requires(['cli'])]]))"
+        meta,
+        "d = pkg_resources.get_distribution('meta-pkg'); print(json.dumps([[str(r) for r in d.requires()], [str(r) for r in d.requires(['cli'])]]))",
     )
 
     assert requirements == [

@@ -18,8 +18,6 @@ from gitimport.project.lock import read_lock
 USER, TOKEN = PRIVATE_USER, PRIVATE_TOKEN
 
 
-
-
 def assert_secret_nowhere(project: Project, *results: Result) -> None:
     for result in results:
         assert TOKEN not in result.out and TOKEN not in result.err
@@ -72,7 +70,7 @@ def test_netrc_supplies_credentials(project: Project, private_server: Server, is
 
 def test_git_credential_helper_supplies_credentials(project: Project, private_server: Server, isolated_home: Path) -> None:
     helper = isolated_home / "helper.sh"
-    helper.write_text(f"#!/bin/sh\ntest \"$1\" = get && echo username={USER} && echo password={TOKEN}\n")
+    helper.write_text(f'#!/bin/sh\ntest "$1" = get && echo username={USER} && echo password={TOKEN}\n')
     helper.chmod(0o755)
     (isolated_home / ".gitconfig").write_text(f"[credential]\n\thelper = {helper}\n")
     project.configure({"helper": f"{private_server.repo_url('toolbox')}@v1:tools/helper.py"})
@@ -115,7 +113,9 @@ def test_mirror_rewrites_every_remote_operation(project: Project, git_http_backe
 
 
 def test_git_insteadof_from_the_users_git_config(project: Project, git_http_backend_server: Server, isolated_home: Path) -> None:
-    (isolated_home / ".gitconfig").write_text(f'[url "{git_http_backend_server.url.rstrip("/")}/"]\n\tinsteadOf = https://git.corp.example/\n')
+    (isolated_home / ".gitconfig").write_text(
+        f'[url "{git_http_backend_server.url.rstrip("/")}/"]\n\tinsteadOf = https://git.corp.example/\n'
+    )
     project.configure({"helper": "https://git.corp.example/toolbox@v2:tools/helper.py"})
 
     result = project.cli("sync")
@@ -125,7 +125,9 @@ def test_git_insteadof_from_the_users_git_config(project: Project, git_http_back
 
 
 def test_mirror_to_an_insecure_remote_host_is_refused(project: Project, isolated_home: Path) -> None:
-    project.configure({"helper": "https://github.com/org/repo@v1"}, settings='[mirrors]\n"https://github.com/" = "http://mirror.example.com/"\n')
+    project.configure(
+        {"helper": "https://github.com/org/repo@v1"}, settings='[mirrors]\n"https://github.com/" = "http://mirror.example.com/"\n'
+    )
 
     result = project.cli("sync")
 

@@ -66,7 +66,9 @@ def test_eight_importers_at_once_on_a_half_filled_cache(project: Project, git_ht
     command = [sys.executable, "-m", "gitimport", "run", "--", sys.executable, "-c", code]
 
     running = [start(command, project.root, project.env()) for _ in range(PROCESSES)]
-    outputs = [(proc.wait(timeout=300), proc.stdout.read() if proc.stdout else "", proc.stderr.read() if proc.stderr else "") for proc in running]
+    outputs = [
+        (proc.wait(timeout=300), proc.stdout.read() if proc.stdout else "", proc.stderr.read() if proc.stderr else "") for proc in running
+    ]
 
     assert all(rc == 0 and out.split() == ["1", "2", "3"] for rc, out, _ in outputs), outputs
     assert project.cli("verify").code == 0
@@ -80,7 +82,11 @@ def test_lock_wait_names_the_holder(project: Project, fixture_repos: FixtureSet,
     repo_key = cache.repo_dir(f"file://{fixture_repos['toolbox'].path}").name
     monkeypatch.setenv("GITIMPORT_LOCK_TIMEOUT", "0.5")
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import time; from gitimport.store.cache import Cache; from pathlib import Path\nwith Cache(Path({str(project.cache)!r})).lock({repo_key!r}):\n    print('held', flush=True); time.sleep(30)"],
+        [
+            sys.executable,
+            "-c",
+            f"import time; from gitimport.store.cache import Cache; from pathlib import Path\nwith Cache(Path({str(project.cache)!r})).lock({repo_key!r}):\n    print('held', flush=True); time.sleep(30)",
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )

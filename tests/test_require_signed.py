@@ -72,7 +72,9 @@ def test_commit_signed_by_an_untrusted_key_is_refused(project: Project, signed_r
     assert keys["mallory"].fingerprint in result.err and "trusted-signers" in result.err
 
 
-def test_signed_tag_over_an_unsigned_commit_is_accepted_and_rechecked_offline(project: Project, signed_repo: SignedRepo, keys: dict[str, SshKey]) -> None:
+def test_signed_tag_over_an_unsigned_commit_is_accepted_and_rechecked_offline(
+    project: Project, signed_repo: SignedRepo, keys: dict[str, SshKey]
+) -> None:
     import shutil
 
     configure(project, signed_repo, "v4", keys)

@@ -73,9 +73,7 @@ def test_an_edited_config_takes_the_full_path(synced: Project) -> None:
 def test_a_changed_environment_takes_the_full_path(synced: Project) -> None:
     synced.run("true")
 
-    done = synced.execute(
-        sys.executable, "-X", "importtime", "-m", "gitimport", "run", "--", "true", env=synced.env(GITIMPORT_OFFLINE="1")
-    )
+    done = synced.execute(sys.executable, "-X", "importtime", "-m", "gitimport", "run", "--", "true", env=synced.env(GITIMPORT_OFFLINE="1"))
 
     assert done.returncode == 0
     assert "gitimport.project.config" in done.stderr

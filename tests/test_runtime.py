@@ -494,7 +494,12 @@ def _other_python() -> str | None:
     """A venv of this checkout with gitimport for another Python version (.venv*, or .ci/run's .venv-ci-*)."""
     for candidate in sorted(REPO_ROOT.glob(".venv*/bin/python")):
         probe = subprocess.run(
-            [str(candidate), "-c", "import sys, gitimport; print(sys.version_info[:2] == tuple(map(int, sys.argv[1:])))", *map(str, sys.version_info[:2])],
+            [
+                str(candidate),
+                "-c",
+                "import sys, gitimport; print(sys.version_info[:2] == tuple(map(int, sys.argv[1:])))",
+                *map(str, sys.version_info[:2]),
+            ],
             capture_output=True,
             text=True,
         )
@@ -508,7 +513,11 @@ def test_other_python_version_gets_its_own_bytecode_once(proj: Project) -> None:
     if other is None:
         pytest.skip("no second Python version with gitimport installed")
     tag, record = subprocess.run(
-        [other, "-c", "import sys; from gitimport.store import layout; print(sys.implementation.cache_tag, layout.bytecode_record_name(optimize=0))"],
+        [
+            other,
+            "-c",
+            "import sys; from gitimport.store import layout; print(sys.implementation.cache_tag, layout.bytecode_record_name(optimize=0))",
+        ],
         capture_output=True,
         text=True,
         check=True,

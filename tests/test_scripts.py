@@ -9,7 +9,7 @@ from support.repos import FixtureSet
 
 from gitimport.project.lock import read_lock
 
-SCRIPT = '''\
+SCRIPT = """\
 # /// script
 # requires-python = ">=3.9"
 # [tool.gitimport.modules]
@@ -18,7 +18,7 @@ SCRIPT = '''\
 import helper
 
 print("helper", helper.VERSION)
-'''
+"""
 
 
 def write_script(project: Project, url: str) -> str:
@@ -74,7 +74,7 @@ def test_run_of_python_with_a_script_uses_its_block(project: Project, fixture_re
     assert run.stdout == "helper 2\n", run.stderr
 
 
-INSTALLING_SCRIPT = '''\
+INSTALLING_SCRIPT = """\
 # /// script
 # [tool.gitimport.modules]
 # helper = "{url}@v2:tools/helper.py"
@@ -85,7 +85,7 @@ gitimport.install()
 import helper
 
 print("helper", helper.VERSION)
-'''
+"""
 
 
 def test_install_from_a_script_run_by_plain_python_reads_its_block(project: Project, fixture_repos: FixtureSet) -> None:

@@ -572,7 +572,9 @@ def test_an_upgrade_shares_unchanged_files_with_the_old_tree(project: Project, m
     new = Path(project.cli("which", "mylib").out.strip())
     assert new != old
     assert (new / "core.py").stat().st_ino == (old / "core.py").stat().st_ino  # one copy on disk
-    assert (new / "__pycache__").exists() and {p.name for p in (new / "__pycache__").iterdir()} == {p.name for p in (old / "__pycache__").iterdir()}
+    assert (new / "__pycache__").exists() and {p.name for p in (new / "__pycache__").iterdir()} == {
+        p.name for p in (old / "__pycache__").iterdir()
+    }
     core_pyc = next((new / "__pycache__").glob("core.*.pyc"))
     assert core_pyc.stat().st_ino == next((old / "__pycache__").glob("core.*.pyc")).stat().st_ino
     assert (new / "sub" / "deep.py").stat().st_ino != (old / "sub" / "deep.py").stat().st_ino

@@ -13,10 +13,9 @@ where the host policy forbids, one that needs credentials.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import socket
-import threading
+import subprocess
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -129,3 +128,279 @@ def test_nginx_serves_each_archive_once(tmp_path: Path, exported: tuple[Project,
     assert sorted(path for path, status in served if status == 200) == sorted(
         f"/{p.relative_to(mirror).as_posix()}" for p in mirror.rglob("*.pack")
     )
+
+
+@pytest.fixture
+def with_git_back(exported: tuple[Project, Path, Path], mutable_repos: FixtureSet) -> tuple[Project, Path]:
+    """The exported project and mirror, with its git server serving again (a mirror that fails must fall back to it)."""
+    source, mirror, gone = exported
+    gone.rename(mutable_repos.root)
+    return source, mirror
+
+
+def module_archive(mirror: Path, source: Project, name: str, which: str) -> Path:
+    entry = read_lock(source.lock_path).modules[name]
+    return mirror / (tree_archive(entry.object) if which == "tree" else binding_archive(entry.commit, entry.path))
+
+
+def packed_objects(pack: Path) -> list[tuple[bytes, bytes]]:
+    """The (type, content) objects of a pack without deltas, as ``write_pack`` writes them."""
+    data = pack.read_bytes()
+    objects, position = [], 12
+    for _ in range(int.from_bytes(data[8:12], "big")):
+        byte = data[position]
+        kind, position = (byte >> 4) & 7, position + 1
+        while byte & 0x80:
+            byte, position = data[position], position + 1
+        inflater = zlib.decompressobj()
+        content = inflater.decompress(data[position:])
+        position = len(data) - len(inflater.unused_data)
+        objects.append(({1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}[kind], content))
+    return objects
+
+
+def tamper(pack: Path, old: bytes, new: bytes) -> None:
+    """Rewrite ``pack`` with ``old`` replaced by ``new`` in every blob: a well-formed archive with other content."""
+    write_pack(pack, [(kind, data.replace(old, new) if kind == b"blob" else data) for kind, data in packed_objects(pack)])
+
+
+@pytest.mark.parametrize("damage", ["content", "truncated"])
+def test_a_tampered_archive_is_refused_and_git_serves_instead(
+    tmp_path: Path, with_git_back: tuple[Project, Path], monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
+    source, mirror = with_git_back
+    archive = module_archive(mirror, source, "mylib", "tree")
+    if damage == "content":
+        tamper(archive, b'VERSION = "1"', b'VERSION = "666"')
+    else:
+        archive.write_bytes(archive.read_bytes()[:-30])
+    project = consumer(tmp_path, source, monkeypatch, f'["{mirror}"]')
+
+    result = project.cli("sync", "-v")
+
+    assert result.code == 0, result.err
+    assert "warning: tree mirror" in result.err and "mylib" in result.err and "fail verification" in result.err
+    assert ok(project.python(IMPORT_ALL)) == "1 1.0.0 helper\n"  # git's copy, not the mirror's
+    assert f"Fetched {source.url}/toolbox" in result.out
+    (line,) = [line for line in mirror_lines(result.out) if str(mirror) in line]
+    assert "helper served" in line and "rootpkg served" in line
+    assert ("mylib refused" if damage == "content" else "mylib not served") in line
+
+
+def test_a_missing_archive_falls_back_to_git_quietly(
+    tmp_path: Path, with_git_back: tuple[Project, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, mirror = with_git_back
+    module_archive(mirror, source, "helper", "binding").unlink()
+    project = consumer(tmp_path, source, monkeypatch, f'["{mirror}"]')
+
+    result = project.cli("sync", "-v")
+
+    assert result.code == 0, result.err
+    assert "warning" not in result.err
+    assert any("helper not served: it has no" in line for line in mirror_lines(result.out))
+    assert f"Fetched {source.url}/toolbox" in result.out
+    assert ok(project.python(IMPORT_ALL)) == "1 1.0.0 helper\n"
+
+
+@contextlib.contextmanager
+def refusing_port() -> Iterator[int]:
+    """A loopback port with nothing listening: connections are refused at once."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        yield sock.getsockname()[1]
+
+
+def test_a_mirror_that_is_down_is_tried_once_then_the_next_serves(
+    tmp_path: Path, exported: tuple[Project, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, mirror, _ = exported
+    with serve_static_python(mirror, stall=30) as stalled:
+        project = consumer(tmp_path, source, monkeypatch, f'["{stalled.url}/", "{mirror}"]')
+        config = project.config_path.read_text(encoding="utf-8")
+        project.config_path.write_text(f"timeout = 1\n{config}", encoding="utf-8")
+
+        result = project.cli("sync", "-v")
+
+        contacted = len(stalled.requests)
+    assert result.code == 0, result.err
+    assert contacted == 1  # three modules, one timeout: the mirror is skipped once it failed
+    assert any("timed out" in line for line in mirror_lines(result.out))
+    assert ok(project.python(IMPORT_ALL)) == "1 1.0.0 helper\n"
+
+
+def test_a_refused_connection_falls_through_to_the_next_mirror(
+    tmp_path: Path, exported: tuple[Project, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, mirror, _ = exported
+    with refusing_port() as port:
+        project = consumer(tmp_path, source, monkeypatch, f'["http://{HOST}:{port}/mirror/", "{mirror.as_uri()}"]')
+        result = project.cli("sync", "-v")
+    assert result.code == 0, result.err
+    assert any("cannot be reached" in line for line in mirror_lines(result.out))
+
+
+def test_a_redirect_outside_the_host_policy_is_refused(
+    tmp_path: Path, with_git_back: tuple[Project, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, mirror = with_git_back
+    with serve_static_python(mirror, redirect_to="http://mirror.example.org") as redirecting:
+        project = consumer(tmp_path, source, monkeypatch, f'["{redirecting.url}/"]')
+        result = project.cli("sync", "-v")
+    assert result.code == 0, result.err
+    assert "Refusing the redirect" in result.err and "mirror.example.org" in result.err
+    assert f"Fetched {source.url}/toolbox" in result.out  # git served every module
+
+
+@pytest.mark.parametrize(
+    ("mirrors", "settings", "refused"),
+    [
+        ('["http://mirror.example.org/"]', "", "not encrypted"),
+        ('["https://mirror.example.org/"]', 'allow-hosts = ["127.0.0.1"]', "not in allow-hosts"),
+        ('["ftp://mirror.example.org/"]', "", "not an http(s):// or file:// URL"),
+    ],
+)
+def test_a_mirror_the_config_does_not_allow_is_an_error(
+    tmp_path: Path, exported: tuple[Project, Path, Path], monkeypatch: pytest.MonkeyPatch, mirrors: str, settings: str, refused: str
+) -> None:
+    source, _, _ = exported
+    project = consumer(tmp_path, source, monkeypatch, mirrors)
+    if settings:
+        project.config_path.write_text(f"{settings}\n{project.config_path.read_text(encoding='utf-8')}", encoding="utf-8")
+
+    result = project.cli("sync")
+
+    assert result.code == 2
+    assert refused in result.err
+    assert not (project.cache / layout.TREES).exists()
+
+
+def test_mirror_credentials_come_from_netrc_and_are_never_written(
+    tmp_path: Path, exported: tuple[Project, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, mirror, _ = exported
+    secret = "s3cr3t-mirror-token"
+    netrc = tmp_path / "netrc"
+    netrc.write_text(f"machine {HOST} login fleet password {secret}\n", encoding="utf-8")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    with serve_static_python(mirror, auth=("fleet", secret)) as private:
+        project = consumer(tmp_path, source, monkeypatch, f'["{private.url}/"]')
+        result = project.cli("sync", "-v")
+        statuses = {request.status for request in private.requests}
+    assert result.code == 0, result.err
+    assert statuses == {200}
+    assert secret not in result.out + result.err + (project.lock_text() or "")
+    for path in project.cache.rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes()
+
+
+def test_the_environment_variable_overrides_the_config(
+    tmp_path: Path, with_git_back: tuple[Project, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, mirror = with_git_back
+    project = consumer(tmp_path, source, monkeypatch, "[]")
+    monkeypatch.setenv("GITIMPORT_TREE_MIRRORS", f"{tmp_path / 'nowhere'} {mirror}")
+
+    served = project.cli("sync", "-v")
+
+    assert served.code == 0, served.err
+    assert f"Fetched {source.url}" not in served.out
+    shutil.rmtree(project.cache)
+    monkeypatch.setenv("GITIMPORT_TREE_MIRRORS", "")  # empty: no mirror, whatever the config says
+    config = project.config_path.read_text(encoding="utf-8").replace("tree-mirrors = []", f'tree-mirrors = ["{mirror}"]')
+    project.config_path.write_text(config, encoding="utf-8")
+
+    from_git = project.cli("sync", "-v")
+
+    assert from_git.code == 0, from_git.err
+    assert f"Fetched {source.url}/toolbox" in from_git.out
+
+
+def test_generated_files_and_metadata_come_out_the_same_from_a_mirror(
+    tmp_path: Path, mutable_repos: FixtureSet, serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = serve("git-http-backend", mutable_repos.root)
+    source = Project(tmp_path / "source", tmp_path / "source-cache", server.url)
+    source.root.mkdir()
+    monkeypatch.setenv("GITIMPORT_CACHE_DIR", str(source.cache))
+    monkeypatch.chdir(source.root)
+    source.configure({"scmpkg": source.spec("v1.4.0:src", repo="buildfiles"), "mylib": source.spec("v2:src")})
+    assert source.cli("sync").code == 0
+    mirror = tmp_path / "mirror"
+    assert source.cli("cache", "export", str(mirror)).code == 0
+    mutable_repos.root.rename(tmp_path / "gone")
+    code = "import scmpkg, mylib, importlib.metadata as m; print(scmpkg.__version__, m.version('scmpkg'), m.version('toolbox'))"
+    expected = ok(source.python(code))
+    project = consumer(tmp_path, source, monkeypatch, f'["{mirror}"]')
+
+    result = project.cli("sync", "--jobs", "2", "-v")
+
+    assert result.code == 0, result.err
+    assert ok(project.python(code)) == expected
+    assert read_lock(project.lock_path) == read_lock(source.lock_path)
+    assert project.cli("verify").code == 0
+
+
+def test_export_names_what_the_cache_cannot_export(tmp_path: Path, exported: tuple[Project, Path, Path]) -> None:
+    source, _, _ = exported
+    shutil.rmtree(source.cache / layout.REPOS)
+
+    result = source.cli("cache", "export", str(tmp_path / "other-mirror"))
+
+    assert result.code == 1
+    assert "was not exported: the cache has no copy of" in result.err
+    assert "3 modules could not be exported" in result.err
+
+
+# --------------------------------------------------------------------------
+# The archive format, checked before anything is inflated
+# --------------------------------------------------------------------------
+
+
+def pack_bytes(*entries: bytes) -> bytes:
+    import hashlib
+
+    body = b"PACK" + (2).to_bytes(4, "big") + len(entries).to_bytes(4, "big") + b"".join(entries)
+    return body + hashlib.sha1(body).digest()
+
+
+def entry(type_num: int, size: int, data: bytes) -> bytes:
+    header = bytearray([(type_num << 4) | (size & 0x0F) | (0x80 if size > 15 else 0)])
+    size >>= 4
+    while size:
+        header.append((size & 0x7F) | (0x80 if size > 127 else 0))
+        size >>= 7
+    return bytes(header) + zlib.compress(data)
+
+
+@pytest.mark.parametrize(
+    ("pack", "why"),
+    [
+        (pack_bytes(entry(3, 2**30, b"tiny")), "over the limit"),  # a gigabyte claimed: refused from the header
+        (pack_bytes(entry(7, 4, b"\x00" * 20 + b"x")), "delta"),
+        (pack_bytes(entry(3, 3, b"four")), "more than its header says"),
+        (pack_bytes(entry(3, 5, b"four")), "less than its header says"),
+        (pack_bytes(entry(3, 4, b"four"))[:-25], "ends in the middle"),
+        (pack_bytes(entry(3, 4, b"four"))[:-1] + b"!", "checksum"),
+        (pack_bytes(entry(3, 4, b"four")) + b"more", "checksum is wrong or bytes follow"),
+        (b"PK\x03\x04" + b"\x00" * 40, "not a version 2 git pack"),
+    ],
+)
+def test_index_pack_refuses_what_is_not_a_sound_archive(tmp_path: Path, pack: bytes, why: str) -> None:
+    path = tmp_path / "incoming.pack"
+    path.write_bytes(pack)
+    with pytest.raises(MirrorError, match=why) as refused:
+        index_pack(path, max_object_size=1024)
+    assert refused.value.damaged
+
+
+def test_index_pack_names_every_object_by_its_content(tmp_path: Path) -> None:
+    from gitimport.store.objects import git_hash
+
+    objects = [(b"blob", b"one\n"), (b"blob", b""), (b"blob", bytes(range(256)) * 40)]
+    write_pack(tmp_path / "x.pack", objects)
+    index_pack(tmp_path / "x.pack", max_object_size=1 << 20)
+    listed = subprocess.run(["git", "show-index"], stdin=(tmp_path / "x.idx").open("rb"), capture_output=True, check=True).stdout
+    assert sorted(line.split()[1].decode() for line in listed.splitlines()) == sorted(git_hash(kind, data) for kind, data in objects)

@@ -117,21 +117,23 @@ def index_pack(pack: Path, max_object_size: int) -> tuple[bytes, int]:
         reader = _PackReader(handle)
         header = reader.take(12)
         if header[:4] != b"PACK" or int.from_bytes(header[4:8], "big") != 2:
-            raise MirrorError("it is not a version 2 git pack")
+            raise MirrorError("it is not a version 2 git pack", damaged=True)
         for _ in range(int.from_bytes(header[8:12], "big")):
             offset = reader.offset
             reader.crc = 0
             type_num, size = reader.entry_header()
             if type_num not in _TYPE_NAMES:
-                raise MirrorError(f"the entry at byte {offset} is a delta or of unknown type {type_num}; mirrors send whole objects")
+                raise MirrorError(
+                    f"the entry at byte {offset} is a delta or of unknown type {type_num}; mirrors send whole objects", damaged=True
+                )
             if size > max_object_size:
-                raise MirrorError(f"the entry at byte {offset} is {size} bytes, over the limit of {max_object_size}")
+                raise MirrorError(f"the entry at byte {offset} is {size} bytes, over the limit of {max_object_size}", damaged=True)
             content = reader.inflate(size)
             object_id = hashlib.sha1(b"%s %d\x00" % (_TYPE_NAMES[type_num], size) + content).digest()
             entries.append((object_id, offset, reader.crc))
         checksum = reader.pack_digest()
-        if reader.take(20, checked=False) != checksum or handle.read(1):
-            raise MirrorError("its checksum is wrong or bytes follow it")
+        if reader.take(20, checked=False) != checksum or not reader.at_end():
+            raise MirrorError("its checksum is wrong or bytes follow it", damaged=True)
     index = pack.with_suffix(".idx")
     with open(index, "wb") as out:
         write_pack_index_v2(out, sorted(entries), checksum)
@@ -152,7 +154,7 @@ class _PackReader:
         if not self._buffer:
             self._buffer = self._handle.read(_CHUNK)
             if not self._buffer:
-                raise MirrorError("it ends in the middle of an object")
+                raise MirrorError("it ends in the middle of an object", damaged=True)
 
     def _consume(self, count: int, checked: bool = True) -> bytes:
         data, self._buffer = self._buffer[:count], self._buffer[count:]
@@ -174,7 +176,7 @@ class _PackReader:
         type_num, size, shift = (byte >> 4) & 7, byte & 0x0F, 4
         while byte & 0x80:
             if shift > 70:
-                raise MirrorError("an entry header never ends")
+                raise MirrorError("an entry header never ends", damaged=True)
             byte = self.take(1)[0]
             size, shift = size | (byte & 0x7F) << shift, shift + 7
         return type_num, size
@@ -194,12 +196,15 @@ class _PackReader:
                 held += len(out)
                 parts.append(out)
                 if held > size:
-                    raise MirrorError("an object inflates to more than its header says")
+                    raise MirrorError("an object inflates to more than its header says", damaged=True)
         except zlib.error:
-            raise MirrorError("an object's data is not a valid zlib stream") from None
+            raise MirrorError("an object's data is not a valid zlib stream", damaged=True) from None
         if held != size:
-            raise MirrorError("an object inflates to less than its header says")
+            raise MirrorError("an object inflates to less than its header says", damaged=True)
         return b"".join(parts)
+
+    def at_end(self) -> bool:
+        return not self._buffer and not self._handle.read(1)
 
     def pack_digest(self) -> bytes:
         return self._sha.digest()

@@ -69,7 +69,10 @@ class _Handler(BaseHTTPRequestHandler):
         connection.request(self.command, self.path, body=body, headers=headers)
         response = connection.getresponse()
         payload = response.read()
-        status, reply_headers = response.status, [(k, v) for k, v in response.getheaders() if k.lower() not in ("content-length", "transfer-encoding", "connection")]
+        status, reply_headers = (
+            response.status,
+            [(k, v) for k, v in response.getheaders() if k.lower() not in ("content-length", "transfer-encoding", "connection")],
+        )
         connection.close()
         is_pack = self.command == "POST" and self.path.endswith("git-upload-pack") and b"packfile" in payload
         if is_pack and fault.take():

@@ -819,8 +819,9 @@ class _StaticHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # http.server's naming
         config = self.server.static
         path = urlsplit(self.path).path
-        status = self._answer(config, path)
-        config.requests.append(Request("GET", path, "", None, status))
+        request = Request("GET", path, "", None, None)
+        config.requests.append(request)  # before answering: a stalled request is counted too
+        request.status = self._answer(config, path)
 
     def _answer(self, config: _StaticConfig, path: str) -> int:
         if config.stall:
