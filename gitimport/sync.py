@@ -115,6 +115,22 @@ class SyncReport:
     lockfile: Path | None = None
     state: ProjectState | None = None  # the project as the new lock leaves it (for the requirements check)
 
+    def count_fetch(self, source: str, objects: int, size: int, how: str) -> None:
+        """Add a fetch from ``source`` (a remote or a tree mirror) to the summary, and how it was asked for (``-v``)."""
+        before_objects, before_size = self.fetched.get(source, (0, 0))
+        self.fetched[source] = (before_objects + objects, before_size + size)
+        self.fetched_how.setdefault(source, []).append(how)
+
+    def merge(self, part: SyncReport) -> None:
+        """Add one repository's report: two repositories may have fetched from one tree mirror."""
+        self.modules.extend(part.modules)
+        self.history.extend(part.history)
+        for source, (objects, size) in part.fetched.items():
+            before_objects, before_size = self.fetched.get(source, (0, 0))
+            self.fetched[source] = (before_objects + objects, before_size + size)
+        for source, hows in part.fetched_how.items():
+            self.fetched_how.setdefault(source, []).extend(hows)
+
 
 @dataclass
 class _Plan:
@@ -205,10 +221,7 @@ def _sync_under_lock(
         return part
 
     for part in _map_in_order(sync_group, _by_repository(plans), jobs):
-        report.modules.extend(part.modules)
-        report.fetched.update(part.fetched)
-        report.fetched_how.update(part.fetched_how)
-        report.history.extend(part.history)
+        report.merge(part)
 
     entries = dict(lock.modules)
     for name in removed:
@@ -416,7 +429,7 @@ def _from_tree_mirrors(plans: list[_Plan], config: Config, lockfile: Path, cache
                 assert entry is not None
                 archives = [binding_archive(entry.commit, entry.path), tree_archive(entry.object)]
                 for mirror in (m for m in mirrors if not m.down):
-                    how = report.fetched_how.setdefault(mirror.display, [])
+                    how = report.fetched_how.setdefault(mirror.display, [])  # -v: what each mirror did, in order
                     try:
                         objects, size = fetch_archives(mirror, archives, pack_dir, limit, config.max_file_size)
                         with existing_repository(Path(scratch.path)) as mirrored:  # opened again: it sees the packs just added
@@ -434,9 +447,8 @@ def _from_tree_mirrors(plans: list[_Plan], config: Config, lockfile: Path, cache
                         how.append(f"{plan.name} refused: {why}")
                         _warn_refused(warn, mirror.display, plan.name, why)
                         continue
-                    how.append(f"{plan.name} served (tree {entry.object[:12]} of commit {entry.commit[:12]})")
-                    fetched_objects, fetched_bytes = report.fetched.get(mirror.display, (0, 0))
-                    report.fetched[mirror.display] = (fetched_objects + objects, fetched_bytes + size)
+                    served_how = f"{plan.name} served (tree {entry.object[:12]} of commit {entry.commit[:12]})"
+                    report.count_fetch(mirror.display, objects, size, served_how)
                     report.modules.append(outcome)
                     served.append(plan)
                     break
@@ -789,12 +801,8 @@ def _fetch_missing_blobs(
 
 
 def _count_fetch(report: SyncReport, display: str, stats: FetchStats) -> None:
-    """Add a fetch to the summary: objects and bytes per remote, and how it was asked for."""
-    if stats.skipped:
-        return
-    objects, size = report.fetched.get(display, (0, 0))
-    report.fetched[display] = (objects + stats.objects, size + stats.bytes)
-    report.fetched_how.setdefault(display, []).append(stats.how)
+    if not stats.skipped:
+        report.count_fetch(display, stats.objects, stats.bytes, stats.how)
 
 
 def _tag_objects(plans: list[_Plan], refs: RemoteRefs | None, repo: Repo) -> dict[str, str]:

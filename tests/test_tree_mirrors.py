@@ -338,6 +338,8 @@ def test_generated_files_and_metadata_come_out_the_same_from_a_mirror(
     result = project.cli("sync", "--jobs", "2", "-v")
 
     assert result.code == 0, result.err
+    (line,) = mirror_lines(result.out)  # two repositories through one mirror: both reported
+    assert "scmpkg served" in line and "mylib served" in line
     assert ok(project.python(code)) == expected
     assert read_lock(project.lock_path) == read_lock(source.lock_path)
     assert project.cli("verify").code == 0
