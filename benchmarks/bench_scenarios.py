@@ -1008,6 +1008,91 @@ def scenario_httpimport(ctx: Context) -> list[Row]:
     ]
 
 
+# --------------------------------------------------------------------------
+# Scenario 11: from a tree mirror (issue 13)
+# --------------------------------------------------------------------------
+
+
+@contextmanager
+def static_host(root: Path) -> Iterator[tuple[str, str]]:
+    """``root`` over loopback HTTP: nginx where installed (as a fleet's artifact host), else http.server; (URL, which)."""
+    from support.servers import nginx_executable, serve_static_nginx
+
+    if nginx_executable() is not None:
+        with serve_static_nginx(root) as server:
+            yield f"{server.url}/", "nginx"
+    else:
+        with serve_files(root) as url:
+            yield url, "http.server"
+
+
+def _mirrored_pair(ctx: Context, name: str, modules: dict[str, str]) -> tuple[Project, Project, Path]:
+    """A project synced from git and exported into a mirror, and a second one with the same lock that reads the mirror."""
+    source = Project(ctx.work / f"{name}-source", modules)
+    source.reset()
+    source.sync()
+    mirror = ctx.work / f"{name}-mirror"
+    rmtree(mirror)
+    run([*gitimport_command(), "cache", "export", "-q", str(mirror)], cwd=source.folder, env=clean_env())
+    reader = Project(ctx.work / f"{name}-reader", modules)
+    shutil.copy(source.folder / "gitimport.lock", reader.folder / "gitimport.lock")
+    return source, reader, mirror
+
+
+def _cold_locked(project: Project, *flags: str, mirror: str = "") -> Callable[[], dict[str, float]]:
+    """A sync of a complete lock into an empty cache (a new CI runner), from git or, with ``mirror``, from a tree mirror."""
+
+    def go() -> dict[str, float]:
+        rmtree(project.cache)
+        rmtree(project.folder / "__pycache__")
+        env = clean_env(GITIMPORT_TREE_MIRRORS=mirror)
+        elapsed, out = run([*gitimport_command(), "sync", "--locked", "-v", *flags], cwd=project.folder, env=env)
+        served = out.count(" served (tree ")
+        if mirror and served != len(project.modules):
+            raise BenchError(f"the tree mirror served {served} of {len(project.modules)} modules:\n{out}")
+        return {"time": elapsed}
+
+    return go
+
+
+def scenario_mirror(ctx: Context) -> list[Row]:
+    s = ctx.sizes
+    repo = _monorepo(ctx)
+    _, one, one_mirror = _mirrored_pair(ctx, "s11-one", {"bigpkg": f"{ctx.url(repo)}@v1:{PACKAGE_PATH}"})
+    repos = [bench_repos.small_repo(n, s.multi_files, s.multi_commits, 60) for n in range(s.multi_repos)]
+    modules = {f"pkg{n:02d}": f"{ctx.url(r)}@v1:src/pkg{n:02d}" for n, r in enumerate(repos)}
+    _, many, many_mirror = _mirrored_pair(ctx, "s11-many", modules)
+    jobs = str(s.jobs)
+    with static_host(one_mirror) as (one_url, host), static_host(many_mirror) as (many_url, _):
+        single = interleave({"mirror": _cold_locked(one, mirror=one_url), "git": _cold_locked(one)}, ctx.cold_repeat)
+        fleet = interleave(
+            {"mirror": _cold_locked(many, "--jobs", jobs, mirror=many_url), "git": _cold_locked(many, "--jobs", jobs)}, ctx.cold_repeat
+        )
+    note = f"both with the lock and an empty cache (a new runner); the mirror served by {host} on loopback"
+    return [
+        Row(
+            "11a",
+            "cold locked sync of the 300-file package, from a tree mirror",
+            single["mirror"]["time"],
+            single["git"]["time"],
+            "s",
+            "the same sync from git (scenario 1's server)",
+            0.3,
+            note,
+        ),
+        Row(
+            "11b",
+            f"{s.multi_repos} repositories, --jobs {jobs}, from a tree mirror",
+            fleet["mirror"]["time"],
+            fleet["git"]["time"],
+            "s",
+            f"the same sync from git, --jobs {jobs}",
+            0.3,
+            note,
+        ),
+    ]
+
+
 SCENARIOS: dict[str, tuple[str, Callable[[Context], list[Row]]]] = {
     "1": ("cold", scenario_cold),
     "2": ("warm", scenario_warm),
@@ -1018,6 +1103,7 @@ SCENARIOS: dict[str, tuple[str, Callable[[Context], list[Row]]]] = {
     "7": ("memory", scenario_memory),
     "8": ("httpimport", scenario_httpimport),
     "9": ("run", scenario_run),
+    "11": ("mirror", scenario_mirror),
 }
 """Scenario number -> (name for --only, function)."""
 
@@ -1031,4 +1117,5 @@ ROW_KEYS = {
     "7": ["7"],
     "8": ["8a", "8b"],
     "9": ["9"],
+    "11": ["11a", "11b"],
 }

@@ -20,6 +20,9 @@ Scenarios (``--only`` takes numbers or names):
   6 jobs        16 repositories, sync --jobs 8 vs --jobs 1
   7 memory      peak RSS of scenario 1 vs git's largest process
   8 httpimport  a 50-module package: gitimport vs httpimport, first and second process
+  9 run         gitimport run -- python -c pass vs python -c pass
+  11 mirror     a new runner's locked sync from a tree mirror (nginx or http.server) vs from git: scenario 1's
+                package, and scenario 6's 16 repositories with --jobs 8
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import pytest
 from support.servers import git_http_backend_available
 
 ROOT = Path(__file__).resolve().parent.parent
-ROW_KEYS = ["1a", "1b", "2a", "2b", "2c", "2d", "3a", "3b", "4", "5a", "5b", "6", "7", "8a", "8b", "9"]
+ROW_KEYS = ["1a", "1b", "2a", "2b", "2c", "2d", "3a", "3b", "4", "5a", "5b", "6", "7", "8a", "8b", "9", "11a", "11b"]
 
 pytestmark = pytest.mark.skipif(not git_http_backend_available(), reason="the benchmarks need git and git http-backend")
 
