@@ -41,29 +41,43 @@ def compile_tree(entry: Path, optimize: int | None = None, store: Path | None = 
     level = sys.flags.optimize if optimize is None else optimize
     suffix = layout.bytecode_suffix(level)
     written: dict[str, str] = {}
+    made: set[Path] = set()
     for source in sorted(entry.rglob("*.py")):
         if source.is_symlink() or "__pycache__" in source.parts:
             continue
-        relative = source.relative_to(entry)
+        relative = source.relative_to(entry).as_posix()
         cfile = source.parent / "__pycache__" / f"{source.stem}.{suffix}.pyc"
-        cfile.parent.mkdir(exist_ok=True)
+        if cfile.parent not in made:
+            cfile.parent.mkdir(exist_ok=True)
+            made.add(cfile.parent)
         if store is None:
-            if not compile_source(source, cfile, relative.as_posix(), level):
+            if not compile_source(source, cfile, relative, level):
                 continue
+            pyc_hash = sha256_file(cfile)
         else:
-            source_hash = _stored_source_key(source, relative.as_posix())
+            source_hash = _stored_source_key(source, relative)
             prefix = f"{source_hash}.{suffix}."
             folder = store / layout.PYCS / source_hash[:2]
-            known = next((p for p in folder.glob(f"{prefix}*.pyc") if not p.name.startswith(".")), None) if folder.is_dir() else None
-            valid = known is not None and sha256_file(known) == known.name[len(prefix) : -len(".pyc")]
-            if not (valid and known is not None and link_from_store(known, cfile)):
-                if not compile_source(source, cfile, relative.as_posix(), level):
+            known = _stored(folder, prefix)
+            pyc_hash = known.name[len(prefix) : -len(".pyc")] if known is not None else ""
+            if not (known is not None and sha256_file(known) == pyc_hash and link_from_store(known, cfile)):
+                if not compile_source(source, cfile, relative, level):
                     continue
                 os.chmod(cfile, 0o444)
-                keep_in_store(cfile, folder / f"{prefix}{sha256_file(cfile)}.pyc")
+                pyc_hash = sha256_file(cfile)
+                keep_in_store(cfile, folder / f"{prefix}{pyc_hash}.pyc")
         os.chmod(cfile, 0o444)
-        written[cfile.relative_to(entry).as_posix()] = sha256_file(cfile)
+        written[cfile.relative_to(entry).as_posix()] = pyc_hash
     return written
+
+
+def _stored(folder: Path, prefix: str) -> Path | None:
+    """The stored .pyc whose name starts with ``prefix`` (a source's key and an interpreter's tag), if any."""
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return None
+    return next((folder / name for name in names if name.startswith(prefix) and name.endswith(".pyc")), None)
 
 
 def _stored_source_key(source: Path, shown_as: str) -> str:
