@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     import urllib3
 
     from ..project.config import Config
+    from .transport import Deadline
 
 LAYOUT = "gitimport-mirror-v1"
 PACK_TYPES = {b"commit": 1, b"tree": 2, b"blob": 3, b"tag": 4}
@@ -222,19 +223,21 @@ class Mirror:
     """One configured mirror: where it is, and how to copy one archive from it into a file."""
 
     def __init__(self, location: str, config: Config) -> None:
-        from .policy import check_mirror_policy
+        from .credentials import Credentials
 
         self.config = config
-        self.is_http = location.startswith(("http://", "https://"))
-        if self.is_http:
+        self.folder: Path | None = None
+        self._credentials: Credentials | None = None
+        self._pool: urllib3.PoolManager | None = None
+        self._deadline: Deadline | None = None
+        if location.startswith(("http://", "https://")):
             from .credentials import from_netrc, split_userinfo
+            from .policy import check_mirror_policy
 
             check_mirror_policy(location, config)
             self.url, self._credentials = split_userinfo(location.rstrip("/") + "/")
             if self._credentials is None:
                 self._credentials = from_netrc(urlsplit(self.url).hostname or "")
-            self._pool: urllib3.PoolManager | None = None
-            self.folder = None
         else:
             self.url = location
             self.folder = Path(url2pathname(urlsplit(location).path)) if location.startswith("file://") else Path(location)
@@ -270,10 +273,7 @@ class Mirror:
         from urllib3.exceptions import HTTPError
         from urllib3.util import Retry
 
-        from .transport import Deadline
-
-        deadline = Deadline()
-        pool = self._open(deadline)
+        pool, deadline = self._connection()
         name = url.rsplit("/", 1)[-1]
         try:
             with deadline.running(self.config.timeout):
@@ -295,12 +295,21 @@ class Mirror:
             why = "timed out" if deadline.expired else f"cannot be reached ({type(exc).__name__})"
             raise MirrorError(f"it {why}; skipped for the rest of this sync" if self.down else f"it failed: {exc}") from None
 
-    def _open(self, deadline: Any) -> urllib3.PoolManager:
-        """A pool manager for this mirror under the host policy, redirects included (one per download: each has its deadline)."""
-        from .fetch import user_git_config
-        from .transport import open_http
+    def _connection(self) -> tuple[urllib3.PoolManager, Deadline]:
+        """This mirror's pool manager (kept, so its connections are reused) under the host policy, and its deadline.
 
-        return open_http(self.url, config=self.config, git_config=user_git_config(), credentials=self._credentials, deadline=deadline)
+        A :class:`Mirror` serves one repository's sync, one download at a time, as a git remote does.
+        """
+        if self._pool is None or self._deadline is None:
+            from .fetch import user_git_config
+            from .transport import Deadline, open_http
+
+            self._deadline = Deadline()
+            git_config = user_git_config()
+            self._pool = open_http(
+                self.url, config=self.config, git_config=git_config, credentials=self._credentials, deadline=self._deadline
+            )
+        return self._pool, self._deadline
 
     def _mark_down(self) -> None:
         with _down_lock:
