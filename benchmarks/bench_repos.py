@@ -267,6 +267,11 @@ def _package_paths(package: str, files: int, per_folder: int = 30) -> Iterator[s
         folder += 1
 
 
+def package_modules(package: str, files: int) -> list[str]:
+    """The dotted module names of the package :func:`monorepo` generates with ``files`` files, package first."""
+    return [p.removesuffix(".py").removesuffix("/__init__").replace("/", ".") for p in _package_paths(package, files)]
+
+
 def monorepo(total_files: int, package_files: int, commits: int, file_bytes: int, seed: int = 1) -> BuiltRepo:
     """Scenario 1 and 5: a Python monorepo, with ``libs/target/src/bigpkg`` (``package_files`` files).
 

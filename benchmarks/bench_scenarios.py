@@ -62,10 +62,13 @@ class Sizes:
     jobs: int
     http_modules: int
     http_lines: int
+    scale_files: tuple[int, ...]
+    """Scenario 10: repository sizes, smallest first (commits and file sizes are the monorepo's)."""
+    scale_package: int
 
 
-FULL = Sizes(3000, 300, 1000, 7200, 100, 200, 50, 100, 16, 100, 20, 8, 50, 100)
-SMOKE = Sizes(60, 20, 10, 1500, 10, 40, 5, 100, 3, 10, 3, 8, 5, 30)
+FULL = Sizes(3000, 300, 1000, 7200, 100, 200, 50, 100, 16, 100, 20, 8, 50, 100, (3000, 30000, 100000), 300)
+SMOKE = Sizes(60, 20, 10, 1500, 10, 40, 5, 100, 3, 10, 3, 8, 5, 30, (30, 60, 100), 10)
 
 
 @dataclass
@@ -94,6 +97,16 @@ class Row:
 
 
 @dataclass
+class Table:
+    """A table a scenario prints besides its rows (scenario 10's curve)."""
+
+    title: str
+    headers: list[str]
+    lines: list[list[str]]
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Context:
     work: Path
     server_url: str
@@ -103,6 +116,7 @@ class Context:
     warmup: int
     server_requests: Callable[[], int]
     facts: dict[str, str] = field(default_factory=dict)
+    tables: list[Table] = field(default_factory=list)
 
     def url(self, repo: BuiltRepo) -> str:
         return f"{self.server_url}/{repo.name}"
@@ -215,6 +229,10 @@ def timed_child(statement: str, check: str, env: dict[str, str], cwd: Path, expe
 # --------------------------------------------------------------------------
 # Files and folders
 # --------------------------------------------------------------------------
+
+
+def fmt_ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
 
 
 def tree_size(*folders: Path) -> int:
@@ -345,32 +363,87 @@ def _monorepo(ctx: Context) -> BuiltRepo:
 
 
 PACKAGE_PATH = "libs/target/src/bigpkg"
+SHALLOW = "git clone --depth 1 --bare + git archive | tar -x"
+SPARSE = "git clone --filter=blob:none --sparse --depth 1 + git sparse-checkout set PATH"
 
 
-def scenario_cold(ctx: Context) -> list[Row]:
-    repo = _monorepo(ctx)
-    url, commit = ctx.url(repo), repo.tags["v1"]
-    project = Project(ctx.work / "s1", {"bigpkg": f"{url}@v1:{PACKAGE_PATH}"})
-    scratch = ctx.work / "s1-git"
-    template, pip_versions = pip_template()
+def first_import(modules: list[str], env: dict[str, str], cwd: Path, where: Path, what: str) -> float:
+    """Wall seconds of a fresh interpreter importing every module of ``modules`` (the package first), which must come from ``where``."""
+    package = modules[0]
+    statement = f"import importlib, sys\nfor _name in {modules!r}:\n    importlib.import_module(_name)"
+    check = f"len([m for m in sys.modules if m == {package!r} or m.startswith({package + '.'!r})]), sys.modules[{package!r}].__file__"
+    return timed_child(statement, check, env, cwd, f"{len(modules)} {where}", what)["process"]
 
-    def ours() -> dict[str, float]:
+
+def gitimport_cold(project: Project, modules: list[str], cwd: Path) -> Callable[[], dict[str, float]]:
+    """Empty cache, ``gitimport sync``; then the first import of every module, in a fresh process."""
+
+    def go() -> dict[str, float]:
         project.reset()
         elapsed = project.sync()
-        if not any((project.cache / "trees-v2").glob("*-bigpkg/bigpkg/__init__.py")):
-            raise BenchError("gitimport sync did not materialize bigpkg")
-        return {"time": elapsed}
+        trees = project.cache / "trees-v2"
+        if not any(trees.glob(f"*-{modules[0]}/{modules[0]}/__init__.py")):
+            raise BenchError(f"gitimport sync did not materialize {modules[0]}")
+        imported = first_import(modules, project.run_env(), cwd, trees, f"gitimport's first import of {modules[0]}")
+        return {"time": elapsed, "import": imported, "total": elapsed + imported}
 
-    def git() -> dict[str, float]:
+    return go
+
+
+def git_shallow(url: str, commit: str, scratch: Path) -> Callable[[], dict[str, float]]:
+    """``git clone --depth 1 --bare`` of v1, then ``git archive`` of PACKAGE_PATH into a folder."""
+
+    def go() -> dict[str, float]:
         rmtree(scratch)
-        scratch.mkdir()
+        scratch.mkdir(parents=True)
         clone = run(["git", "clone", "-q", "--depth", "1", "--bare", "--branch", "v1", url, str(scratch / "clone.git")], env=git_env())[0]
         extract = git_archive(scratch / "clone.git", commit, PACKAGE_PATH, scratch / "out")
         if not (scratch / "out" / PACKAGE_PATH / "__init__.py").is_file():
             raise BenchError("git archive wrote no bigpkg")
         return {"time": clone + extract}
 
-    contestants = {"gitimport": ours, "git": git}
+    return go
+
+
+def git_sparse(url: str, scratch: Path, modules: list[str], cwd: Path, files: int, objects: list[int]) -> Callable[[], dict[str, float]]:
+    """git's partial, sparse, shallow clone of v1 narrowed to PACKAGE_PATH; then the first import from the checkout.
+
+    The clone must have been filtered: it may hold far fewer objects than the
+    commit has files (``objects`` collects the count of every run).
+    """
+
+    def go() -> dict[str, float]:
+        rmtree(scratch)
+        scratch.mkdir(parents=True)
+        checkout = scratch / "checkout"
+        args = ["git", "clone", "-q", "--filter=blob:none", "--sparse", "--depth", "1", "--branch", "v1", url, str(checkout)]
+        clone = run(args, env=git_env())[0]
+        narrow = run(["git", "-C", str(checkout), "sparse-checkout", "set", PACKAGE_PATH], env=git_env())[0]
+        if not (checkout / PACKAGE_PATH / "__init__.py").is_file():
+            raise BenchError("git sparse-checkout set wrote no bigpkg")
+        count = count_objects(checkout / ".git")
+        if count >= files:
+            raise BenchError(f"the partial clone holds {count} objects for {files} files: the server did not filter")
+        objects.append(count)
+        src = checkout / PACKAGE_PATH.rsplit("/", 1)[0]
+        imported = first_import(modules, clean_env(PYTHONPATH=str(src)), cwd, src, "first import from the sparse checkout")
+        return {"time": clone + narrow, "import": imported, "total": clone + narrow + imported}
+
+    return go
+
+
+def scenario_cold(ctx: Context) -> list[Row]:
+    repo = _monorepo(ctx)
+    url, commit = ctx.url(repo), repo.tags["v1"]
+    project = Project(ctx.work / "s1", {"bigpkg": f"{url}@v1:{PACKAGE_PATH}"})
+    template, pip_versions = pip_template()
+    modules = bench_repos.package_modules("bigpkg", int(repo.facts["package_files"]))
+    sparse_objects: list[int] = []
+    ours = gitimport_cold(project, modules, ctx.work)
+    git = git_shallow(url, commit, ctx.work / "s1-git")
+    sparse = git_sparse(url, ctx.work / "s1-sparse", modules, ctx.work, int(repo.facts["files"]), sparse_objects)
+
+    contestants = {"gitimport": ours, "git": git, "sparse": sparse}
     venv = ctx.work / "s1-venv"
     if template is not None:
 
@@ -400,7 +473,7 @@ def scenario_cold(ctx: Context) -> list[Row]:
             results["gitimport"]["time"],
             results["git"]["time"],
             "s",
-            "git clone --depth 1 --bare + git archive | tar -x",
+            SHALLOW,
             0.75,
         ),
     ]
@@ -420,6 +493,21 @@ def scenario_cold(ctx: Context) -> list[Row]:
         )
     else:
         rows.append(Row("1b", "cold sync vs pip install", results["gitimport"]["time"], None, "s", pip_name, 0.15, pip_versions))
+    ours_r, sparse_r = results["gitimport"], results["sparse"]
+    rows.append(
+        Row(
+            "1c",
+            f"cold sync + first import of all {len(modules)} modules",
+            ours_r["total"],
+            sparse_r["total"],
+            "s",
+            f"{SPARSE} + the same first import (writes .pyc); same git http-backend, uploadpack.allowFilter on",
+            1.0,
+            f"sync alone {fmt_ms(ours_r['time'])} vs clone + sparse-checkout {fmt_ms(sparse_r['time'])} "
+            f"({ours_r['time'] / sparse_r['time']:.2f}x); first import {fmt_ms(ours_r['import'])} vs {fmt_ms(sparse_r['import'])}; "
+            f"objects in the partial clone: {int(statistics.median(sparse_objects))}",
+        )
+    )
     return rows
 
 
@@ -458,6 +546,125 @@ def scenario_memory(ctx: Context) -> list[Row]:
             "largest git process: clone --depth 1 / archive / tar",
             2.0,
             f"measured with {how}",
+        )
+    ]
+
+
+# --------------------------------------------------------------------------
+# Scenario 10: cost that grows with PATH, not with the repository
+# --------------------------------------------------------------------------
+
+
+def settled(contestant: Callable[[], dict[str, float]]) -> Callable[[], dict[str, float]]:
+    """``contestant``, then ``os.sync()`` (not timed).
+
+    A shallow clone of the largest repository leaves a few hundred MiB of dirty
+    pages; written back during the next contestant, they would be charged to
+    it (gitimport's fsyncs wait for them).
+    """
+
+    def go() -> dict[str, float]:
+        result = contestant()
+        os.sync()
+        return result
+
+    return go
+
+
+def scenario_scale(ctx: Context) -> list[Row]:
+    """Scenario 1 at several repository sizes, PATH fixed: gitimport, git's shallow clone and git's sparse clone, as a curve.
+
+    Every contestant at every size runs in one interleaved rotation, so drift
+    on a shared machine spreads over all of them, and the growth of one
+    contestant from the smallest repository to the largest (row 1d) compares
+    times taken in the same minutes.
+    """
+    s = ctx.sizes
+    repos = [bench_repos.monorepo(n, s.scale_package, s.mono_commits, s.mono_file_bytes) for n in s.scale_files]
+    modules = bench_repos.package_modules("bigpkg", s.scale_package)
+    contestants: dict[str, Callable[[], dict[str, float]]] = {}
+    sparse_objects: dict[int, list[int]] = {}
+    scratch: list[Path] = []
+    sizes = [int(repo.facts["files"]) for repo in repos]
+    for files, repo in zip(sizes, repos):
+        url = ctx.url(repo)
+        project = Project(ctx.work / f"s10-{files}", {"bigpkg": f"{url}@v1:{PACKAGE_PATH}"})
+        sparse_objects[files] = []
+        scratch += [project.folder, ctx.work / f"s10-git-{files}", ctx.work / f"s10-sparse-{files}"]
+        contestants[f"gitimport {files}"] = gitimport_cold(project, modules, ctx.work)
+        contestants[f"shallow {files}"] = git_shallow(url, repo.tags["v1"], scratch[-2])
+        contestants[f"sparse {files}"] = git_sparse(url, scratch[-1], modules, ctx.work, files, sparse_objects[files])
+    try:
+        results = interleave({name: settled(go) for name, go in contestants.items()}, ctx.cold_repeat)
+    finally:
+        for folder in scratch:
+            rmtree(folder)
+    packs = {files: tree_size(repo.path / "objects") / 2**20 for files, repo in zip(sizes, repos)}
+    ctx.facts["scale"] = ", ".join(f"{files} files (pack {packs[files]:.1f} MiB)" for files in sizes) + (
+        f"; {repos[0].facts['commits']} commits each; PATH {s.scale_package} files"
+    )
+    small, large = sizes[0], sizes[-1]
+    lines = []
+    for files in sizes:
+        ours, shallow, sparse = results[f"gitimport {files}"], results[f"shallow {files}"], results[f"sparse {files}"]
+        lines.append(
+            [
+                f"{files:,}",
+                f"{packs[files]:.1f} MiB",
+                fmt_ms(ours["time"]),
+                fmt_ms(ours["import"]),
+                fmt_ms(shallow["time"]),
+                fmt_ms(sparse["time"]),
+                fmt_ms(sparse["import"]),
+                f"{ours['time'] / shallow['time']:.2f}x",
+                f"{ours['time'] / sparse['time']:.2f}x",
+                f"{ours['total'] / sparse['total']:.2f}x",
+                f"{ours['time'] / results[f'gitimport {small}']['time']:.2f}x",
+                str(int(statistics.median(sparse_objects[files]))),
+            ]
+        )
+    ctx.tables.append(
+        Table(
+            f"Scenario 10 (scale): cold sync of the same {s.scale_package}-file PATH in repositories of growing size; "
+            f"medians of {ctx.cold_repeat}, all sizes interleaved",
+            [
+                "files",
+                "pack",
+                "gitimport sync",
+                "gitimport import",
+                "git shallow",
+                "git sparse",
+                "sparse import",
+                "sync / shallow",
+                "sync / sparse",
+                "sync+import / sparse+import",
+                "gitimport vs smallest",
+                "sparse clone objects",
+            ],
+            lines,
+            [
+                f"git shallow: {SHALLOW}",
+                f"git sparse: {SPARSE}",
+                f"import: a fresh interpreter importing all {len(modules)} modules of the package "
+                "(gitimport from its cache with the .pyc it wrote at sync; git from the checkout, compiling and writing .pyc)",
+            ],
+        )
+    )
+
+    def growth(kind: str) -> float:
+        return results[f"{kind} {large}"]["time"] / results[f"{kind} {small}"]["time"]
+
+    return [
+        Row(
+            "1d",
+            f"cold sync, {large}-file repo vs {small}-file repo (same {s.scale_package}-file PATH)",
+            results[f"gitimport {large}"]["time"],
+            results[f"gitimport {small}"]["time"],
+            "s",
+            f"gitimport's cold sync of the {small}-file repository",
+            1.3,
+            f"the same growth for git: shallow clone + archive {growth('shallow'):.2f}x, "
+            f"partial sparse clone {growth('sparse'):.2f}x (scenario 10's curve)",
         )
     ]
 
@@ -1103,12 +1310,13 @@ SCENARIOS: dict[str, tuple[str, Callable[[Context], list[Row]]]] = {
     "7": ("memory", scenario_memory),
     "8": ("httpimport", scenario_httpimport),
     "9": ("run", scenario_run),
+    "10": ("scale", scenario_scale),
     "11": ("mirror", scenario_mirror),
 }
 """Scenario number -> (name for --only, function)."""
 
 ROW_KEYS = {
-    "1": ["1a", "1b"],
+    "1": ["1a", "1b", "1c"],
     "2": ["2a", "2b", "2c", "2d"],
     "3": ["3a", "3b"],
     "4": ["4"],
@@ -1117,5 +1325,6 @@ ROW_KEYS = {
     "7": ["7"],
     "8": ["8a", "8b"],
     "9": ["9"],
+    "10": ["1d"],
     "11": ["11a", "11b"],
 }

@@ -12,7 +12,8 @@ baseline (lower is better), against the target of each scenario.
     python benchmarks/run.py --markdown results.md
 
 Scenarios (``--only`` takes numbers or names):
-  1 cold        empty cache to files: vs git clone --depth 1 + git archive, and vs pip install
+  1 cold        empty cache to files: vs git clone --depth 1 + git archive, vs pip install, and (with the
+                first import of the package) vs git clone --filter=blob:none --sparse --depth 1 + sparse-checkout set
   2 warm        warm import of a 100-module package vs a plain folder; verify = "import" vs off
   3 others      100 stdlib imports with the finder installed vs without
   4 noop        no-op sync vs python -c "import tomllib"; no dulwich, no connection
@@ -21,8 +22,13 @@ Scenarios (``--only`` takes numbers or names):
   7 memory      peak RSS of scenario 1 vs git's largest process
   8 httpimport  a 50-module package: gitimport vs httpimport, first and second process
   9 run         gitimport run -- python -c pass vs python -c pass
+  10 scale      scenario 1 at 3,000 / 30,000 / 100,000 files, same 300-file PATH: a curve of gitimport, git's
+                shallow clone and git's partial sparse clone; row 1d = gitimport at 100,000 files / at 3,000
   11 mirror     a new runner's locked sync from a tree mirror (nginx or http.server) vs from git: scenario 1's
                 package, and scenario 6's 16 repositories with --jobs 8
+
+Rows are listed by key (1a, 1b, 1c, 1d, 2a, ...), whatever order the scenarios ran in; tables a scenario adds
+(scenario 10's curve) follow the rows.
 """
 
 from __future__ import annotations
@@ -123,24 +129,46 @@ def cells(row: bench.Row) -> list[str]:
 HEADERS = ["#", "scenario", "gitimport", "baseline", "ratio", "target", "met", "baseline is"]
 
 
-def text_table(rows: list[bench.Row]) -> str:
-    table = [HEADERS] + [cells(r) for r in rows]
-    widths = [max(len(line[i]) for line in table) for i in range(len(HEADERS) - 1)]
-    right = {2, 3, 4}
+def row_order(row: bench.Row) -> tuple[int, str]:
+    """1a, 1b, ..., 1d, 2a, ..., 10: by scenario number, then letter."""
+    digits = "".join(c for c in row.key if c.isdigit())
+    return int(digits or 0), row.key
+
+
+def aligned(table: list[list[str]], right: set[int]) -> list[str]:
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]) - 1)]
     out = []
     for line in table:
         parts = [cell.rjust(widths[i]) if i in right else cell.ljust(widths[i]) for i, cell in enumerate(line[:-1])]
         out.append("  ".join(parts) + "  " + line[-1])
+    return out
+
+
+def text_table(rows: list[bench.Row]) -> str:
+    out = aligned([HEADERS] + [cells(r) for r in rows], {2, 3, 4})
     notes = [f"  {r.key}: {r.note}" for r in rows if r.note]
     return "\n".join(out + (["notes:", *notes] if notes else []))
 
 
-def markdown(rows: list[bench.Row], info: list[tuple[str, str]], header: str) -> str:
+def text_extra(table: bench.Table) -> str:
+    out = [table.title + ":"] + ["  " + line for line in aligned([table.headers, *table.lines], set(range(1, len(table.headers))))]
+    return "\n".join(out + [f"  {note}" for note in table.notes])
+
+
+def markdown_extra(table: bench.Table) -> list[str]:
+    lines = ["", table.title + ":", "", "| " + " | ".join(table.headers) + " |", "|" + "---|" * len(table.headers)]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in line) + " |" for line in table.lines]
+    return lines + ([""] + [f"- {note}" for note in table.notes] if table.notes else [])
+
+
+def markdown(rows: list[bench.Row], info: list[tuple[str, str]], header: str, tables: list[bench.Table]) -> str:
     lines = [header, "", "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
     lines += ["| " + " | ".join(c.replace("|", "\\|") for c in cells(r)) + " |" for r in rows]
     notes = [f"- {r.key}: {r.note}" for r in rows if r.note]
     if notes:
         lines += ["", "Notes:", "", *notes]
+    for table in tables:
+        lines += markdown_extra(table)
     lines += ["", "Machine:", "", *[f"- {k}: {v}" for k, v in info]]
     return "\n".join(lines) + "\n"
 
@@ -227,7 +255,10 @@ def main(argv: list[str] | None = None) -> int:
         f"medians of {cold_repeat} (syncs) and {import_repeat} (imports) interleaved runs; "
         f"ratio = gitimport / baseline, lower is better{'; SMOKE sizes' if options.smoke else ''}"
     )
+    rows.sort(key=row_order)
     print(text_table(rows))
+    for table in ctx.tables:
+        print(text_extra(table))
     print(header)
     if ctx.facts:
         print("repositories: " + "; ".join(f"{k}: {v}" for k, v in ctx.facts.items()))
@@ -236,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"total {time.perf_counter() - started:.0f} s")
     if options.markdown:
         extra = [("repositories", "; ".join(f"{k}: {v}" for k, v in ctx.facts.items()))] if ctx.facts else []
-        options.markdown.write_text(markdown(rows, info + extra, header))
+        options.markdown.write_text(markdown(rows, info + extra, header, ctx.tables))
     return 1 if failed else 0
 
 

@@ -16,7 +16,7 @@ import pytest
 from support.servers import git_http_backend_available
 
 ROOT = Path(__file__).resolve().parent.parent
-ROW_KEYS = ["1a", "1b", "2a", "2b", "2c", "2d", "3a", "3b", "4", "5a", "5b", "6", "7", "8a", "8b", "9", "11a", "11b"]
+ROW_KEYS = ["1a", "1b", "1c", "1d", "2a", "2b", "2c", "2d", "3a", "3b", "4", "5a", "5b", "6", "7", "8a", "8b", "9", "11a", "11b"]
 
 pytestmark = pytest.mark.skipif(not git_http_backend_available(), reason="the benchmarks need git and git http-backend")
 
@@ -53,3 +53,13 @@ def test_smoke_run_prints_the_machine_and_writes_markdown(smoke_run: tuple[subpr
         assert label in proc.stdout
     text = markdown.read_text()
     assert "| 1a |" in text and "| 8b |" in text and "Machine:" in text
+
+
+def test_smoke_run_prints_the_scale_curve(smoke_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    """Scenario 10 prints its curve: one line per repository size, in the text output and the markdown."""
+    proc, markdown = smoke_run
+    assert "Scenario 10 (scale)" in proc.stdout, proc.stdout
+    curve = proc.stdout.split("Scenario 10 (scale)", 1)[1].splitlines()
+    for files in ("30", "60", "100"):
+        assert any(re.match(rf"\s+{files}\s", line) for line in curve), f"no line for {files} files in:\n{proc.stdout}"
+    assert "Scenario 10 (scale)" in markdown.read_text()
