@@ -203,6 +203,10 @@ def _sync_under_lock(
     cache = Cache(config.cache_dir)
     cache.remove_stale_builds()
     report = SyncReport(lockfile=lockfile)
+    if config.tree_mirrors:
+        from .remote.mirror import forget_unreachable
+
+        forget_unreachable()
 
     def sync_group(group: list[_Plan]) -> SyncReport:
         part = SyncReport()

@@ -406,3 +406,27 @@ def test_index_pack_names_every_object_by_its_content(tmp_path: Path) -> None:
     index_pack(tmp_path / "x.pack", max_object_size=1 << 20)
     listed = subprocess.run(["git", "show-index"], stdin=(tmp_path / "x.idx").open("rb"), capture_output=True, check=True).stdout
     assert sorted(line.split()[1].decode() for line in listed.splitlines()) == sorted(git_hash(kind, data) for kind, data in objects)
+
+
+def test_an_https_mirror_is_trusted_as_git_would_trust_it(
+    tmp_path: Path, with_git_back: tuple[Project, Path], monkeypatch: pytest.MonkeyPatch, isolated_home: Path
+) -> None:
+    """TLS to a mirror is verified with git's http.sslCAInfo; an untrusted certificate falls back to git."""
+    from support.redirects import front, self_signed_certificate
+
+    source, mirror = with_git_back
+    cert, key = self_signed_certificate(tmp_path)
+    with serve_static_python(mirror) as plain, front("relay", plain.url, tls=(cert, key)) as tls:
+        project = consumer(tmp_path, source, monkeypatch, f'["{tls.url}/"]')
+        untrusted = project.cli("sync", "-v")
+        shutil.rmtree(project.cache)
+        (isolated_home / ".gitconfig").write_text(f"[http]\n\tsslCAInfo = {cert}\n")
+        trusted = project.cli("sync", "-v")
+
+    assert untrusted.code == 0, untrusted.err
+    assert f"Fetched {source.url}/toolbox" in untrusted.out  # git served: the mirror's certificate is not trusted
+    (line,) = [line for line in mirror_lines(untrusted.out) if tls.url in line]
+    assert "not served: it failed TLS (certificate verify failed" in line and "skipped for the rest of this sync" in line, line
+    assert trusted.code == 0, trusted.err
+    assert f"Fetched {source.url}" not in trusted.out
+    assert mirror_lines(trusted.out)[0].count(" served (tree ") == 3

@@ -24,7 +24,6 @@ import contextlib
 import hashlib
 import os
 import threading
-import time
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
@@ -45,8 +44,6 @@ if TYPE_CHECKING:
 LAYOUT = "gitimport-mirror-v1"
 PACK_TYPES = {b"commit": 1, b"tree": 2, b"blob": 3, b"tag": 4}
 _TYPE_NAMES = {number: name for name, number in PACK_TYPES.items()}
-#: How long a mirror that could not be reached is skipped by this process: one timeout per sync, not one per tree.
-DOWN_SECONDS = 300.0
 _CHUNK = 1 << 16
 
 
@@ -215,8 +212,15 @@ class _PackReader:
 # Reading from a mirror
 # --------------------------------------------------------------------------
 
-_down_lock = threading.Lock()
-_down_until: dict[str, float] = {}
+_unreachable_lock = threading.Lock()
+_unreachable_urls: set[str] = set()
+"""Mirrors this sync found unreachable: skipped for the rest of it, so a mirror that is down costs one timeout, not one per tree."""
+
+
+def forget_unreachable() -> None:
+    """Start a sync: a mirror that was down for an earlier sync in this process is tried again."""
+    with _unreachable_lock:
+        _unreachable_urls.clear()
 
 
 class Mirror:
@@ -245,15 +249,15 @@ class Mirror:
 
     @property
     def down(self) -> bool:
-        with _down_lock:
-            return _down_until.get(self.url, 0.0) > time.monotonic()
+        with _unreachable_lock:
+            return self.url in _unreachable_urls
 
     def copy(self, relative: str, target: Path, limit: int) -> None:
         """Copy the archive at ``relative`` into ``target``, refusing one longer than ``limit`` bytes.
 
         Raises:
           MirrorError: the mirror lacks it, cannot be reached (then it is skipped
-            for :data:`DOWN_SECONDS`), answers with an error, or sends too much.
+            for the rest of the sync), answers with an error, or sends too much.
         """
         if self.folder is not None:
             self._copy_file(self.folder / relative, target, limit)
@@ -292,8 +296,8 @@ class Mirror:
         except (HTTPError, OSError) as exc:
             if not isinstance(exc, HTTPError) or _unreachable(exc) or deadline.expired:
                 self._mark_down()
-            why = "timed out" if deadline.expired else f"cannot be reached ({type(exc).__name__})"
-            raise MirrorError(f"it {why}; skipped for the rest of this sync" if self.down else f"it failed: {exc}") from None
+            why = "timed out" if deadline.expired else _failure(exc)
+            raise MirrorError(f"it {why}; skipped for the rest of this sync" if self.down else f"it {why}") from None
 
     def _connection(self) -> tuple[urllib3.PoolManager, Deadline]:
         """This mirror's pool manager (kept, so its connections are reused) under the host policy, and its deadline.
@@ -312,17 +316,31 @@ class Mirror:
         return self._pool, self._deadline
 
     def _mark_down(self) -> None:
-        with _down_lock:
-            _down_until[self.url] = time.monotonic() + DOWN_SECONDS
+        with _unreachable_lock:
+            _unreachable_urls.add(self.url)
 
 
 def _unreachable(exc: BaseException) -> bool:
-    """A connection that failed or stalled, however urllib3 wrapped it: the mirror is down, not missing one file."""
-    from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
+    """A connection that failed, stalled or was not trusted, however urllib3 wrapped it: the mirror is down, not missing one file."""
+    from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError, SSLError
     from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
     reason = exc.reason if isinstance(exc, MaxRetryError) else exc
-    return isinstance(reason, (NewConnectionError, Urllib3Timeout, ProtocolError, ConnectionError))
+    return isinstance(reason, (NewConnectionError, Urllib3Timeout, ProtocolError, SSLError, ConnectionError))
+
+
+def _failure(exc: BaseException) -> str:
+    """What went wrong, in a few words: urllib3 wraps the cause in a retry error that repeats the whole URL."""
+    from urllib3.exceptions import MaxRetryError, SSLError
+
+    reason = exc.reason if isinstance(exc, MaxRetryError) and exc.reason is not None else exc
+    text = str(reason.args[0] if isinstance(reason, SSLError) and reason.args else reason)
+    if isinstance(reason, SSLError) or "CERTIFICATE_VERIFY_FAILED" in text:
+        detail = text.split("] ", 1)[-1].split(" (_ssl", 1)[0].rstrip("')")
+        return f"failed TLS ({detail})"
+    if _unreachable(reason):
+        return f"cannot be reached ({type(reason).__name__.replace('Error', '').lower() or 'connection'})"
+    return f"failed ({type(reason).__name__})"
 
 
 def _copy_bounded(source: Any, out: IO[bytes], limit: int, name: str) -> None:
