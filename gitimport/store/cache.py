@@ -286,9 +286,7 @@ def keep_in_store(target: Path, stored: Path) -> None:
     """
     with contextlib.suppress(OSError):
         stored.parent.mkdir(parents=True, exist_ok=True)
-        temporary = stored.with_name(atomic.temporary_name(stored.name))
-        os.link(target, temporary)
-        os.replace(temporary, stored)
+        atomic.publish_link(target, stored)
 
 
 def link_from_store(stored: Path, target: Path) -> bool:

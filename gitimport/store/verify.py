@@ -5,7 +5,7 @@ A tree entry in the cache holds its root (a file or a folder), ``manifest.json``
 per interpreter (the SHA-256 of every ``.pyc``).  Verification recomputes all of
 them and lists what differs, including files the commit does not have.  This
 module runs on first import when ``verify = "import"`` is set, so it uses only
-``os``, ``json`` and CPython's built-in SHA-256: no pathlib, dataclasses or
+``os``, ``json`` and CPython's built-in SHA-256 (:mod:`.hashing`): no pathlib, dataclasses or
 OpenSSL, which would cost more than the hashing itself.
 """
 
@@ -16,38 +16,16 @@ import os
 
 from . import layout
 from .binding import origin_problems
+from .hashing import sha256, sha256_file, sha256_hex
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from hashlib import sha256
 
     from ..project.lock import LockEntry
     from .cache import TreeLocation
-else:  # CPython's own SHA-256: a tenth of the import time of hashlib, which loads OpenSSL
-    try:
-        from _sha2 import sha256  # Python 3.12 and later
-    except ImportError:
-        try:
-            from _sha256 import sha256  # Python 3.11 and earlier
-        except ImportError:  # other interpreters
-            from hashlib import sha256
 
-
-def sha256_hex(data: bytes) -> str:
-    """Hex SHA-256 of bytes, with the light hash this module loads."""
-    return sha256(data).hexdigest()
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Hex SHA-256 of a file, or of a symlink's link text (docs/lock-file.md#the-digest)."""
-    if os.path.islink(path):
-        return sha256(os.readlink(path).encode("utf-8", "surrogateescape")).hexdigest()
-    digest = sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+__all__ = ["dirhash", "generated_key", "sha256_file", "sha256_hex", "tree_problems", "verify_locked", "verify_tree"]
 
 
 def dirhash(file_hashes: dict[str, str]) -> str:
