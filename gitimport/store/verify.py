@@ -1,11 +1,13 @@
 """Re-hashing materialized trees: the checks behind `verify`, `--repair` and `verify = "import"`.
 
 A tree entry in the cache holds its root (a file or a folder), ``manifest.json``
-(the SHA-256 of every file and the lock's digest) and one ``bytecode-*.json``
-per interpreter (the SHA-256 of every ``.pyc``).  Verification recomputes all of
-them and lists what differs, including files the commit does not have.  This
-module runs on first import when ``verify = "import"`` is set, so it uses only
-``os``, ``json`` and CPython's built-in SHA-256 (:mod:`.hashing`): no pathlib, dataclasses or
+(the SHA-256 of every file and the lock's digest), ``origins/`` (the commits it
+was materialized from) and ``pyc-records/`` (the SHA-256 of every ``.pyc`` an
+import wrote, see :mod:`gitimport.store.bytecode`).  Verification recomputes
+all of them and lists what differs, including files the commit does not have
+and ``.pyc`` files gitimport did not write.  This module runs on first import
+when ``verify = "import"`` is set, so it uses only ``os``, ``json`` and
+CPython's built-in SHA-256 (:mod:`.hashing`): no pathlib, dataclasses or
 OpenSSL, which would cost more than the hashing itself.
 """
 
@@ -16,6 +18,7 @@ import os
 
 from . import layout
 from .binding import origin_problems
+from .bytecode import compiled_from_its_source, recompiled_problems, recorded_pycs
 from .hashing import sha256, sha256_file, sha256_hex
 
 TYPE_CHECKING = False
@@ -54,8 +57,8 @@ def tree_problems(
     ``commit`` and ``path``, see :mod:`gitimport.store.binding`), every file
     against the manifest, the manifest's digest against ``expected_digest``
     (the lock's) and its generated files against ``generated`` (the lock's),
-    every recorded ``.pyc``, and that the root holds no file the commit does
-    not.  A generated file stands in for the git file of the same path
+    every ``.pyc`` against its record, and that the root holds no file the
+    commit does not.  A generated file stands in for the git file of the same path
     (``export-subst``), so the git digest stays checkable from the commit.
     """
     manifest_path = os.path.join(entry, layout.MANIFEST)
@@ -81,29 +84,77 @@ def tree_problems(
         problems.append(f"{entry} holds other generated files than the lock names")
     base = entry if manifest.get("kind") == "module" else os.path.join(entry, root)
     expected = {os.path.join(base, relative): sha for relative, sha in {**recorded, **made}.items()}
-    for name in sorted(os.listdir(entry)):
-        if layout.is_bytecode_record(name):
-            with open(os.path.join(entry, name), encoding="utf-8") as handle:
-                expected.update({os.path.join(entry, relative): sha for relative, sha in json.load(handle).items()})
     for path, sha in sorted(expected.items()):
         if not os.path.lexists(path):
             problems.append(f"{path} is missing")
         elif sha256_file(path) != sha:
             problems.append(f"{path} was modified")
-    problems.extend(f"{extra} is not part of the commit" for extra in sorted(_files_under(os.path.join(entry, root)) - set(expected)))
+    found, pycs = _walk(entry, root)
+    problems.extend(f"{extra} is not part of the commit" for extra in sorted(found - set(expected)))
+    problems.extend(_pyc_problems(entry, pycs))
     return problems
 
 
-def _files_under(root: str) -> set[str]:
-    """Files and folder symlinks below a root folder, outside ``__pycache__``."""
-    if not os.path.isdir(root) or os.path.islink(root):
-        return set()
+def _walk(entry: str, root: str) -> tuple[set[str], list[str]]:
+    """What a tree entry holds besides its records: files and folder symlinks below its root folder
+    (outside ``__pycache__``), and the ``.pyc`` files in every ``__pycache__`` (the entry's own, for a
+    one-file module).  A ``__pycache__`` that is a symlink counts as a file, so it is reported."""
     found: set[str] = set()
-    for folder, folders, files in os.walk(root):
-        folders[:] = [name for name in folders if name != "__pycache__"]
+    pycs: list[str] = []
+    _pycache(os.path.join(entry, "__pycache__"), found, pycs)
+    top = os.path.join(entry, root)
+    if not os.path.isdir(top) or os.path.islink(top):
+        return found, pycs
+    for folder, folders, files in os.walk(top):
         found.update(os.path.join(folder, name) for name in files)
-        found.update(os.path.join(folder, name) for name in folders if os.path.islink(os.path.join(folder, name)))
-    return found
+        for name in folders:
+            path = os.path.join(folder, name)
+            if name == "__pycache__":
+                _pycache(path, found, pycs)
+            elif os.path.islink(path):
+                found.add(path)
+        folders[:] = [name for name in folders if name != "__pycache__"]
+    return found, pycs
+
+
+def _pycache(folder: str, found: set[str], pycs: list[str]) -> None:
+    if os.path.islink(folder):
+        found.add(folder)
+    elif os.path.isdir(folder):
+        pycs.extend(os.path.join(folder, name) for name in sorted(os.listdir(folder)) if name.endswith(".pyc"))
+
+
+def _pyc_problems(entry: str, pycs: list[str]) -> list[str]:
+    """Each ``.pyc`` held against the SHA-256 recorded for its path (docs/how-it-works.md#bytecode).
+
+    The files are hashed before the records are read: a ``.pyc`` is recorded
+    before it appears, so one that an import writes meanwhile is never taken
+    for an unrecorded one.  This interpreter's ``.pyc`` files are also held
+    against their sources: the header of a hash-based ``.pyc`` carries a hash
+    of the source it was compiled from, so bytecode of other code is found
+    even with a record forged for it (only compiling again, as ``gitimport
+    verify`` does, finds other code under a copied header).
+    """
+    contents = {}
+    for pyc in pycs:
+        try:
+            with open(pyc, "rb") as handle:
+                contents[pyc] = handle.read()
+        except FileNotFoundError:  # removed meanwhile (a repair): nothing left to check
+            continue
+    if not contents:
+        return []
+    recorded = recorded_pycs(entry)
+    problems = []
+    for pyc, data in sorted(contents.items()):
+        known = recorded.get(pyc[len(entry) + 1 :].replace(os.sep, "/"))
+        if not known:
+            problems.append(f"{pyc} was not written by gitimport (no record of it)")
+        elif sha256(data).hexdigest() not in known:
+            problems.append(f"{pyc} was modified")
+        elif not compiled_from_its_source(pyc, data):
+            problems.append(f"{pyc} was compiled from another source")
+    return problems
 
 
 def verify_tree(
@@ -119,11 +170,10 @@ def verify_tree(
     from their (verified) sources and compared, so a .pyc forged together with
     its record in the cache is found too.
     """
-    problems = tree_problems(str(location.entry), location.root, expected_digest, origin, generated)
+    entry = str(location.entry)
+    problems = tree_problems(entry, location.root, expected_digest, origin, generated)
     if recompile and not problems:
-        from .bytecode import recompiled_problems
-
-        problems = recompiled_problems(location)
+        problems = recompiled_problems(entry, _walk(entry, location.root)[1])
     return problems
 
 
