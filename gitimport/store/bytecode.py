@@ -19,7 +19,8 @@ What this module keeps true of the ``.pyc`` files in a tree entry:
 - Its SHA-256 is recorded in ``pyc-records/`` *before* the ``.pyc`` appears
   under its own name, so every ``.pyc`` that a reader can see has its record.
   A record is a read-only file that holds one line, ``<sha256>  <path of the
-  .pyc in the entry>``, and is named by a hash of that line.  Two processes
+  .pyc in the entry>``, and is named by a hash of that line, so a listing of
+  the folder says which ``.pyc`` files are recorded.  Two processes
   may compile one source at the same time, and marshal's bytes differ between
   processes, so a path may have several records; a ``.pyc`` is valid when one
   of them matches it.  No record is ever rewritten, so writers need no lock.
@@ -222,12 +223,30 @@ def _place(entry: str, relative: str, target: str, data: bytes, sha: str, linked
 
 def record_pyc(entry: str, relative: str, sha: str) -> None:
     """Record that the .pyc at ``relative`` (a path in the tree entry ``entry``) has SHA-256 ``sha``; OSError when it cannot be written."""
-    line = f"{sha}  {relative}\n".encode("utf-8", "surrogateescape")
+    line = _record_line(sha, relative)
     folder = os.path.join(entry, layout.PYC_RECORDS)
     _make_folder(folder)
     path = os.path.join(folder, sha256_hex(line)[:32])
     if not os.path.exists(path):
         atomic.write_bytes(path, line, mode=0o444)
+
+
+def _record_line(sha: str, relative: str) -> bytes:
+    return f"{sha}  {relative}\n".encode("utf-8", "surrogateescape")
+
+
+def record_name(sha: str, relative: str) -> str:
+    """The name of the record of a .pyc with SHA-256 ``sha`` at ``relative``: the hash of its one line.
+
+    So a check needs no record's content: a listing of ``pyc-records/`` says
+    which .pyc files are recorded (:func:`recorded_names`).
+    """
+    return sha256_hex(_record_line(sha, relative))[:32]
+
+
+def recorded_names(entry: str) -> set[str]:
+    """The names in a tree entry's ``pyc-records/``."""
+    return set(_names(os.path.join(entry, layout.PYC_RECORDS)))
 
 
 def _make_folder(path: str) -> None:
@@ -294,20 +313,21 @@ def source_of(pyc: str) -> str:
     return os.path.join(os.path.dirname(pycache), name.partition(".")[0] + ".py")
 
 
-def compiled_from_its_source(pyc: str, data: bytes) -> bool:
+def compiled_from_its_source(pyc: str, data: bytes, source: bytes | None = None) -> bool:
     """False when ``data``, a .pyc of this interpreter, names a source other than the one beside it (or none is there).
 
     A hash-based .pyc carries the hash that ``_imp.source_hash`` gives its
     source, keyed by the interpreter; another interpreter's files, which this
-    one cannot hash for, pass.
+    one cannot hash for, pass.  ``source``: the source's bytes, when the caller read them already.
     """
     if _level_of(os.path.basename(pyc), sys.implementation.cache_tag or "") is None:
         return True
-    try:
-        with open(source_of(pyc), "rb") as handle:
-            source = handle.read()
-    except OSError:
-        return False
+    if source is None:
+        try:
+            with open(source_of(pyc), "rb") as handle:
+                source = handle.read()
+        except OSError:
+            return False
     return data[:8] == UNCHECKED_HASH_HEADER and data[8:16] == _imp.source_hash(_RAW_MAGIC_NUMBER, source)
 
 

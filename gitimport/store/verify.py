@@ -18,7 +18,7 @@ import os
 
 from . import layout
 from .binding import origin_problems
-from .bytecode import compiled_from_its_source, recompiled_problems, recorded_pycs
+from .bytecode import compiled_from_its_source, recompiled_problems, record_name, recorded_names, recorded_pycs, source_of
 from .hashing import sha256, sha256_file, sha256_hex
 
 TYPE_CHECKING = False
@@ -84,14 +84,21 @@ def tree_problems(
         problems.append(f"{entry} holds other generated files than the lock names")
     base = entry if manifest.get("kind") == "module" else os.path.join(entry, root)
     expected = {os.path.join(base, relative): sha for relative, sha in {**recorded, **made}.items()}
+    found, pycs = _walk(entry, root)
+    wanted = {source_of(pyc) for pyc in pycs}  # sources read whole, for the check of their .pyc headers
+    sources: dict[str, bytes] = {}
     for path, sha in sorted(expected.items()):
         if not os.path.lexists(path):
             problems.append(f"{path} is missing")
+        elif path in wanted and not os.path.islink(path):
+            with open(path, "rb") as handle:
+                sources[path] = handle.read()
+            if sha256(sources[path]).hexdigest() != sha:
+                problems.append(f"{path} was modified")
         elif sha256_file(path) != sha:
             problems.append(f"{path} was modified")
-    found, pycs = _walk(entry, root)
     problems.extend(f"{extra} is not part of the commit" for extra in sorted(found - set(expected)))
-    problems.extend(_pyc_problems(entry, pycs))
+    problems.extend(_pyc_problems(entry, pycs, sources))
     return problems
 
 
@@ -124,16 +131,19 @@ def _pycache(folder: str, found: set[str], pycs: list[str]) -> None:
         pycs.extend(os.path.join(folder, name) for name in sorted(os.listdir(folder)) if name.endswith(".pyc"))
 
 
-def _pyc_problems(entry: str, pycs: list[str]) -> list[str]:
-    """Each ``.pyc`` held against the SHA-256 recorded for its path (docs/how-it-works.md#bytecode).
+def _pyc_problems(entry: str, pycs: list[str], sources: Mapping[str, bytes]) -> list[str]:
+    """Each ``.pyc`` held against its record (docs/how-it-works.md#bytecode); ``sources``: bytes of sources already read.
 
-    The files are hashed before the records are read: a ``.pyc`` is recorded
-    before it appears, so one that an import writes meanwhile is never taken
-    for an unrecorded one.  This interpreter's ``.pyc`` files are also held
-    against their sources: the header of a hash-based ``.pyc`` carries a hash
-    of the source it was compiled from, so bytecode of other code is found
-    even with a record forged for it (only compiling again, as ``gitimport
-    verify`` does, finds other code under a copied header).
+    The files are hashed before the records are listed: a ``.pyc`` is
+    recorded before it appears, so one that an import writes meanwhile is
+    never taken for an unrecorded one.  A record is named by what it says,
+    so the listing settles every recorded ``.pyc``; the records are read only
+    to word a finding, and for trees of earlier releases.  This interpreter's
+    ``.pyc`` files are also held against their sources: the header of a
+    hash-based ``.pyc`` carries a hash of the source it was compiled from, so
+    bytecode of other code is found even with a record forged for it (only
+    compiling again, as ``gitimport verify`` does, finds other code under a
+    copied header).
     """
     contents = {}
     for pyc in pycs:
@@ -144,15 +154,22 @@ def _pyc_problems(entry: str, pycs: list[str]) -> list[str]:
             continue
     if not contents:
         return []
-    recorded = recorded_pycs(entry)
+    names = recorded_names(entry)
+    recorded: dict[str, set[str]] | None = None
     problems = []
     for pyc, data in sorted(contents.items()):
-        known = recorded.get(pyc[len(entry) + 1 :].replace(os.sep, "/"))
-        if not known:
-            problems.append(f"{pyc} was not written by gitimport (no record of it)")
-        elif sha256(data).hexdigest() not in known:
-            problems.append(f"{pyc} was modified")
-        elif not compiled_from_its_source(pyc, data):
+        relative = pyc[len(entry) + 1 :].replace(os.sep, "/")
+        sha = sha256(data).hexdigest()
+        if record_name(sha, relative) not in names:
+            recorded = recorded_pycs(entry) if recorded is None else recorded
+            known = recorded.get(relative)
+            if not known:
+                problems.append(f"{pyc} was not written by gitimport (no record of it)")
+                continue
+            if sha not in known:
+                problems.append(f"{pyc} was modified")
+                continue
+        if not compiled_from_its_source(pyc, data, sources.get(source_of(pyc))):
             problems.append(f"{pyc} was compiled from another source")
     return problems
 
