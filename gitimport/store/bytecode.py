@@ -140,14 +140,25 @@ def _place_in_tree(source_path: str, entry: str) -> tuple[str, str] | None:
     """
     if not entry:
         return None
-    real_entry = os.path.realpath(entry)
-    folder = os.path.realpath(os.path.dirname(source_path))
+    real_entry = _realpath(entry)
+    folder = _realpath(os.path.dirname(source_path))
     name = os.path.basename(source_path)
     if folder == real_entry:
         return real_entry, name
     if folder.startswith(real_entry + os.sep):
         return real_entry, folder[len(real_entry) + 1 :].replace(os.sep, "/") + "/" + name
     return None
+
+
+_real: dict[str, str] = {}  # folder -> its real path: a cached tree never changes
+_made: set[str] = set()  # folders this process made or found: one mkdir each
+
+
+def _realpath(folder: str) -> str:
+    real = _real.get(folder)
+    if real is None:
+        real = _real[folder] = os.path.realpath(folder)
+    return real
 
 
 def _stored_pyc(folder: str, prefix: str, source_hash: bytes) -> tuple[str, bytes, str] | None:
@@ -222,13 +233,22 @@ def _place(entry: str, relative: str, target: str, data: bytes, sha: str, linked
 
 
 def record_pyc(entry: str, relative: str, sha: str) -> None:
-    """Record that the .pyc at ``relative`` (a path in the tree entry ``entry``) has SHA-256 ``sha``; OSError when it cannot be written."""
+    """Record that the .pyc at ``relative`` (a path in the tree entry ``entry``) has SHA-256 ``sha``; OSError when it cannot be written.
+
+    The record is created read-only under its final name: what vouches for a
+    .pyc is the name (:func:`record_name`), whole as soon as it exists.
+    """
     line = _record_line(sha, relative)
     folder = os.path.join(entry, layout.PYC_RECORDS)
     _make_folder(folder)
-    path = os.path.join(folder, sha256_hex(line)[:32])
-    if not os.path.exists(path):
-        atomic.write_bytes(path, line, mode=0o444)
+    try:
+        fd = os.open(os.path.join(folder, sha256_hex(line)[:32]), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+    except FileExistsError:  # the same .pyc, recorded by another process (linked from pyc-v1)
+        return
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
 
 
 def _record_line(sha: str, relative: str) -> bytes:
@@ -250,18 +270,23 @@ def recorded_names(entry: str) -> set[str]:
 
 
 def _make_folder(path: str) -> None:
-    """``mkdir``, never of parents: a tree entry that gc removed meanwhile is not brought back."""
-    try:
-        os.mkdir(path)
-    except FileExistsError:
-        return
+    """``mkdir``, once per process, never of parents: a tree entry that gc removed meanwhile is not brought back."""
+    if path not in _made:
+        try:  # noqa: SIM105 - contextlib is not loaded at start-up, and this runs on the import path
+            os.mkdir(path)
+        except FileExistsError:
+            pass
+        _made.add(path)
 
 
 def _keep_in_store(target: str, stored: str) -> None:
     """Keep a hard link to a .pyc in ``pyc-v1``, for the next tree that holds its source at the same place (optional)."""
     try:
-        os.makedirs(os.path.dirname(stored), exist_ok=True)
-        atomic.publish_link(target, stored)
+        try:
+            atomic.publish_link(target, stored)
+        except FileNotFoundError:  # the first .pyc of its folder
+            os.makedirs(os.path.dirname(stored), exist_ok=True)
+            atomic.publish_link(target, stored)
     except OSError:
         pass
 
