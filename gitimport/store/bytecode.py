@@ -334,8 +334,8 @@ def _names(folder: str) -> list[str]:
 
 def source_of(pyc: str) -> str:
     """The source a ``.pyc`` of a ``__pycache__`` belongs to: ``pkg/__pycache__/core.cpython-311.pyc`` -> ``pkg/core.py``."""
-    pycache, name = os.path.split(pyc)
-    return os.path.join(os.path.dirname(pycache), name.partition(".")[0] + ".py")
+    pycache, _, name = pyc.rpartition(os.sep)
+    return f"{pycache.rpartition(os.sep)[0]}{os.sep}{name.partition('.')[0]}.py"
 
 
 def compiled_from_its_source(pyc: str, data: bytes, source: bytes | None = None) -> bool:

@@ -85,7 +85,8 @@ def tree_problems(
     base = entry if manifest.get("kind") == "module" else os.path.join(entry, root)
     expected = {os.path.join(base, relative): sha for relative, sha in {**recorded, **made}.items()}
     found, pycs = _walk(entry, root)
-    wanted = {source_of(pyc) for pyc in pycs}  # sources read whole, for the check of their .pyc headers
+    source_of_pyc = {pyc: source_of(pyc) for pyc in pycs}
+    wanted = set(source_of_pyc.values())  # sources read whole, for the check of their .pyc headers
     sources: dict[str, bytes] = {}
     for path, sha in sorted(expected.items()):
         if not os.path.lexists(path):
@@ -98,7 +99,7 @@ def tree_problems(
         elif sha256_file(path) != sha:
             problems.append(f"{path} was modified")
     problems.extend(f"{extra} is not part of the commit" for extra in sorted(found - set(expected)))
-    problems.extend(_pyc_problems(entry, pycs, sources))
+    problems.extend(_pyc_problems(entry, pycs, {pyc: sources.get(source) for pyc, source in source_of_pyc.items()}))
     return problems
 
 
@@ -131,8 +132,8 @@ def _pycache(folder: str, found: set[str], pycs: list[str]) -> None:
         pycs.extend(os.path.join(folder, name) for name in sorted(os.listdir(folder)) if name.endswith(".pyc"))
 
 
-def _pyc_problems(entry: str, pycs: list[str], sources: Mapping[str, bytes]) -> list[str]:
-    """Each ``.pyc`` held against its record (docs/how-it-works.md#bytecode); ``sources``: bytes of sources already read.
+def _pyc_problems(entry: str, pycs: list[str], sources: Mapping[str, bytes | None]) -> list[str]:
+    """Each ``.pyc`` held against its record (docs/how-it-works.md#bytecode); ``sources``: each one's source, if read already.
 
     The files are hashed before the records are listed: a ``.pyc`` is
     recorded before it appears, so one that an import writes meanwhile is
@@ -169,7 +170,7 @@ def _pyc_problems(entry: str, pycs: list[str], sources: Mapping[str, bytes]) -> 
             if sha not in known:
                 problems.append(f"{pyc} was modified")
                 continue
-        if not compiled_from_its_source(pyc, data, sources.get(source_of(pyc))):
+        if not compiled_from_its_source(pyc, data, sources.get(pyc)):
             problems.append(f"{pyc} was compiled from another source")
     return problems
 
