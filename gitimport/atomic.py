@@ -11,19 +11,25 @@ leftovers of a killed process from the work of a running one, with one parser
 (:func:`owner_pid`) for every kind of temporary.
 
 Light on purpose (``os`` only at import): the finder writes its snapshot
-through this module on the cold path.
+through this module, and a module's first import its ``.pyc`` file
+(:mod:`gitimport.store.bytecode`).
 """
 
 from __future__ import annotations
 
 import os
-import re
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from re import Match
 
-_TEMPORARY = re.compile(r"\.(?P<name>.+)\.(?P<pid>\d+)\.(?P<token>\w+)\.tmp")
+
+def _match_temporary(name: str) -> Match[str] | None:
+    """``name`` parsed as a temporary name, or None.  ``re`` is imported here, not at start-up."""
+    import re
+
+    return re.fullmatch(r"\.(?P<name>.+)\.(?P<pid>\d+)\.(?P<token>\w+)\.tmp", name)
 
 
 def temporary_name(name: str) -> str:
@@ -33,13 +39,13 @@ def temporary_name(name: str) -> str:
 
 def owner_pid(name: str) -> int | None:
     """The pid that owns a temporary file or folder name, or None for any other name."""
-    match = _TEMPORARY.fullmatch(name)
+    match = _match_temporary(name)
     return int(match.group("pid")) if match else None
 
 
 def temporary_of(name: str) -> str | None:
     """The name that a temporary file or folder name is being written for, or None for any other name."""
-    match = _TEMPORARY.fullmatch(name)
+    match = _match_temporary(name)
     return match.group("name") if match else None
 
 
@@ -69,7 +75,7 @@ def stale_temporaries(folder: str, name: str | None = None) -> Iterator[str]:
     except OSError:
         return
     for child in sorted(children):
-        match = _TEMPORARY.fullmatch(child)
+        match = _match_temporary(child)
         if match and (name is None or match.group("name") == name) and not process_alive(int(match.group("pid"))):
             yield os.path.join(folder, child)
 
@@ -108,6 +114,22 @@ def write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644,
             os.unlink(temporary)
         if isinstance(exc, OSError) and exc.filename in (None, temporary):
             exc.filename = path  # os.write names no file, and the temporary is gone: name the one asked for
+        raise
+
+
+def publish_link(existing: str | os.PathLike[str], path: str | os.PathLike[str]) -> None:
+    """Give the finished file ``existing`` a second name ``path`` (replacing one there): a hard link, then one rename.
+
+    Raises OSError where hard links are not possible; nothing is left behind then.
+    """
+    path = os.fspath(path)
+    folder, name = os.path.split(path)
+    temporary = os.path.join(folder, temporary_name(name))
+    os.link(existing, temporary)
+    try:
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
         raise
 
 

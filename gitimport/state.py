@@ -52,9 +52,13 @@ SNAPSHOT_VERSION = 10
 _SNAPSHOT_KEYS = frozenset({"table", "parents", "dists", "verify", "farm"})
 
 
-def bytecode_ready(row: Row) -> bool:
-    """This interpreter's ``.pyc`` files of a row's tree are written (one ``stat``)."""
-    return os.path.exists(f"{row[2]}/{layout.bytecode_record_name()}")
+def tree_ready(row: Row) -> bool:
+    """A row's tree is in the cache (one ``stat``).
+
+    Bytecode is no part of it: a module's first import writes its own
+    (:mod:`gitimport.store.bytecode`), so a new Python version is served warm too.
+    """
+    return os.path.exists(f"{row[2]}/{layout.MANIFEST}")
 
 
 class ProjectState:
@@ -134,7 +138,7 @@ def _build_table(config: Config, lock: Lock) -> tuple[Table, frozenset[str], Dis
     for name, spec in config.modules.items():
         entry = lock.get(name)
         row = table_row(entry, name, cache_root) if entry is not None and entry.spec == spec.redacted else None
-        ready = row is not None and entry is not None and bytecode_ready(row) and has_origin(row[2], entry.commit, entry.path)
+        ready = row is not None and entry is not None and has_origin(row[2], entry.commit, entry.path)
         table[name] = row if ready else None
         parents.update(parents_of(name))
         if ready and entry is not None and config.verify_on_import:
@@ -251,8 +255,8 @@ def ready_modules(config_path: str) -> tuple[int, list[str]] | None:
     """How many modules are locked and cached, and the cache folders serving them, when the snapshot proves all are.
 
     None when anything might need work: a stale or incomplete snapshot (the
-    lock and the config disagree), a tree or its bytecode missing from the
-    cache, or a config that shadows a pyproject.toml (sync warns about that).
+    lock and the config disagree), a tree missing from the cache, or a
+    config that shadows a pyproject.toml (sync warns about that).
     """
     snapshot = read_snapshot(config_path)
     if snapshot is None or not snapshot.get("complete"):
@@ -261,7 +265,7 @@ def ready_modules(config_path: str) -> tuple[int, list[str]] | None:
     if name == CONFIG_NAME and has_gitimport_table(os.path.join(folder, PYPROJECT_NAME), vouches):
         return None
     rows = snapshot["table"].values()
-    if not all(bytecode_ready(row) for row in rows):
+    if not all(tree_ready(row) for row in rows):
         return None
     return len(snapshot["table"]), served_folders(snapshot["table"], snapshot["dists"])
 

@@ -48,6 +48,8 @@ WARM_PATH = {
     "gitimport.store",
     "gitimport.store.layout",
 }
+#: What the first import of a module by an interpreter may load besides: it writes and records the module's .pyc.
+FIRST_IMPORT = WARM_PATH | {"gitimport.atomic", "gitimport.store.bytecode", "gitimport.store.hashing"}
 
 
 def module_name(path: Path) -> str:
@@ -187,16 +189,24 @@ WARM_PROBE = (
 )
 
 
+FIRST_IMPORT_PROBE = (
+    "import sys, helper, mylib\n"
+    "print(sorted(m for m in sys.modules if m.startswith('gitimport')))\n"
+    "heavy = ('dulwich', 'tomllib', 'tomli', 'pathlib', 'dataclasses', 'json', 're', 'hashlib', 'py_compile', 'importlib')\n"
+    "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
+)
+
+
 @pytest.fixture
 def warm_project(project: Project, fixture_repos: FixtureSet) -> Project:
     toolbox = fixture_repos["toolbox"].path
     project.configure({"helper": f"{toolbox}@v1:tools/helper.py", "mylib": f"{toolbox}@v2:src", "acme.tools": f"{toolbox}@v1:tools"})
     assert project.cli("sync", "-q").code == 0
-    assert project.python("import helper").returncode == 0  # the snapshot is written; every later process is warm
     return project
 
 
 def test_the_warm_path_loads_only_the_light_modules(warm_project: Project) -> None:
+    assert warm_project.python("import helper, mylib").returncode == 0  # the snapshot and the .pyc files are written
     result = warm_project.python(WARM_PROBE)
 
     assert result.returncode == 0, result.stderr
@@ -205,10 +215,22 @@ def test_the_warm_path_loads_only_the_light_modules(warm_project: Project) -> No
     assert heavy == []
 
 
-def test_the_warm_path_modules_import_only_the_standard_library_and_each_other() -> None:
-    """What the warm path imports at module level never leaves the light set (the probe above checks one run)."""
+def test_a_first_import_that_writes_bytecode_loads_only_the_light_modules(warm_project: Project) -> None:
+    assert warm_project.python("import helper").returncode == 0  # the snapshot is written; mylib has no .pyc yet
+    result = warm_project.python(FIRST_IMPORT_PROBE)
+
+    assert result.returncode == 0, result.stderr
+    loaded, heavy = (eval(line) for line in result.stdout.splitlines())
+    assert "gitimport.store.bytecode" in loaded  # mylib was compiled in this process
+    assert set(loaded) <= FIRST_IMPORT, set(loaded) - FIRST_IMPORT
+    assert heavy == []
+
+
+@pytest.mark.parametrize("light", [WARM_PATH, FIRST_IMPORT], ids=["warm", "first import"])
+def test_the_warm_path_modules_import_only_the_standard_library_and_each_other(light: set[str]) -> None:
+    """What the warm path imports at module level never leaves the light set (the probes above check one run)."""
     modules = all_modules()
-    escaping = [f"{module} -> {target}" for module in WARM_PATH for target, top in modules[module] if top and target not in WARM_PATH]
+    escaping = [f"{module} -> {target}" for module in light for target, top in modules[module] if top and target not in light]
 
     assert escaping == []
 

@@ -154,6 +154,7 @@ def forge_stored_bytecode(project: Project, module_root: Path) -> None:
 def test_repair_does_not_link_forged_bytecode_from_the_store_again(project: Project, fixture_repos: FixtureSet) -> None:
     project.configure({"helper": f"{fixture_repos['toolbox'].path}@v1:tools/helper.py"})
     assert project.cli("sync", "-q").code == 0
+    assert ok(project.python("import helper; print(helper.VERSION)")) == "1\n"  # writes the .pyc, and keeps it in the store
     root = Path(project.cli("which", "helper").out.strip())
     forge_stored_bytecode(project, root)
     assert ok(project.python("import helper; print(helper.VERSION)")) == "forged\n"  # the attack works on a plain import
@@ -176,11 +177,11 @@ def edit_snapshot(project: Project, change) -> None:  # type: ignore[no-untyped-
 
 
 def outside_tree(tmp_path: Path) -> tuple[str, str]:
-    """A folder outside the cache that looks like a tree entry: a module and a bytecode record."""
+    """A folder outside the cache that looks like a tree entry: a module and a manifest."""
     entry = tmp_path / "elsewhere"
     entry.mkdir()
     (entry / "helper.py").write_text('VERSION = "elsewhere"\n', encoding="utf-8")
-    (entry / layout.bytecode_record_name()).write_text("{}", encoding="utf-8")
+    (entry / layout.MANIFEST).write_text("{}", encoding="utf-8")
     return str(entry / "helper.py"), str(entry)
 
 

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import stat
-import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -20,13 +19,11 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from support.project import Project, ok
+from support.project import Project, ok, other_python
 from support.repos import FixtureSet
 from support.servers import Server, serve_git_http_backend
 
 from gitimport.store import layout
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def make_project(tmp_path: Path, url: str, name: str = "project") -> Project:
@@ -446,132 +443,12 @@ def test_changed_spec_under_frozen_refuses_instead_of_importing_stale_code(proj:
 
 
 # ---------------------------------------------------------------------------
-# 7. Bytecode
+# 7. Bytecode: see test_bytecode.py
 # ---------------------------------------------------------------------------
 
 
-def _sources(entry: Path) -> list[Path]:
-    return sorted(p for p in entry.rglob("*.py") if "__pycache__" not in p.parts and not p.is_symlink())
-
-
-def _pyc_for(source: Path, tag: str) -> Path:
-    return source.parent / "__pycache__" / f"{source.stem}.{tag}.pyc"
-
-
-def _pyc_flags(path: Path) -> int:
-    return int.from_bytes(path.read_bytes()[4:8], "little")
-
-
-def test_sync_writes_unchecked_hash_based_pycs(synced: Project) -> None:
-    tag = sys.implementation.cache_tag
-    sources = [s for entry in synced.tree_entries() for s in _sources(entry)]
-
-    assert len(sources) == 7  # helper.py (shared by acme.tools), four in mylib, two in nsdir
-    for source in sources:
-        pyc = _pyc_for(source, tag)
-        assert pyc.is_file(), pyc
-        assert _pyc_flags(pyc) == 0b01, pyc  # hash-based, check_source off (PEP 552)
-    for entry in synced.tree_entries():
-        assert (entry / layout.bytecode_record_name(optimize=0)).is_file()
-
-
-def _without_dont_write_bytecode(project: Project) -> dict[str, str]:
-    env = project.env()
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    return env
-
-
-def test_second_interpreter_writes_no_bytecode(synced: Project) -> None:
-    before = synced.cache_files()
-    env = _without_dont_write_bytecode(synced)
-
-    ok(synced.run(sys.executable, "-c", "import helper, mylib, mylib.sub.deep, nsdir.inner.mod, acme.tools", env=env))
-
-    assert synced.cache_files() == before
-
-
-def _other_python() -> str | None:
-    """A venv of this checkout with gitimport for another Python version (.venv*, or .ci/run's .venv-ci-*)."""
-    for candidate in sorted(REPO_ROOT.glob(".venv*/bin/python")):
-        probe = subprocess.run(
-            [
-                str(candidate),
-                "-c",
-                "import sys, gitimport; print(sys.version_info[:2] == tuple(map(int, sys.argv[1:])))",
-                *map(str, sys.version_info[:2]),
-            ],
-            capture_output=True,
-            text=True,
-        )
-        if probe.returncode == 0 and probe.stdout.strip() == "False":
-            return str(candidate)
-    return None
-
-
-def test_other_python_version_gets_its_own_bytecode_once(proj: Project) -> None:
-    other = _other_python()
-    if other is None:
-        pytest.skip("no second Python version with gitimport installed")
-    tag, record = subprocess.run(
-        [
-            other,
-            "-c",
-            "import sys; from gitimport.store import layout; print(sys.implementation.cache_tag, layout.bytecode_record_name(optimize=0))",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    proj.configure({"helper": proj.spec("v1:tools/helper.py"), "mylib": proj.spec("v1:src")})
-    ok(proj.gitimport("sync"))
-    env = _without_dont_write_bytecode(proj)
-
-    ok(proj.run(other, "-c", "import helper, mylib, mylib.sub.deep", env=env))
-
-    for entry in proj.tree_entries():
-        assert (entry / record).is_file(), entry
-        for source in _sources(entry):
-            assert _pyc_flags(_pyc_for(source, tag)) == 0b01, source
-    before = proj.cache_files()
-    ok(proj.run(other, "-c", "import helper, mylib, mylib.sub.deep", env=env))
-    assert proj.cache_files() == before
-    verify = proj.execute(other, "-m", "gitimport", "verify", env=env)
-    assert verify.returncode == 0, verify.stdout + verify.stderr
-
-
-def _unrecorded_pycs(project: Project) -> list[str]:
-    """.pyc files in the cache that no bytecode record of their tree lists (docs/how-it-works.md#bytecode)."""
-    unrecorded = []
-    for entry in project.tree_entries():
-        recorded: set[str] = set()
-        for record in (p for p in entry.iterdir() if layout.is_bytecode_record(p.name)):
-            recorded.update(json.loads(record.read_text(encoding="utf-8")))
-        unrecorded += [str(p) for p in entry.rglob("*.pyc") if p.relative_to(entry).as_posix() not in recorded]
-    return unrecorded
-
-
-def test_optimized_interpreter_leaves_no_unrecorded_bytecode(proj: Project) -> None:
-    proj.configure({"helper": proj.spec("v1:tools/helper.py"), "mylib": proj.spec("v1:src")})
-    ok(proj.gitimport("sync"))
-    env = _without_dont_write_bytecode(proj)
-
-    ok(proj.run(sys.executable, "-O", "-c", "import helper, mylib.sub.deep", env=env))
-
-    assert _unrecorded_pycs(proj) == []
-
-
-def test_sync_under_a_pycache_prefix_still_compiles_into_the_cache(proj: Project, tmp_path: Path) -> None:
-    proj.configure({"helper": proj.spec("v1:tools/helper.py")})
-
-    result = proj.gitimport("sync", PYTHONPYCACHEPREFIX=str(tmp_path / "pycache-prefix"))
-
-    assert result.returncode == 0, result.stderr
-    (entry,) = proj.tree_entries()
-    assert _pyc_flags(_pyc_for(entry / "helper.py", sys.implementation.cache_tag)) == 0b01
-
-
 def test_other_python_version_imports_the_same_code(synced: Project) -> None:
-    other = _other_python()
+    other = other_python()
     if other is None:
         pytest.skip("no second Python version with gitimport installed")
 

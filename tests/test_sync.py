@@ -450,7 +450,6 @@ def test_the_cache_on_disk_has_the_documented_layout(project: Project, fixture_r
         "locks-v1",
         "namespaces-v1",
         "projects-v1.json",
-        "pyc-v1",
         "repos-v1",
         "tmp-v1",
         "trees-v2",
@@ -459,17 +458,23 @@ def test_the_cache_on_disk_has_the_documented_layout(project: Project, fixture_r
     key, slug = bare.name.split("-", 1)
     assert len(key) == 32 and slug == "toolbox"
     entry = project.cache / "trees-v2" / f"{mylib.object}-mylib"
-    assert sorted(p.name for p in entry.iterdir()) == sorted([f"bytecode-{tag}.json", "manifest.json", "mylib", "origins"])
+    assert sorted(p.name for p in entry.iterdir()) == sorted(["manifest.json", "mylib", "origins"])
     (origin,) = (entry / "origins").iterdir()
     assert json.loads(origin.read_text()) == {"commit": mylib.commit, "path": mylib.path}
     source = (entry / "mylib" / "__init__.py").read_bytes()
     blob_id = hashlib.sha1(b"blob %d\x00" % len(source) + source).hexdigest()
     assert (project.cache / "blobs-v1" / blob_id[:2] / f"{blob_id}-644").is_file()
+    assert (project.cache / "dists-v2" / "modules").is_dir()
+
+    assert project.python("import mylib").returncode == 0  # the first import writes each module's .pyc
+
+    assert sorted(p.name for p in entry.iterdir()) == sorted(["manifest.json", "mylib", "origins", "pyc-records"])
     pyc_hash = hashlib.sha256((entry / "mylib" / "__pycache__" / f"__init__.{tag}.pyc").read_bytes()).hexdigest()
+    records = [p.read_text() for p in (entry / "pyc-records").iterdir()]
+    assert f"{pyc_hash}  mylib/__pycache__/__init__.{tag}.pyc\n" in records
     (stored,) = project.cache.glob(f"pyc-v1/*/*.{tag}.{pyc_hash}.pyc")
     source_hash = stored.name.split(".", 1)[0]
     assert len(source_hash) == 64 and stored.parent.name == source_hash[:2]
-    assert (project.cache / "dists-v2" / "modules").is_dir()
 
 
 def test_config_in_pyproject_toml(project: Project, fixture_repos: FixtureSet) -> None:
@@ -564,6 +569,7 @@ def test_an_upgrade_shares_unchanged_files_with_the_old_tree(project: Project, m
     repo = mutable_repos["toolbox"]
     project.configure({"mylib": f"{repo.path}@main:src"})
     project.cli("sync")
+    assert project.python("import mylib").returncode == 0  # writes the .pyc files, and keeps them in pyc-v1
     old = Path(project.cli("which", "mylib").out.strip())
     add_commit(repo.path, {"src/mylib/sub/deep.py": b"VERSION = 'new'\n\ndef depth():\n    return 2\n"}, "change one file")
 
@@ -572,15 +578,15 @@ def test_an_upgrade_shares_unchanged_files_with_the_old_tree(project: Project, m
     new = Path(project.cli("which", "mylib").out.strip())
     assert new != old
     assert (new / "core.py").stat().st_ino == (old / "core.py").stat().st_ino  # one copy on disk
-    assert (new / "__pycache__").exists() and {p.name for p in (new / "__pycache__").iterdir()} == {
-        p.name for p in (old / "__pycache__").iterdir()
-    }
-    core_pyc = next((new / "__pycache__").glob("core.*.pyc"))
-    assert core_pyc.stat().st_ino == next((old / "__pycache__").glob("core.*.pyc")).stat().st_ino
-    assert (new / "sub" / "deep.py").stat().st_ino != (old / "sub" / "deep.py").stat().st_ino
-    assert project.cli("verify").code == 0
     run = project.python("import mylib.core, mylib.sub.deep, traceback; print(mylib.sub.deep.VERSION, mylib.core.add.__code__.co_filename)")
     assert run.stdout.split() == ["new", str(new / "core.py")], run.stderr  # the shared .pyc names this tree's file
+    assert {p.name for p in (new / "__pycache__").iterdir()} == {p.name for p in (old / "__pycache__").iterdir()}
+    core_pyc = next((new / "__pycache__").glob("core.*.pyc"))
+    assert core_pyc.stat().st_ino == next((old / "__pycache__").glob("core.*.pyc")).stat().st_ino  # linked, not compiled again
+    deep_pyc = next((new / "sub" / "__pycache__").glob("deep.*.pyc"))
+    assert deep_pyc.stat().st_ino != next((old / "sub" / "__pycache__").glob("deep.*.pyc")).stat().st_ino
+    assert (new / "sub" / "deep.py").stat().st_ino != (old / "sub" / "deep.py").stat().st_ino
+    assert project.cli("verify").code == 0
 
 
 def test_a_tampered_stored_blob_is_not_reused(project: Project, mutable_repos: FixtureSet) -> None:

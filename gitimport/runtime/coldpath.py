@@ -33,10 +33,10 @@ _INTERNAL_HINT = "check the cache folder, then run `gitimport sync`"
 
 
 def prepare(config_path: str | None, name: str, served: Row | None) -> tuple[Row, Dists]:
-    """Bring ``name`` into the cache (sync it, compile its bytecode) in a child process; its row and the project's distributions.
+    """Bring ``name`` into the cache (sync it) in a child process; its row and the project's distributions.
 
-    ``served`` is the row the finder serves ``name`` from already, if any: a
-    ``pin()`` that no config names only needs this interpreter's bytecode.
+    ``served`` is the row the finder serves ``name`` from already, if any (a
+    ``pin()`` that no config names, whose tree has gone from the cache since).
 
     Raises:
       GitImportError: what the child reported, with its hint.
@@ -89,30 +89,29 @@ def _interpreter_flags() -> list[str]:
 
 
 def _bring(config: Config, name: str, served: Row | None) -> Row:
-    """Sync ``name`` when its lock entry or tree is not ready, then write this interpreter's bytecode of its tree.
+    """Sync ``name`` when its lock entry or tree is not ready; its row.
 
-    A name no config holds but the finder serves (a ``pin()``) only gets its bytecode.
+    Bytecode is none of the cold path's business: the importing process
+    writes a module's ``.pyc`` on its first import (docs/how-it-works.md#bytecode).
+
+    Raises:
+      GitImportError: ``name`` is a ``pin()`` that no config holds, and its tree has gone from the cache.
     """
-    from pathlib import Path
-
+    from ..errors import GitImportError
     from ..project.lock import read_lock
     from ..state import table_row
     from ..store.binding import serves
-    from ..store.bytecode import ensure_bytecode
-    from ..store.cache import Cache, TreeLocation
+    from ..store.cache import Cache
     from ..sync import sync
 
     spec = config.modules.get(name)
     if spec is None and served is not None:
-        kind, root, entry_folder = served
-        ensure_bytecode(Cache(Path(entry_folder).parent.parent), TreeLocation(Path(entry_folder), os.path.basename(root)))
-        return kind, root, entry_folder
+        raise GitImportError(f"{name!r} was pinned, but its files are no longer in the cache.", "call pin() again to fetch them")
     entry = read_lock(config.lockfile).get(name)
     cache = Cache(config.cache_dir)
     if spec is None or entry is None or entry.spec != spec.redacted or not serves(cache.locked_tree(name, entry), entry):
         report = sync(config, only=[name], warn=lambda message: print(message, file=sys.stderr))
         entry = next(outcome.entry for outcome in report.modules if outcome.name == name)
-    ensure_bytecode(cache, cache.locked_tree(name, entry))
     return table_row(entry, name, str(config.cache_dir))
 
 

@@ -31,7 +31,8 @@ import os
 import sys
 
 from ..project.discovery import ENV_CONFIG, ENV_RUN, find_config_file
-from ..state import bytecode_ready, parents_of, read_snapshot, table_row, vouches
+from ..state import parents_of, read_snapshot, table_row, tree_ready, vouches
+from ..store import layout
 
 try:  # the objects importlib.machinery re-exports, without importing importlib
     from _frozen_importlib import ModuleSpec
@@ -40,11 +41,10 @@ try:  # the objects importlib.machinery re-exports, without importing importlib
         PathFinder,
         SourceFileLoader,
         _compile_bytecode,
-        cache_from_source,
     )
 except ImportError:  # pragma: no cover - interpreters other than CPython
     from importlib.machinery import ModuleSpec, PathFinder, SourceFileLoader
-    from importlib.util import MAGIC_NUMBER, cache_from_source
+    from importlib.util import MAGIC_NUMBER
 
     _compile_bytecode = None
 
@@ -166,12 +166,12 @@ class GitImportFinder:
         if getattr(self._own_imports, "active", False):
             return None  # gitimport's own import of a name the project pins (see config)
         row = self._table[fullname]
-        if row is None or not bytecode_ready(row):
+        if row is None or not tree_ready(row):
             row = self._cold_path(fullname)
         if self._unverified and fullname in self._unverified:
             _verify_on_import(fullname, row, self._unverified[fullname])
             del self._unverified[fullname]  # only once it passed: a refused import is refused again
-        return _spec_for(fullname, row[0], row[1])
+        return _spec_for(fullname, row[0], row[1], row[2])
 
     def _submodule(self, fullname: str, folder: str) -> ModuleSpec | None:
         """A module of a package served from the cache, found from the folder's one listing.
@@ -184,10 +184,11 @@ class GitImportFinder:
         """
         leaf = fullname.rpartition(".")[2]
         entries = self._listing(folder)
+        entry = self._trees + folder[len(self._trees) :].partition("/")[0]  # the tree entry folder holding it
         if entries.get(leaf) is True and self._listing(f"{folder}/{leaf}").get("__init__.py") is False:
-            return _spec_for(fullname, "package", f"{folder}/{leaf}")
+            return _spec_for(fullname, "package", f"{folder}/{leaf}", entry)
         if entries.get(f"{leaf}.py") is False:
-            return _spec_for(fullname, "module", f"{folder}/{leaf}.py")
+            return _spec_for(fullname, "module", f"{folder}/{leaf}.py", entry)
         return None
 
     def _listing(self, folder: str) -> dict[str, bool]:
@@ -203,7 +204,7 @@ class GitImportFinder:
         return entries
 
     def _cold_path(self, name: str) -> Row:
-        """Compile, or resolve, fetch and materialize, one module, in a child process (:mod:`.coldpath`); ImportError on failure."""
+        """Resolve, fetch and materialize one module in a child process (:mod:`.coldpath`); ImportError on failure."""
         from ..errors import GitImportError, import_error
         from .coldpath import prepare
 
@@ -256,7 +257,7 @@ class GitImportFinder:
         self._config = None
         self._listings.clear()
         with self._mutex:
-            for name in [n for n, row in self._table.items() if row is not None and not bytecode_ready(row)]:
+            for name in [n for n, row in self._table.items() if row is not None and not tree_ready(row)]:
                 self._table[name] = None
 
 
@@ -277,45 +278,68 @@ def _verify_on_import(name: str, row: Row, expected: tuple[str, str, str, dict[s
         )
 
 
-def _spec_for(name: str, kind: str, root: str) -> ModuleSpec:
-    """The spec ``spec_from_file_location`` would build, without importing importlib.util."""
+def _spec_for(name: str, kind: str, root: str, entry: str) -> ModuleSpec:
+    """The spec ``spec_from_file_location`` would build, without importing importlib.util; ``entry`` is the tree entry folder."""
     if kind == "namespace":
         spec = ModuleSpec(name, None, is_package=True)
         spec.submodule_search_locations = [root]
         return spec
     origin = f"{root}/__init__.py" if kind == "package" else root
-    spec = ModuleSpec(name, TreeLoader(name, origin), origin=origin, is_package=kind == "package")
+    spec = ModuleSpec(name, TreeLoader(name, origin, entry), origin=origin, is_package=kind == "package")
     if kind == "package":
         spec.submodule_search_locations = [root]
     spec.has_location = True
+    if _PYC_SUFFIX is not None:
+        spec.cached = layout.pyc_path(origin, _PYC_SUFFIX)  # where TreeLoader reads it, whatever PYTHONPYCACHEPREFIX says
     return spec
 
 
 class TreeLoader(SourceFileLoader):
-    """The loader of a file in a materialized tree: ``SourceFileLoader`` that reads its ``.pyc`` at once.
+    """The loader of a file in a materialized tree: ``SourceFileLoader`` that reads its ``.pyc`` at once, or writes it.
 
     Every ``.pyc`` in a tree is an unchecked hash-based one (PEP 552) compiled
     from a source that cannot change, so the ``stat`` of the source that
-    ``SourceFileLoader`` makes to validate it has nothing to learn.  Anything
-    unexpected (no ``.pyc`` yet, another header, ``--check-hash-based-pycs
-    always``) falls back to ``SourceFileLoader`` itself, which then behaves
-    exactly as it would.
+    ``SourceFileLoader`` makes to validate it has nothing to learn: one
+    ``open`` and ``read`` load a module.  When this interpreter has no ``.pyc``
+    of the file yet (its first import, for this Python version and ``-O``
+    level), :func:`gitimport.store.bytecode.code_for_import` compiles the one
+    source and writes and records its ``.pyc`` (docs/how-it-works.md#bytecode).
+    Anything else (another header, ``--check-hash-based-pycs always``, a
+    source that does not compile) falls back to ``SourceFileLoader`` itself,
+    which then behaves exactly as it would, except that it never writes into
+    the cache (:meth:`set_data`).
     """
 
+    def __init__(self, fullname: str, path: str, entry: str = "") -> None:
+        super().__init__(fullname, path)
+        self.entry = entry  # the tree entry folder holding ``path``; "" for none: compile in memory
+
     def get_code(self, fullname: str) -> Any:
-        if _compile_bytecode is not None and _imp.check_hash_based_pycs != "always":
-            try:
-                bytecode_path = cache_from_source(self.path)
-                with open(bytecode_path, "rb") as handle:
-                    data = handle.read()
-            except (OSError, NotImplementedError, ValueError):
-                data = b""
-            if data[:8] == _UNCHECKED_HASH_HEADER:
-                return _compile_bytecode(memoryview(data)[16:], fullname, bytecode_path, self.path)
+        if _compile_bytecode is None or _PYC_SUFFIX is None:
+            return super().get_code(fullname)
+        bytecode_path = layout.pyc_path(self.path, _PYC_SUFFIX)
+        try:
+            with open(bytecode_path, "rb") as handle:
+                data = handle.read()
+        except FileNotFoundError:
+            if not self.entry:
+                return super().get_code(fullname)
+            from ..store.bytecode import code_for_import
+
+            code = code_for_import(self.get_data(self.path), self.path, self.entry)
+            return code if code is not None else super().get_code(fullname)
+        except OSError:
+            return super().get_code(fullname)
+        if data[:8] == _UNCHECKED_HASH_HEADER and _imp.check_hash_based_pycs != "always":
+            return _compile_bytecode(memoryview(data)[16:], fullname, bytecode_path, self.path)
         return super().get_code(fullname)
+
+    def set_data(self, path: str, data: Any, *, _mode: int = 0o666) -> None:
+        """Write nothing: ``SourceFileLoader`` would put a timestamp-based ``.pyc`` with no record into the cache."""
 
 
 _UNCHECKED_HASH_HEADER = MAGIC_NUMBER + (0b01).to_bytes(4, "little")  # magic, then flags: hash-based, not checked
+_PYC_SUFFIX = layout.bytecode_suffix() if sys.implementation.cache_tag else None  # cpython-311, cpython-311.opt-1, …
 
 
 def _as_path(path: str) -> Path:

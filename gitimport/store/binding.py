@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 
 from .. import atomic
+from .hashing import sha256_hex
 from .layout import ORIGINS
 
 TYPE_CHECKING = False
@@ -30,8 +31,6 @@ if TYPE_CHECKING:
 
 def origin_path(entry: str, commit: str, path: str) -> str:
     """The record that tree entry folder ``entry`` was materialized from ``commit:path``."""
-    from .verify import sha256_hex  # verify imports this module, so its light SHA-256 is taken when first needed
-
     key = sha256_hex(f"{commit}:{path}".encode("utf-8", "surrogateescape"))[:40]
     return os.path.join(entry, ORIGINS, f"{key}.json")
 

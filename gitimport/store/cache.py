@@ -4,9 +4,10 @@
 themselves are in :mod:`gitimport.store.layout`) and holds the inter-process
 locks.  Invariants kept by the store: a ``trees-v2`` entry is complete or
 absent (it is built in ``tmp-v1`` and renamed into place in one step); its
-files are read-only; ``bytecode-<tag>.json`` exists only after every ``.pyc``
-it lists is written.  This module must not import dulwich, and the common
-question "is this tree here and compiled for me?" costs one ``stat``.
+files are read-only; the ``.pyc`` files that imports add to it later are
+recorded before they appear (:mod:`gitimport.store.bytecode`).  This module
+must not import dulwich, and the common question "is this tree here?" costs
+one ``stat``.
 """
 
 from __future__ import annotations
@@ -45,10 +46,6 @@ class TreeLocation:
     @property
     def manifest(self) -> Path:
         return self.entry / layout.MANIFEST
-
-    @property
-    def bytecode_record(self) -> Path:
-        return self.entry / layout.bytecode_record_name()
 
     @property
     def complete(self) -> bool:
@@ -286,9 +283,7 @@ def keep_in_store(target: Path, stored: Path) -> None:
     """
     with contextlib.suppress(OSError):
         stored.parent.mkdir(parents=True, exist_ok=True)
-        temporary = stored.with_name(atomic.temporary_name(stored.name))
-        os.link(target, temporary)
-        os.replace(temporary, stored)
+        atomic.publish_link(target, stored)
 
 
 def link_from_store(stored: Path, target: Path) -> bool:

@@ -7,7 +7,8 @@ later layout never misreads this one)::
     trees-v2/<object>-<root>/<root>    a materialized file or folder, read-only
     trees-v2/<object>.<key>-<root>/    the same, with generated files (key: their hashes)
     trees-v2/<object>-<root>/manifest.json       sha256 of every file, the digest
-    trees-v2/<object>-<root>/bytecode-<tag>.json sha256 of every .pyc for one interpreter
+    trees-v2/<object>-<root>/pyc-records/<key>   "<sha256>  <path>" of a .pyc an import wrote
+    trees-v2/<object>-<root>/bytecode-<tag>.json the same, for a tree that earlier releases compiled at sync
     trees-v2/<object>-<root>/origins/<key>.json  a commit:path this tree was materialized from
     blobs-v1/<id[:2]>/<blob id>-<mode> one copy of each file; trees hard-link to it
     pyc-v1/<hash[:2]>/<source sha256>.<tag>.<pyc sha256>.pyc   one copy of each compiled source
@@ -68,6 +69,7 @@ STORES = (BLOBS, PYCS)
 
 MANIFEST = "manifest.json"
 ORIGINS = "origins"  # inside a tree entry: see gitimport.store.binding
+PYC_RECORDS = "pyc-records"  # inside a tree entry: see gitimport.store.bytecode
 
 
 def root_name(path: str, module: str) -> str:
@@ -95,10 +97,16 @@ def bytecode_suffix(optimize: int | None = None) -> str:
     return sys.implementation.cache_tag + (f".opt-{level}" if level else "")
 
 
-def bytecode_record_name(optimize: int | None = None) -> str:
-    """Name of the record of one interpreter's .pyc files inside a tree entry."""
-    return f"bytecode-{bytecode_suffix(optimize)}.json"
+def pyc_path(source: str, suffix: str) -> str:
+    """The ``.pyc`` of a cached source for the interpreter of ``suffix`` (:func:`bytecode_suffix`).
+
+    It lies in ``__pycache__`` beside the source whatever ``PYTHONPYCACHEPREFIX``
+    says, since the cache keeps its bytecode with its sources.
+    """
+    head, _, tail = source.rpartition("/")
+    return f"{head}/__pycache__/{tail.rpartition('.')[0]}.{suffix}.pyc"
 
 
 def is_bytecode_record(name: str) -> bool:
+    """A ``bytecode-<tag>.json`` in a tree entry: one interpreter's .pyc files, as earlier releases recorded them at sync."""
     return name.startswith("bytecode-") and name.endswith(".json")

@@ -6,8 +6,9 @@ blob below it.  So the files written are exactly the tree that the commit id
 names, and the SHA-256 ``digest`` computed over them is compared with the
 lock's, which also catches content that collides under SHA-1.  A tree is built
 in a temporary folder and renamed into the cache only when all of this holds;
-on any failure nothing is left behind.  Nothing fetched is ever executed here:
-Python files are compiled, not imported.
+on any failure nothing is left behind.  Nothing fetched is ever executed or
+compiled here: a tree is complete without bytecode, which each module's first
+import writes (:mod:`gitimport.store.bytecode`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from typing import TYPE_CHECKING
 from .. import atomic
 from ..errors import IntegrityError, PathNotFoundError, UnsafeTreeError
 from . import layout
-from .bytecode import compile_tree
 from .cache import Cache, TreeLocation, keep_in_store, link_from_store
 from .objects import MODE_GITLINK, MODE_LINK, MODE_TREE, ObjectStore, commit_tree, git_hash, object_size, read_object, tree_entries
 from .verify import dirhash
@@ -233,7 +233,6 @@ def materialize(
                 f"Content of {root.path or '/'} ({root.object[:12]}) has digest {digest}, but the lock says {expected_digest}.",
                 "the server sent content that differs from what was locked; do not trust it, and check the repository and the lock",
             )
-        atomic.write_json(build / layout.bytecode_record_name(), compile_tree(build, store=cache.root))
         atomic.write_json(
             build / layout.MANIFEST,
             {"object": root.object, "kind": root.kind, "root": root_name, "digest": digest, "files": hashes, "generated": made},
@@ -396,7 +395,7 @@ class _Links:
     or meets an absolute path, follows more links than the OS would, loops,
     or names a link in another case (which leads elsewhere on a
     case-insensitive file system).  A name the tree does not hold is taken as
-    a folder (``__pycache__`` appears later, at compile time), so a dangling
+    a folder (``__pycache__`` appears later, on import), so a dangling
     link is kept only if it stays inside too.  Each link is resolved once:
     where it leads does not depend on who follows it.
     """

@@ -3,7 +3,9 @@
 **Use** is the modification time of an entry's folder or file.  ``sync``
 marks the trees, repositories and distributions it serves (the finder's cold
 path runs a sync, so it does too), which costs one ``utime`` per module; a
-warm import writes nothing, so a cache on a read-only disk stays read-only.
+warm import writes nothing (a module's first import writes only its ``.pyc``
+and record, and none where it cannot), so a cache on a read-only disk stays
+read-only.
 A tree that only warm imports use looks old, but a registered lock keeps it
 (docs/commands.md#gc).
 

@@ -124,3 +124,22 @@ class Project:
     def plain_python(self, code: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
         """``code`` (dedented) in a fresh interpreter that ``gitimport run`` did not start: ``python -c CODE ARGS…``."""
         return self.execute(sys.executable, "-c", textwrap.dedent(code), *args, cwd=cwd)
+
+
+def other_python() -> str | None:
+    """A venv of this checkout with gitimport for another Python version (.venv*, or .ci/run's .venv-ci-*), if any."""
+    repo_root = Path(__file__).resolve().parents[2]
+    for candidate in sorted(repo_root.glob(".venv*/bin/python")):
+        probe = subprocess.run(
+            [
+                str(candidate),
+                "-c",
+                "import sys, gitimport; print(sys.version_info[:2] == tuple(map(int, sys.argv[1:])))",
+                *map(str, sys.version_info[:2]),
+            ],
+            capture_output=True,
+            text=True,
+        )
+        if probe.returncode == 0 and probe.stdout.strip() == "False":
+            return str(candidate)
+    return None
