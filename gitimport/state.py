@@ -47,8 +47,9 @@ if TYPE_CHECKING:
     Expected = dict[str, tuple[str, str, str, dict[str, str]]]
 
 #: Bumped whenever what a snapshot may point at changes; 9: distribution metadata moved to dists-v2/ (every format read);
-#: 10: generated files in the name of a tree entry, and the finder's "verify" rows name them.
-SNAPSHOT_VERSION = 10
+#: 10: generated files in the name of a tree entry, and the finder's "verify" rows name them;
+#: 11: origin records moved to origins.d/ (a tree's readiness is asked again).
+SNAPSHOT_VERSION = 11
 _SNAPSHOT_KEYS = frozenset({"table", "parents", "dists", "verify", "farm"})
 
 

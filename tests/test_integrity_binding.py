@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from support.project import Project, ok
-from support.repos import FixtureSet
+from support.repos import FixtureSet, add_commit
 
 from gitimport.project.lock import Lock, read_lock, write_lock
 from gitimport.state import snapshot_path
@@ -219,3 +219,16 @@ def test_the_no_op_fast_path_does_not_claim_a_cache_that_is_gone(project: Projec
     assert "Nothing to do" not in result.out
     assert "restored" in result.out
     assert ok(project.python("import helper; print(helper.VERSION)")) == "1\n"
+
+
+def test_a_package_named_like_the_origin_records_is_served_and_verifies(project: Project, mutable_repos: FixtureSet) -> None:
+    """A tree entry keeps its origin records beside the imported root: a root of the same name must not be that folder."""
+    toolbox = mutable_repos["toolbox"]
+    add_commit(toolbox.path, {"src/origins/__init__.py": b"WHERE = 'package'\n"}, "a package named origins")
+    project.configure({"origins": f"{toolbox.path}@main:src"})
+
+    assert project.cli("sync").code == 0
+    verified = project.cli("verify")
+
+    assert verified.code == 0, verified.out + verified.err
+    assert ok(project.python("import origins; print(origins.WHERE)")) == "package\n"

@@ -458,8 +458,8 @@ def test_the_cache_on_disk_has_the_documented_layout(project: Project, fixture_r
     key, slug = bare.name.split("-", 1)
     assert len(key) == 32 and slug == "toolbox"
     entry = project.cache / "trees-v2" / f"{mylib.object}-mylib"
-    assert sorted(p.name for p in entry.iterdir()) == sorted(["manifest.json", "mylib", "origins"])
-    (origin,) = (entry / "origins").iterdir()
+    assert sorted(p.name for p in entry.iterdir()) == sorted(["manifest.json", "mylib", "origins.d"])
+    (origin,) = (entry / "origins.d").iterdir()
     assert json.loads(origin.read_text()) == {"commit": mylib.commit, "path": mylib.path}
     source = (entry / "mylib" / "__init__.py").read_bytes()
     blob_id = hashlib.sha1(b"blob %d\x00" % len(source) + source).hexdigest()
@@ -468,7 +468,7 @@ def test_the_cache_on_disk_has_the_documented_layout(project: Project, fixture_r
 
     assert project.python("import mylib").returncode == 0  # the first import writes each module's .pyc
 
-    assert sorted(p.name for p in entry.iterdir()) == sorted(["manifest.json", "mylib", "origins", "pyc-records"])
+    assert sorted(p.name for p in entry.iterdir()) == sorted(["manifest.json", "mylib", "origins.d", "pyc-records"])
     pyc_hash = hashlib.sha256((entry / "mylib" / "__pycache__" / f"__init__.{tag}.pyc").read_bytes()).hexdigest()
     records = [p.read_text() for p in (entry / "pyc-records").iterdir()]
     assert f"{pyc_hash}  mylib/__pycache__/__init__.{tag}.pyc\n" in records

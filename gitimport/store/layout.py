@@ -9,7 +9,7 @@ later layout never misreads this one)::
     trees-v2/<object>-<root>/manifest.json       sha256 of every file, the digest
     trees-v2/<object>-<root>/pyc-records/<key>   "<sha256>  <path>" of a .pyc an import wrote
     trees-v2/<object>-<root>/bytecode-<tag>.json the same, for a tree that earlier releases compiled at sync
-    trees-v2/<object>-<root>/origins/<key>.json  a commit:path this tree was materialized from
+    trees-v2/<object>-<root>/origins.d/<key>.json  a commit:path this tree was materialized from
     blobs-v1/<id[:2]>/<blob id>-<mode> one copy of each file; trees hard-link to it
     pyc-v1/<hash[:2]>/<source sha256>.<tag>.<pyc sha256>.pyc   one copy of each compiled source
     dists-v2/<key>/<name>-<version>.dist-info   metadata of a pinned distribution
@@ -68,7 +68,9 @@ COLLECTED = (TREES, REPOS, DISTS, PINS, NAMESPACES)
 STORES = (BLOBS, PYCS)
 
 MANIFEST = "manifest.json"
-ORIGINS = "origins"  # inside a tree entry: see gitimport.store.binding
+#: Inside a tree entry (see gitimport.store.binding), beside the imported root: a name no package or
+#: namespace root can have (a root named ``origins`` was once this very folder).
+ORIGINS = "origins.d"
 PYC_RECORDS = "pyc-records"  # inside a tree entry: see gitimport.store.bytecode
 
 
