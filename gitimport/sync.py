@@ -207,24 +207,8 @@ def _sync_under_lock(
         from .remote.mirror import forget_unreachable
 
         forget_unreachable()
-
-    def sync_group(group: list[_Plan]) -> SyncReport:
-        part = SyncReport()
-        _sync_repository(
-            group,
-            config,
-            lockfile,
-            cache,
-            part,
-            offline=offline,
-            repair=options.repair,
-            warn=warn,
-            progress=progress,
-            allow_downgrade=options.allow_downgrade,
-        )
-        return part
-
-    for part in _map_in_order(sync_group, _by_repository(plans), jobs):
+    work = _RepositoryWork(config, lockfile, cache, offline=offline, repair=options.repair, allow_downgrade=options.allow_downgrade)
+    for part in _map_in_order(work, _by_repository(plans), jobs, warn, progress):
         report.merge(part)
 
     entries = dict(lock.modules)
@@ -248,15 +232,58 @@ def _sync_under_lock(
     return report
 
 
-def _map_in_order(work: Callable[[list[_Plan]], SyncReport], groups: list[list[_Plan]], jobs: int) -> list[SyncReport]:
-    """``work`` on every group, ``jobs`` at a time; results (and the first error) in group order."""
-    if jobs <= 1 or len(groups) <= 1:
-        return [work(group) for group in groups]
-    from concurrent.futures import ThreadPoolExecutor
+#: ``--jobs`` uses worker processes from this many repositories with work to do (fewer run here, one after another).
+PROCESSES_FROM = 2
 
-    with ThreadPoolExecutor(max_workers=min(jobs, len(groups)), thread_name_prefix="gitimport-sync") as pool:
-        futures = [pool.submit(work, group) for group in groups]
-        return [future.result() for future in futures]
+
+@dataclass(frozen=True)
+class _RepositoryWork:
+    """One repository's sync (:func:`_sync_repository`), here or in a worker process: it pickles; the callbacks are given."""
+
+    config: Config
+    lockfile: Path
+    cache: Cache
+    offline: bool
+    repair: bool
+    allow_downgrade: bool
+
+    def __call__(self, group: list[_Plan], warn: Reporter, progress: FetchProgress | None) -> SyncReport:
+        part = SyncReport()
+        _sync_repository(
+            group,
+            self.config,
+            self.lockfile,
+            self.cache,
+            part,
+            offline=self.offline,
+            repair=self.repair,
+            warn=warn,
+            progress=progress,
+            allow_downgrade=self.allow_downgrade,
+        )
+        return part
+
+    def worth_a_process(self, group: list[_Plan]) -> bool:
+        """Whether the group may fetch, materialize or verify: a cached, locked group is a few file checks, done here."""
+        return self.repair or any(plan.resolve or not _cached(self.cache, plan) for plan in group)
+
+
+def _map_in_order(
+    work: _RepositoryWork, groups: list[list[_Plan]], jobs: int, warn: Reporter, progress: FetchProgress | None
+) -> list[SyncReport]:
+    """``work`` on every group, ``jobs`` at a time; results (and the first error) in group order.
+
+    With ``jobs`` > 1 and at least :data:`PROCESSES_FROM` groups with work
+    to do, the groups go to worker processes (:mod:`gitimport.workers`);
+    otherwise they run here, one after another, with no worker to start.
+    """
+    busy = sum(1 for group in groups if work.worth_a_process(group)) if jobs > 1 else 0
+    if busy < PROCESSES_FROM:
+        return [work(group, warn, progress) for group in groups]
+    from .workers import map_in_processes
+
+    labels = [group[0].spec.repo.normalized for group in groups]
+    return map_in_processes(work, groups, min(jobs, busy), warn, progress, labels)
 
 
 def _register_project(config: Config) -> None:
