@@ -158,8 +158,10 @@ def sync(
     """Bring lock and cache in line with the config (or with ``only`` those modules).
 
     ``progress`` receives fetch events (see :mod:`gitimport.remote.progress`);
-    ``jobs`` repositories are synced in parallel threads, and the report lists
-    them in the same order whatever finishes first.
+    ``jobs`` repositories are synced at a time, in this process and in worker
+    processes (:mod:`gitimport.workers`; ``warn`` and ``progress`` may then be
+    called from a second thread), and the report lists them in the same order
+    whatever finishes first.
 
     Raises:
       OutOfDateError: the lock would change under ``locked`` or ``frozen``.
@@ -274,8 +276,9 @@ def _map_in_order(
     """``work`` on every group, ``jobs`` at a time; results (and the first error) in group order.
 
     With ``jobs`` > 1 and at least :data:`PROCESSES_FROM` groups with work
-    to do, the groups go to worker processes (:mod:`gitimport.workers`);
-    otherwise they run here, one after another, with no worker to start.
+    to do, this process and up to ``jobs - 1`` worker processes share the
+    groups (:mod:`gitimport.workers`); otherwise they run here, one after
+    another, with no worker to start.
     """
     busy = sum(1 for group in groups if work.worth_a_process(group)) if jobs > 1 else 0
     if busy < PROCESSES_FROM:

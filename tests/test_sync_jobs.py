@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
 
@@ -195,6 +194,24 @@ def test_one_repository_with_work_runs_in_this_process(project: Project, git_htt
     assert " changed" in result.out
 
 
+def test_a_script_without_a_main_guard_is_not_run_again_in_the_workers(project: Project, git_http_backend_server: Server) -> None:
+    project.configure(modules(git_http_backend_server.url))
+    script = project.root / "sync_script.py"  # spawn and forkserver would run it again, as __mp_main__, in every worker
+    script.write_text(
+        "from gitimport.project.config import load_config\n"
+        "from gitimport.sync import sync\n"
+        "print('script ran')\n"
+        "print(len(sync(load_config(), jobs=2).modules), 'modules')\n"
+    )
+
+    result = subprocess.run(
+        [sys.executable, str(script)], cwd=project.root, env=project.env(GITIMPORT_LOCK_TIMEOUT="5"), capture_output=True, text=True, timeout=120
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"script ran\n{len(MODULES)} modules\n"
+
+
 def processes_in_group(group: int) -> list[int]:
     found = []
     for entry in os.listdir("/proc"):
@@ -248,57 +265,90 @@ def test_ctrl_c_stops_the_workers_and_leaves_lock_and_cache_consistent(project: 
 # --------------------------------------------------------------------------
 
 
-def slow_square(item: int, warn: Callable[[str], None], progress: Any) -> int:
-    time.sleep(0.05 * (5 - item))  # the last item finishes first
-    return item * item
+# An item is (what, folder, after): it marks ``folder/what`` when it starts.  The
+# first item runs in this process (map_in_processes works too): with ``after``,
+# it waits until those items have started, so they run in workers.
 
 
-def chatty(item: str, warn: Callable[[str], None], progress: Any) -> str:
-    warn(f"{item}: one")
-    if progress is not None:
-        progress(FetchEvent(item, received=0))
-        progress(FetchEvent(item, message=b"Counting objects: 100% (3/3)"))
-        progress(FetchEvent(item, done=True))
-    warn(f"{item}: two")
-    return item
+def in_a_worker() -> bool:
+    import multiprocessing
+
+    return multiprocessing.parent_process() is not None
 
 
-def failing(item: tuple[str, str], warn: Callable[[str], None], progress: Any) -> str:
-    what, folder = item
-    Path(folder, what).touch()  # it started
-    if what == "missing-blob":
+def wait_for(folder: str, names: tuple[str, ...]) -> None:
+    deadline = time.monotonic() + 60
+    while not all(Path(folder, name).exists() for name in names) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+Task = tuple[str, str, tuple[str, ...]]
+
+
+def behave(item: Task, warn: Callable[[str], None], progress: Any) -> str:
+    what, folder, after = item
+    Path(folder, what).touch()
+    wait_for(folder, after)
+    if what.startswith("chatty"):
+        warn(f"{what}: one")
+        if progress is not None:
+            progress(FetchEvent(what, received=0))
+            progress(FetchEvent(what, message=b"Counting objects: 100% (3/3)"))
+            progress(FetchEvent(what, done=True))
+        warn(f"{what}: two")
+    elif what == "missing-blob":
         raise MissingBlobError("a blob is missing.", "fetch it", "0" * 40)
-    if what == "unsigned":
+    elif what == "unsigned":
         raise SignatureError("not signed.", "sign it", reason="unsigned", signer=None, trusted_signers=Path("/x"))
-    if what == "unpicklable":
+    elif what == "unpicklable":
         raise ValueError(lambda: None)
-    if what == "die":
+    elif what == "die":
+        assert in_a_worker(), "the test would kill pytest"
         os.kill(os.getpid(), signal.SIGKILL)
+    elif what.startswith("env:"):
+        return os.environ.get(what[4:], "")
+    elif what == "where":
+        return "worker" if in_a_worker() else "here"
+    elif what == "slow":
+        time.sleep(0.5)
     return what
 
 
-def environment(item: str, warn: Callable[[str], None], progress: Any) -> str | None:
-    return os.environ.get(item)
+@pytest.fixture
+def folder(tmp_path: Path) -> str:
+    return str(tmp_path)
 
 
-def run(work: Any, items: list[Any], processes: int = 2, progress: bool = True) -> tuple[Any, list[str], list[FetchEvent]]:
+def run(items: list[Task], jobs: int = 2, progress: bool = True) -> tuple[list[str], list[str], list[FetchEvent]]:
     warnings: list[str] = []
     events: list[FetchEvent] = []
     results = gitimport.workers.map_in_processes(
-        work, items, processes, warnings.append, events.append if progress else None, [f"repo{n}" for n in range(len(items))]
+        behave, items, jobs, warnings.append, events.append if progress else None, [f"repo{n}" for n in range(len(items))]
     )
     return results, warnings, events
 
 
-def test_results_come_in_the_order_of_the_items() -> None:
-    assert run(slow_square, [1, 2, 3, 4], processes=4)[0] == [1, 4, 9, 16]
+def test_this_process_works_and_jobs_minus_one_workers_work_too(folder: str) -> None:
+    items = [("first", folder, ("where", "where2")), ("where", folder, ()), ("where2", folder, ("where",))]
+
+    results, _, _ = run([items[0], items[1], ("where", folder, ())], jobs=3)
+
+    assert results == ["first", "worker", "worker"]
 
 
-def test_warnings_and_progress_are_forwarded_in_order_per_item() -> None:
-    results, warnings, events = run(chatty, ["a", "b", "c"])
+def test_results_come_in_the_order_of_the_items(folder: str) -> None:
+    items = [(f"item{n}", folder, ()) for n in range(8)]
 
-    assert results == ["a", "b", "c"]
-    for item in "abc":
+    assert run(items, jobs=4)[0] == [f"item{n}" for n in range(8)]
+
+
+def test_warnings_and_progress_are_forwarded_in_order_per_item(folder: str) -> None:
+    items = [("chatty-a", folder, ("chatty-b", "chatty-c")), ("chatty-b", folder, ()), ("chatty-c", folder, ())]
+
+    results, warnings, events = run(items, jobs=3)
+
+    assert results == ["chatty-a", "chatty-b", "chatty-c"]
+    for item in results:
         assert [w for w in warnings if w.startswith(item)] == [f"{item}: one", f"{item}: two"]
         assert [e for e in events if e.url == item] == [
             FetchEvent(item, received=0),
@@ -307,57 +357,89 @@ def test_warnings_and_progress_are_forwarded_in_order_per_item() -> None:
         ]
 
 
-def test_without_a_progress_callback_the_worker_gets_none() -> None:
-    assert run(chatty, ["a"], processes=1, progress=False)[2] == []
+def test_without_a_progress_callback_the_worker_gets_none(folder: str) -> None:
+    items = [("first", folder, ("chatty-b",)), ("chatty-b", folder, ())]
+
+    _, warnings, events = run(items, progress=False)
+
+    assert events == [] and warnings == ["chatty-b: one", "chatty-b: two"]
 
 
-@pytest.fixture
-def started(tmp_path: Path) -> Iterator[Path]:
-    yield tmp_path
-
-
-def test_the_first_error_in_item_order_is_raised_with_its_class_message_and_attributes(started: Path) -> None:
-    items = [("ok", str(started)), ("missing-blob", str(started)), ("unsigned", str(started))]
+def test_the_first_error_in_item_order_is_raised_with_its_class_message_and_attributes(folder: str) -> None:
+    items = [("first", folder, ("missing-blob", "unsigned")), ("missing-blob", folder, ("unsigned",)), ("unsigned", folder, ())]
 
     with pytest.raises(MissingBlobError) as raised:
-        run(failing, items, processes=3)
+        run(items, jobs=3)
 
     error = raised.value
     assert (error.message, error.hint, error.object_id, error.exit_code) == ("a blob is missing.", "fetch it", "0" * 40, 1)
     assert "In the worker process" in str(error.__cause__) and "raise MissingBlobError" in str(error.__cause__)
 
 
-def test_an_error_that_does_not_pickle_comes_back_as_a_runtime_error(started: Path) -> None:
+def test_an_error_that_does_not_pickle_comes_back_as_a_runtime_error(folder: str) -> None:
     with pytest.raises(RuntimeError, match=r"^ValueError: "):
-        run(failing, [("unpicklable", str(started))], processes=1)
+        run([("first", folder, ("unpicklable",)), ("unpicklable", folder, ())])
 
 
-def test_no_item_after_a_failure_is_started(started: Path) -> None:
-    items = [("ok", str(started)), ("unsigned", str(started)), ("later", str(started)), ("last", str(started))]
+def test_no_item_after_a_failure_is_started(folder: str) -> None:
+    items = [("ok", folder, ()), ("unsigned", folder, ()), ("later", folder, ()), ("last", folder, ())]
 
     with pytest.raises(SignatureError) as raised:
-        run(failing, items, processes=1)
+        run(items, jobs=1)
 
     assert raised.value.reason == "unsigned" and raised.value.trusted_signers == Path("/x")
-    assert sorted(p.name for p in started.iterdir()) == ["ok", "unsigned"]
+    assert sorted(p.name for p in Path(folder).iterdir()) == ["ok", "unsigned"]
 
 
-def test_a_worker_killed_at_work_fails_its_item_and_no_other(started: Path) -> None:
-    items = [("ok", str(started)), ("die", str(started)), ("fine", str(started))]
+def test_a_worker_killed_at_work_fails_its_item(folder: str) -> None:
+    items = [("first", folder, ("die",)), ("die", folder, ()), ("after", folder, ())]
 
     with pytest.raises(GitImportError) as raised:
-        run(failing, items, processes=2)
+        run(items)
 
     assert raised.value.message == "The worker process that synced repo1 ended unexpectedly (killed by SIGKILL)."
     assert "--jobs 1" in (raised.value.hint or "")
-    assert gitimport.workers.map_in_processes(failing, items[:1], 2, print, None, ["repo0"]) == ["ok"]  # the next pool is fine
+    assert run([("first", folder, ("again",)), ("again", folder, ())])[0] == ["first", "again"]  # the next pool is fine
 
 
-def test_workers_see_the_environment_as_it_is_now(monkeypatch: pytest.MonkeyPatch) -> None:
-    run(environment, ["HOME", "PATH"])  # the fork server is running now, with the environment of its start
+def test_workers_see_the_environment_as_it_is_now(folder: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    run([("first", folder, ("env:HOME",)), ("env:HOME", folder, ())])  # the fork server runs now, with the environment of its start
+    for name in os.listdir(folder):
+        os.unlink(os.path.join(folder, name))
     monkeypatch.setenv("GITIMPORT_TEST_WORKER", "now")
 
-    assert run(environment, ["GITIMPORT_TEST_WORKER", "GITIMPORT_TEST_WORKER"])[0] == ["now", "now"]
+    assert run([("first", folder, ("env:GITIMPORT_TEST_WORKER",)), ("env:GITIMPORT_TEST_WORKER", folder, ())])[0] == ["first", "now"]
+
+
+def test_an_interrupt_here_stops_the_workers(folder: str) -> None:
+    import threading
+
+    items = [("first", folder, ("sleeper",)), ("sleeper", folder, ("never",))]
+    threading.Timer(1.0, lambda: signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)).start()
+    started = time.monotonic()
+
+    with pytest.raises(KeyboardInterrupt):
+        run(items)
+
+    assert time.monotonic() - started < 30  # the worker waiting for "never" was stopped, not waited for
+    import multiprocessing
+
+    assert [p for p in multiprocessing.active_children() if p.name == "gitimport-sync"] == []
+
+
+def test_without_workers_this_process_syncs_everything(folder: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    def cannot(self: object) -> None:
+        raise OSError(97, "Address family not supported by protocol")
+
+    monkeypatch.setattr(gitimport.workers._Pool, "_start_worker", cannot)
+
+    results, warnings, _ = run([("slow", folder, ()), ("where", folder, ())], jobs=4)
+
+    assert results == ["slow", "here"]
+    assert warnings == [
+        "warning: sync --jobs could not start worker processes ([Errno 97] Address family not supported by protocol); "
+        "syncing here, one repository at a time"
+    ]
 
 
 def test_workers_are_started_by_the_fork_server_where_there_is_one() -> None:
