@@ -234,8 +234,10 @@ def _sync_under_lock(
     return report
 
 
-#: ``--jobs`` uses worker processes from this many repositories with work to do (fewer run here, one after another).
-PROCESSES_FROM = 2
+#: ``--jobs`` uses worker processes from this many repositories with work to do, threads below it.
+#: Workers cost ~0.3 s of CPU to start and pay back ~half the CPU of each repository on 2 CPUs
+#: (docs/performance.md#2026-12-07-jobs); threads cost nothing and overlap only the waits for the network.
+PROCESSES_FROM = 4
 
 
 @dataclass(frozen=True)
@@ -265,8 +267,8 @@ class _RepositoryWork:
         )
         return part
 
-    def worth_a_process(self, group: list[_Plan]) -> bool:
-        """Whether the group may fetch, materialize or verify: a cached, locked group is a few file checks, done here."""
+    def has_work(self, group: list[_Plan]) -> bool:
+        """Whether the group may fetch, materialize or verify: a cached, locked group is a few file checks."""
         return self.repair or any(plan.resolve or not _cached(self.cache, plan) for plan in group)
 
 
@@ -277,12 +279,18 @@ def _map_in_order(
 
     With ``jobs`` > 1 and at least :data:`PROCESSES_FROM` groups with work
     to do, this process and up to ``jobs - 1`` worker processes share the
-    groups (:mod:`gitimport.workers`); otherwise they run here, one after
-    another, with no worker to start.
+    groups (:mod:`gitimport.workers`); with two or more, threads of this
+    process; with fewer, they run here, one after another.
     """
-    busy = sum(1 for group in groups if work.worth_a_process(group)) if jobs > 1 else 0
-    if busy < PROCESSES_FROM:
+    busy = sum(1 for group in groups if work.has_work(group)) if jobs > 1 else 0
+    if busy < 2:
         return [work(group, warn, progress) for group in groups]
+    if busy < PROCESSES_FROM:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(jobs, len(groups)), thread_name_prefix="gitimport-sync") as pool:
+            futures = [pool.submit(work, group, warn, progress) for group in groups]
+            return [future.result() for future in futures]
     from .workers import map_in_processes
 
     labels = [group[0].spec.repo.normalized for group in groups]

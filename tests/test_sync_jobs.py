@@ -181,6 +181,20 @@ def test_a_locked_and_cached_project_runs_in_this_process(project: Project, git_
     assert len(git_http_backend_server.requests) == requests
 
 
+def test_two_repositories_with_work_sync_in_threads_as_with_jobs_1(project: Project, git_http_backend_server: Server, pools: list[int]) -> None:
+    url = git_http_backend_server.url
+    project.configure({"helper": f"{url}/toolbox@v1:tools/helper.py", "othermod": f"{url}/other@v1"})
+    serial = project.cli("sync")
+    serial_lock = project.lock_text()
+    forget(project)
+
+    parallel = project.cli("sync", "--jobs", "4")
+
+    assert pools == []
+    assert (parallel.code, parallel.out, parallel.err) == (serial.code, serial.out, serial.err)
+    assert project.lock_text() == serial_lock
+
+
 def test_one_repository_with_work_runs_in_this_process(project: Project, git_http_backend_server: Server, pools: list[int]) -> None:
     url = git_http_backend_server.url
     project.configure(modules(url))
