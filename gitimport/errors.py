@@ -45,6 +45,17 @@ class GitImportError(Exception):
     def __str__(self) -> str:
         return format_error(self.message, self.hint)
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickled by state, not by each class's ``__init__``: ``sync --jobs`` sends errors back from worker processes."""
+        return (_unpickled, (type(self), self.args, self.__dict__))
+
+
+def _unpickled(cls: type[GitImportError], args: tuple[object, ...], state: dict[str, object]) -> GitImportError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class UsageError(GitImportError):
     """Something wrong in a file the user wrote or on the command line."""

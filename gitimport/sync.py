@@ -158,8 +158,10 @@ def sync(
     """Bring lock and cache in line with the config (or with ``only`` those modules).
 
     ``progress`` receives fetch events (see :mod:`gitimport.remote.progress`);
-    ``jobs`` repositories are synced in parallel threads, and the report lists
-    them in the same order whatever finishes first.
+    ``jobs`` repositories are synced at a time, in this process and in worker
+    processes (:mod:`gitimport.workers`; ``warn`` and ``progress`` may then be
+    called from a second thread), and the report lists them in the same order
+    whatever finishes first.
 
     Raises:
       OutOfDateError: the lock would change under ``locked`` or ``frozen``.
@@ -207,24 +209,8 @@ def _sync_under_lock(
         from .remote.mirror import forget_unreachable
 
         forget_unreachable()
-
-    def sync_group(group: list[_Plan]) -> SyncReport:
-        part = SyncReport()
-        _sync_repository(
-            group,
-            config,
-            lockfile,
-            cache,
-            part,
-            offline=offline,
-            repair=options.repair,
-            warn=warn,
-            progress=progress,
-            allow_downgrade=options.allow_downgrade,
-        )
-        return part
-
-    for part in _map_in_order(sync_group, _by_repository(plans), jobs):
+    work = _RepositoryWork(config, lockfile, cache, offline=offline, repair=options.repair, allow_downgrade=options.allow_downgrade)
+    for part in _map_in_order(work, _by_repository(plans), jobs, warn, progress):
         report.merge(part)
 
     entries = dict(lock.modules)
@@ -248,15 +234,67 @@ def _sync_under_lock(
     return report
 
 
-def _map_in_order(work: Callable[[list[_Plan]], SyncReport], groups: list[list[_Plan]], jobs: int) -> list[SyncReport]:
-    """``work`` on every group, ``jobs`` at a time; results (and the first error) in group order."""
-    if jobs <= 1 or len(groups) <= 1:
-        return [work(group) for group in groups]
-    from concurrent.futures import ThreadPoolExecutor
+#: ``--jobs`` uses worker processes from this many repositories with work to do, threads below it.
+#: Workers cost ~0.3 s of CPU to start and pay back ~half the CPU of each repository on 2 CPUs
+#: (docs/performance.md#2026-12-07-jobs); threads cost nothing and overlap only the waits for the network.
+PROCESSES_FROM = 4
 
-    with ThreadPoolExecutor(max_workers=min(jobs, len(groups)), thread_name_prefix="gitimport-sync") as pool:
-        futures = [pool.submit(work, group) for group in groups]
-        return [future.result() for future in futures]
+
+@dataclass(frozen=True)
+class _RepositoryWork:
+    """One repository's sync (:func:`_sync_repository`), here or in a worker process: it pickles; the callbacks are given."""
+
+    config: Config
+    lockfile: Path
+    cache: Cache
+    offline: bool
+    repair: bool
+    allow_downgrade: bool
+
+    def __call__(self, group: list[_Plan], warn: Reporter, progress: FetchProgress | None) -> SyncReport:
+        part = SyncReport()
+        _sync_repository(
+            group,
+            self.config,
+            self.lockfile,
+            self.cache,
+            part,
+            offline=self.offline,
+            repair=self.repair,
+            warn=warn,
+            progress=progress,
+            allow_downgrade=self.allow_downgrade,
+        )
+        return part
+
+    def has_work(self, group: list[_Plan]) -> bool:
+        """Whether the group may fetch, materialize or verify: a cached, locked group is a few file checks."""
+        return self.repair or any(plan.resolve or not _cached(self.cache, plan) for plan in group)
+
+
+def _map_in_order(
+    work: _RepositoryWork, groups: list[list[_Plan]], jobs: int, warn: Reporter, progress: FetchProgress | None
+) -> list[SyncReport]:
+    """``work`` on every group, ``jobs`` at a time; results (and the first error) in group order.
+
+    With ``jobs`` > 1 and at least :data:`PROCESSES_FROM` groups with work
+    to do, this process and up to ``jobs - 1`` worker processes share the
+    groups (:mod:`gitimport.workers`); with two or more, threads of this
+    process; with fewer, they run here, one after another.
+    """
+    busy = sum(1 for group in groups if work.has_work(group)) if jobs > 1 else 0
+    if busy < 2:
+        return [work(group, warn, progress) for group in groups]
+    if busy < PROCESSES_FROM:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(jobs, len(groups)), thread_name_prefix="gitimport-sync") as pool:
+            futures = [pool.submit(work, group, warn, progress) for group in groups]
+            return [future.result() for future in futures]
+    from .workers import map_in_processes
+
+    labels = [group[0].spec.repo.normalized for group in groups]
+    return map_in_processes(work, groups, min(jobs, busy), warn, progress, labels)
 
 
 def _register_project(config: Config) -> None:

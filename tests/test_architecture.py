@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("gitimport.remote", "gitimport.target"),
     ("gitimport.state",),
     ("gitimport.runtime",),
-    ("gitimport.sync", "gitimport.edit", "gitimport.pin", "gitimport.export"),
+    ("gitimport.sync", "gitimport.workers", "gitimport.edit", "gitimport.pin", "gitimport.export"),
     ("gitimport.cli", "gitimport.__main__"),
 ]
 #: Siblings in one layer that must not know each other.
