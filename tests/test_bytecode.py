@@ -191,12 +191,16 @@ def test_interpreters_that_import_at_the_same_time_all_succeed_and_verify_passes
 # --- caches gitimport cannot write, other interpreters, other flags -----------------------------
 
 
-@pytest.fixture
-def read_only_cache(toolbox: Project) -> Iterator[list[str]]:
-    """The cache's folders made read-only; the command prefix that runs a process without root's power to ignore that."""
+@pytest.fixture(params=["launchers made", "no launchers"])
+def read_only_cache(toolbox: Project, request: pytest.FixtureRequest) -> Iterator[list[str]]:
+    """The cache's folders made read-only; the command prefix that runs a process without root's power to ignore that.
+
+    Once with the launcher folder `gitimport run` keeps in the cache made by the cache's owner, once without it.
+    """
     if os.geteuid() == 0 and shutil.which("setpriv") is None:
         pytest.skip("running as root without setpriv: permissions cannot be enforced")
-    ok(toolbox.python("pass"))  # `gitimport run` keeps its launcher folder in the cache: the cache's owner made it
+    if request.param == "launchers made":
+        ok(toolbox.python("pass"))
     folders = [toolbox.cache, *(p for p in toolbox.cache.rglob("*") if p.is_dir() and not p.is_symlink())]
     for folder in folders:
         os.chmod(folder, 0o555)

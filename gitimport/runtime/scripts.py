@@ -90,10 +90,19 @@ def ensure_launchers(config: Config, python: str) -> str | None:
         scripts = pinned_scripts(config)
         if not scripts and not os.path.isfile(os.path.join(config.cache_dir, layout.TAG)):
             return None  # nothing to launch, and no cache to write into (only Cache.create makes one)
-        staging = atomic.new_staging_folder(folder)
-        for script in scripts.values():
-            atomic.write_text(os.path.join(staging, script.name), launcher_text(script, python), mode=0o755)
-        atomic.publish_folder(staging, folder)
+        try:
+            staging = atomic.new_staging_folder(folder)
+            for script in scripts.values():
+                atomic.write_text(os.path.join(staging, script.name), launcher_text(script, python), mode=0o755)
+            atomic.publish_folder(staging, folder)
+        except PermissionError:
+            if scripts:
+                raise UsageError(
+                    f"The cache {config.cache_dir} is read-only, and the launchers of the pinned scripts "
+                    f"({', '.join(sorted(scripts))}) are not in it yet.",
+                    "run `gitimport run -- python -c pass` once as the cache's owner, then share it",
+                ) from None
+            return None  # nothing to launch: a read-only cache serves imports all the same
     return folder if os.listdir(folder) else None
 
 
