@@ -2,10 +2,11 @@
 
 The first half syncs fixture repositories from real loopback servers with
 `--jobs 1` and `--jobs 4` and compares what a user sees: the lock, the
-summary, the error and its exit code, the warnings and the progress events.
-The second half drives :func:`gitimport.workers.map_in_processes` with small
-work functions of this module (a worker imports it to run them): order,
-errors, forwarding, a worker killed mid-item, the environment.
+summary, the error and its exit code, the warnings and the progress events;
+and Ctrl-C in the middle.  The second half drives
+:func:`gitimport.workers.map_in_processes` with small work functions of this
+module (a worker imports it to run them): order, errors, forwarding, a
+worker killed mid-item, an interrupt, the environment.
 """
 
 from __future__ import annotations
@@ -46,13 +47,13 @@ def modules(url: str, **extra: str) -> dict[str, str]:
 
 @pytest.fixture
 def pools(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The number of worker processes of each parallel sync (``--jobs 1`` starts none)."""
+    """The ``jobs`` of each sync that used worker processes (one that ran here, or in threads, adds nothing)."""
     started: list[int] = []
     real = gitimport.workers.map_in_processes
 
-    def counting(work: Any, items: Any, processes: int, *args: Any) -> Any:
-        started.append(processes)
-        return real(work, items, processes, *args)
+    def counting(work: Any, items: Any, jobs: int, *args: Any) -> Any:
+        started.append(jobs)
+        return real(work, items, jobs, *args)
 
     monkeypatch.setattr(gitimport.workers, "map_in_processes", counting)
     return started
