@@ -646,7 +646,7 @@ def scenario_scale(ctx: Context) -> list[Row]:
                 f"git shallow: {SHALLOW}",
                 f"git sparse: {SPARSE}",
                 f"import: a fresh interpreter importing all {len(modules)} modules of the package "
-                "(gitimport from its cache with the .pyc it wrote at sync; git from the checkout, compiling and writing .pyc)",
+                "(gitimport from its cache compiling and writing each .pyc on this first import; git from the checkout, the same)",
             ],
         )
     )
