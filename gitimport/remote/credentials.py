@@ -38,6 +38,16 @@ def split_userinfo(url: str) -> tuple[str, Credentials | None]:
     return bare, Credentials(unquote(parts.username), unquote(parts.password or ""))
 
 
+def for_http_url(url: str) -> tuple[str, Credentials | None]:
+    """The URL without userinfo, and its credentials: the URL's own, else ``~/.netrc``'s for its host.
+
+    Git remotes and tree mirrors both take theirs this way; git's credential
+    helpers are asked later, and only by a git remote, when the server answers 401.
+    """
+    bare, credentials = split_userinfo(url)
+    return bare, credentials if credentials is not None else from_netrc(urlsplit(bare).hostname or "")
+
+
 def from_netrc(host: str) -> Credentials | None:
     """Credentials for ``host`` in ``$NETRC`` or ``~/.netrc``; a broken file is ignored."""
     import netrc

@@ -27,7 +27,6 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
-from urllib.parse import urlsplit
 
 from dulwich.client import GitClient, HTTPUnauthorized
 from dulwich.errors import HangupException, NotGitRepository
@@ -136,7 +135,7 @@ class Remote:
     """One repository as we contact it: its URL after mirrors, its client, its credentials."""
 
     def __init__(self, repo: RepoURL, config: Config) -> None:
-        from .credentials import from_netrc, split_userinfo
+        from .credentials import for_http_url
 
         self.repo = repo
         self.config = config
@@ -152,9 +151,7 @@ class Remote:
         if contacted != repo.fetch:
             check_policy(contacted, config)
         self._is_http = contacted.startswith(("http://", "https://"))
-        self.url, self._credentials = split_userinfo(contacted) if self._is_http else (contacted, None)
-        if self._is_http and self._credentials is None:
-            self._credentials = from_netrc(urlsplit(self.url).hostname or "")
+        self.url, self._credentials = for_http_url(contacted) if self._is_http else (contacted, None)
         self.display = redact_url(self.url)
         self._asked_helper = False
         self._client: GitClient | None = None

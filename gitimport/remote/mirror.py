@@ -235,13 +235,11 @@ class Mirror:
         self._pool: urllib3.PoolManager | None = None
         self._deadline: Deadline | None = None
         if location.startswith(("http://", "https://")):
-            from .credentials import from_netrc, split_userinfo
+            from .credentials import for_http_url
             from .policy import check_mirror_policy
 
             check_mirror_policy(location, config)
-            self.url, self._credentials = split_userinfo(location.rstrip("/") + "/")
-            if self._credentials is None:
-                self._credentials = from_netrc(urlsplit(self.url).hostname or "")
+            self.url, self._credentials = for_http_url(location.rstrip("/") + "/")
         else:
             self.url = location
             self.folder = Path(url2pathname(urlsplit(location).path)) if location.startswith("file://") else Path(location)
