@@ -427,7 +427,32 @@ def without_filter_lines(body: bytes) -> bytes:
     return out + body
 
 
-class _GitHttpBackendHandler(BaseHTTPRequestHandler):
+class _RecordingHTTPHandler(BaseHTTPRequestHandler):
+    """What the HTTP servers here share: HTTP Basic auth checked against ``(user, password)``, and a whole response sent."""
+
+    def _authenticated_user(self, auth: tuple[str, str] | None) -> str | None:
+        header = self.headers.get("Authorization", "")
+        if auth is None or not header.startswith("Basic "):
+            return None
+        try:
+            decoded = base64.b64decode(header[len("Basic ") :]).decode("utf-8")
+        except ValueError:
+            return None
+        user, _, password = decoded.partition(":")
+        return user if (user, password) == auth else None
+
+    def _send(self, status: int, headers: list[tuple[str, str]], payload: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        if not any(name.lower() == "content-length" for name, _ in headers):
+            self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+
+class _GitHttpBackendHandler(_RecordingHTTPHandler):
     """Runs ``git http-backend`` once per request, as a web server would."""
 
     protocol_version = "HTTP/1.0"  # one request per connection: clean shutdown
@@ -484,17 +509,6 @@ class _GitHttpBackendHandler(BaseHTTPRequestHandler):
             chunks.append(self.rfile.read(size))
             self.rfile.readline()  # CRLF after each chunk
 
-    def _authenticated_user(self, auth: tuple[str, str] | None) -> str | None:
-        header = self.headers.get("Authorization", "")
-        if auth is None or not header.startswith("Basic "):
-            return None
-        try:
-            decoded = base64.b64decode(header[len("Basic ") :]).decode("utf-8")
-        except ValueError:
-            return None
-        user, _, password = decoded.partition(":")
-        return user if (user, password) == auth else None
-
     def _run_cgi(
         self, config: _CgiConfig, path: str, query: str, body: bytes, user: str | None
     ) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -526,16 +540,6 @@ class _GitHttpBackendHandler(BaseHTTPRequestHandler):
         if proc.stderr:
             logger.debug("git http-backend stderr: %s", proc.stderr.decode("utf-8", "replace"))
         return parse_cgi_response(proc.stdout)
-
-    def _send(self, status: int, headers: list[tuple[str, str]], payload: bytes) -> None:
-        self.send_response(status)
-        for name, value in headers:
-            self.send_header(name, value)
-        if not any(name.lower() == "content-length" for name, _ in headers):
-            self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(payload)
 
 
 def parse_cgi_response(output: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -808,7 +812,7 @@ def nginx_executable() -> str | None:
     return shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.path.isfile(p)), None)
 
 
-class _StaticHandler(BaseHTTPRequestHandler):
+class _StaticHandler(_RecordingHTTPHandler):
     """GET of a file under the server's root, recorded; optional Basic auth, redirects and stalls."""
 
     server: _StaticServer
@@ -827,32 +831,17 @@ class _StaticHandler(BaseHTTPRequestHandler):
         if config.stall:
             time.sleep(config.stall)
             return 0
-        if config.auth is not None:
-            expected = "Basic " + base64.b64encode(f"{config.auth[0]}:{config.auth[1]}".encode()).decode()
-            if self.headers.get("Authorization") != expected:
-                self.send_response(401)
-                self.send_header("WWW-Authenticate", 'Basic realm="mirror"')
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return 401
+        if config.auth is not None and self._authenticated_user(config.auth) is None:
+            self._send(401, [("WWW-Authenticate", 'Basic realm="mirror"')], b"")
+            return 401
         if config.redirect_to is not None:
-            self.send_response(302)
-            self.send_header("Location", config.redirect_to + path)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+            self._send(302, [("Location", config.redirect_to + path)], b"")
             return 302
         file = (config.root / path.lstrip("/")).resolve()
         if not file.is_relative_to(config.root) or not file.is_file():
-            self.send_response(404)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+            self._send(404, [], b"")
             return 404
-        data = file.read_bytes()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self._send(200, [("Content-Type", "application/octet-stream")], file.read_bytes())
         return 200
 
 
@@ -885,13 +874,8 @@ def serve_static_python(
     """
     config = _StaticConfig(Path(root).resolve(), [], auth, redirect_to, stall)
     httpd = _StaticServer(config)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with _serving(httpd):  # daemon request threads: a stalled request is not waited for
         yield Server(url=f"http://{HOST}:{httpd.server_address[1]}", kind="http.server", root=config.root, requests=config.requests)
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 @contextlib.contextmanager
