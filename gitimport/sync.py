@@ -117,8 +117,7 @@ class SyncReport:
 
     def count_fetch(self, source: str, objects: int, size: int, how: str) -> None:
         """Add a fetch from ``source`` (a remote or a tree mirror) to the summary, and how it was asked for (``-v``)."""
-        before_objects, before_size = self.fetched.get(source, (0, 0))
-        self.fetched[source] = (before_objects + objects, before_size + size)
+        self._add_fetched(source, objects, size)
         self.fetched_how.setdefault(source, []).append(how)
 
     def merge(self, part: SyncReport) -> None:
@@ -126,10 +125,13 @@ class SyncReport:
         self.modules.extend(part.modules)
         self.history.extend(part.history)
         for source, (objects, size) in part.fetched.items():
-            before_objects, before_size = self.fetched.get(source, (0, 0))
-            self.fetched[source] = (before_objects + objects, before_size + size)
+            self._add_fetched(source, objects, size)
         for source, hows in part.fetched_how.items():
             self.fetched_how.setdefault(source, []).extend(hows)
+
+    def _add_fetched(self, source: str, objects: int, size: int) -> None:
+        before_objects, before_size = self.fetched.get(source, (0, 0))
+        self.fetched[source] = (before_objects + objects, before_size + size)
 
 
 @dataclass
