@@ -330,3 +330,24 @@ def test_a_blob_read_that_needed_py_does_not_list_is_fetched_when_read(
     assert server.fetches("toolbox") == 3  # the commit and trees; the blobs of src/; then pyproject.toml, when it was read
     code = "import importlib.metadata as m; print(m.version('toolbox'))"
     assert ok(project.python(code)) == "1.0.0\n"
+
+
+@pytest.mark.parametrize(
+    ("kind", "commands"),
+    [
+        # protocol v2: the capabilities once, the refs once, then one request per fetch
+        ("git-http-backend", ["advertise", "ls-refs", "fetch", "fetch"]),
+        # protocol v0: the advertisement is the ref listing, read once; one fetch of the whole commit
+        ("dulwich-http", ["advertise", "fetch"]),
+    ],
+)
+def test_a_cold_sync_reads_the_servers_advertisement_once(
+    project: Project, fixture_repos: FixtureSet, serve: Serve, kind: str, commands: list[str]
+) -> None:
+    """dulwich asks for the advertisement (and in v2 the ref listing) again at every fetch; one sync needs it once."""
+    server = serve(kind, fixture_repos.root)
+    project.configure({"mylib": f"{server.repo_url('toolbox')}@v1:src"})
+
+    assert project.cli("sync", "-q").code == 0
+
+    assert [request.command for request in server.requests if request.repo == "toolbox"] == commands

@@ -12,6 +12,11 @@ the connections, so they are kept here, below dulwich:
   host and port) only, and strips ``Authorization`` and ``Cookie`` from any
   request for another: dulwich 0.24 would send them on to wherever a
   redirect had moved its base URL.
+- **One advertisement per remote.**  dulwich's HTTP client reads the
+  server's advertisement (and in protocol v2 lists the refs) again at the
+  start of every fetch: three requests where one would do.
+  :func:`_reading_advertisement_once` keeps the first answer for the
+  client's life, which is one sync of one repository.
 - **Deadlines.** ``timeout`` bounds each attempt of an operation as a whole.
   A server that sends a byte now and then never trips a per-read timeout,
   and a dripping ref advertisement calls no callback in which to notice,
@@ -34,7 +39,15 @@ from typing import IO, Any, Callable
 from urllib.parse import urlsplit
 
 import urllib3
-from dulwich.client import GitClient, SSHGitClient, SSHVendor, TCPGitClient, default_urllib3_manager, get_transport_and_path
+from dulwich.client import (
+    AbstractHttpGitClient,
+    GitClient,
+    SSHGitClient,
+    SSHVendor,
+    TCPGitClient,
+    default_urllib3_manager,
+    get_transport_and_path,
+)
 from dulwich.protocol import Protocol
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool
@@ -169,7 +182,37 @@ def open_client(
     client, path = get_transport_and_path(url, **kwargs)
     if isinstance(client, SSHGitClient):
         client.ssh_vendor = _TrackedSSHVendor(client.ssh_vendor, deadline)
+    if isinstance(client, AbstractHttpGitClient):
+        _reading_advertisement_once(client)
     return client, path
+
+
+def _reading_advertisement_once(client: AbstractHttpGitClient) -> None:
+    """Make ``client`` ask the server for its advertisement once, and answer every later asking from that.
+
+    dulwich's ``fetch_pack`` and ``get_refs`` each begin with
+    ``_discover_references``: a GET of ``info/refs`` and, in protocol v2, a
+    POST of ``ls-refs``.  A sync lists the refs once and then fetches up to
+    three times, so half its requests repeated an answer it already had.
+    Over HTTP each request is a new exchange (the server keeps no state
+    between them), so the first answer serves the later fetches exactly as
+    a fresh one would, short of a push in between, which a fetch of
+    commits wanted by id does not care about.  The answer is kept per
+    service and URL, and handed out as copies: ``get_refs`` adds the peeled
+    tags to the dictionary it gets.  A client is one remote's for one sync
+    (:class:`~gitimport.remote.fetch.Remote`), so nothing outlives it.
+    """
+    discover = client._discover_references
+    answers: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
+    def discover_once(service: bytes, base_url: str, protocol_version: int | None = None, ref_prefix: Any = None) -> Any:
+        key = (service, base_url, protocol_version, tuple(ref_prefix or ()))
+        if key not in answers:
+            answers[key] = discover(service, base_url, protocol_version=protocol_version, ref_prefix=ref_prefix)
+        refs, capabilities, url, symrefs, peeled = answers[key]
+        return dict(refs), set(capabilities), url, dict(symrefs), dict(peeled)
+
+    setattr(client, "_discover_references", discover_once)  # noqa: B010  # an instance attribute, over the method
 
 
 # --------------------------------------------------------------------------
