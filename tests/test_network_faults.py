@@ -6,6 +6,8 @@ on failure.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pytest
 from support.hostile import Fault, hostile_front
 from support.project import Project
@@ -22,8 +24,8 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(gitimport.remote.fetch, "RETRY_BACKOFF_SECONDS", 0.05)
 
 
-def sync_through(project: Project, server: Server, fault: Fault, *extra: str) -> tuple[int, str]:
-    with hostile_front(server.url.rstrip("/"), fault) as front:
+def sync_through(project: Project, server: Server, fault: Fault, *extra: str, ports: Iterable[int] = (0,)) -> tuple[int, str]:
+    with hostile_front(server.url.rstrip("/"), fault, ports) as front:
         project.configure({"helper": f"{front}/toolbox@v1:tools/helper.py"}, settings="\n".join(extra))
         result = project.cli("sync")
     return result.code, result.err
@@ -68,6 +70,20 @@ def test_a_lasting_fault_fails_cleanly(project: Project, git_http_backend_server
     assert not trees.exists() or not any(trees.iterdir())
     assert not (project.cache / layout.REPOS).exists() or not any((project.cache / layout.REPOS).iterdir())
     assert fault.damaged >= 3  # the first attempt and its retries
+
+
+@pytest.mark.parametrize(("kind", "message"), [("status-429", "HTTP 429"), ("status-500", "HTTP 500")])
+def test_a_fault_is_named_by_its_status_not_by_digits_of_the_url(
+    project: Project, git_http_backend_server: Server, kind: str, message: str
+) -> None:
+    """A port such as 40404 in the URL once made a 429 read as "No git repository" (a CI flake, one port in a few hundred)."""
+    fault = Fault(kind, times=-1)
+
+    code, err = sync_through(project, git_http_backend_server, fault, "retries = 1", ports=range(40400, 40500))
+
+    assert code == 1, err
+    assert "No git repository" not in err and message in err, err
+    assert fault.damaged >= 2  # retried: a 429 or a 500 is transient whatever the port
 
 
 def test_a_lasting_stall_times_out_with_a_clear_error(project: Project, git_http_backend_server: Server) -> None:

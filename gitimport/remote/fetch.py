@@ -20,6 +20,7 @@ import contextlib
 import difflib
 import logging
 import os
+import re
 import socket
 import time
 import warnings
@@ -522,6 +523,7 @@ def _not_the_filter_notice(record: logging.LogRecord) -> bool:
     return _FILTER_NOTICE not in record.getMessage()
 
 
+_UNRESOLVED_PHRASES = ("name or service not known", "failed to resolve", "nodename nor servname", "name resolution")
 _NOT_FOUND_PHRASES = ("not found", "no such repository", "does not appear to be a git repository", "not a git repository")
 
 
@@ -562,45 +564,66 @@ def _config_value(config: Any, section: bytes, name: bytes) -> str | None:
     return value.decode("utf-8") if isinstance(value, bytes) else None
 
 
+_TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+_HTTP_STATUS = re.compile(r"unexpected http resp (\d{3})")
+_URL = re.compile(r"\S+://\S*")
+
+
+def _http_status(exc: BaseException) -> int | None:
+    """The HTTP status a server answered with, where dulwich reports one (only in its message)."""
+    match = _HTTP_STATUS.search(str(exc))
+    return int(match.group(1)) if match else None
+
+
+def _words(exc: BaseException) -> str:
+    """The exception's message without the URLs in it, lowered, for matching phrases.
+
+    A URL's digits are not a status: a port such as 40404 once made an HTTP
+    429 read as "no git repository" (and a port with 500 in it would make
+    any error look transient).
+    """
+    return _URL.sub("", str(exc)).lower()
+
+
 def _is_transient(exc: BaseException) -> bool:
     """Faults worth another try: resets, truncated transfers, HTTP 5xx and 429 (and timeouts, see the caller)."""
     if isinstance(exc, (ConnectionRefusedError, socket.gaierror)):
         return False  # nothing listens there, or no such host: retrying only delays the error
     if isinstance(exc, (ConnectionError, HangupException, zlib.error, EOFError)):
         return True
-    text = str(exc).lower()
-    if any(f"{code}" in text for code in (429, 500, 502, 503, 504)):
+    if _http_status(exc) in _TRANSIENT_STATUSES:
         return True
-    return any(word in text for word in ("reset", "broken pipe", "incomplete", "truncated", "checksum", "closed"))
+    return any(word in _words(exc) for word in ("reset", "broken pipe", "incomplete", "truncated", "checksum", "closed"))
 
 
 def _explain(exc: BaseException, display: str) -> str:
-    text = redact_url(str(exc))
-    lowered = text.lower()
-    if (
-        isinstance(exc, socket.gaierror)
-        or "name or service not known" in lowered
-        or "failed to resolve" in lowered
-        or "nodename nor servname" in lowered
-    ):
+    words = _words(exc)
+    status = _http_status(exc)
+    if isinstance(exc, socket.gaierror) or any(phrase in words for phrase in _UNRESOLVED_PHRASES):
         return f"Cannot resolve the host of {display}."
-    if isinstance(exc, ConnectionRefusedError) or "connection refused" in lowered:
+    if isinstance(exc, ConnectionRefusedError) or "connection refused" in words:
         return f"Connection refused by {display}."
-    if "404" in text or any(phrase in lowered for phrase in _NOT_FOUND_PHRASES):
+    if status == 404 or any(phrase in words for phrase in _NOT_FOUND_PHRASES):
         return f"No git repository at {display}."
+    if status is not None:
+        return f"{display} answered HTTP {status}."
     if isinstance(exc, HangupException):
         return f"{display} hung up during the transfer."
     if isinstance(exc, zlib.error):
         return f"{display} sent corrupt data."
+    text = redact_url(str(exc))
     return f"Fetching from {display} failed: {text.splitlines()[0] if text else type(exc).__name__}."
 
 
 def _hint(exc: BaseException) -> str:
-    text = str(exc).lower()
-    if isinstance(exc, socket.gaierror) or "resolve" in text or "name or service" in text:
+    words = _words(exc)
+    status = _http_status(exc)
+    if isinstance(exc, socket.gaierror) or any(phrase in words for phrase in _UNRESOLVED_PHRASES):
         return "check the host name in the spec and your network"
-    if "404" in text or "not found" in text or "repository" in text:
+    if status == 404 or "not found" in words or "repository" in words:
         return "check the REPO part of the spec"
+    if status in _TRANSIENT_STATUSES:
+        return "the server is busy or failing; run `gitimport sync` again later (`retries` and `timeout` set how hard it tries)"
     return "check the URL and your network, then run `gitimport sync` again"
 
 

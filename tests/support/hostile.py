@@ -21,7 +21,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -117,16 +117,26 @@ class _HostileServer(ThreadingHTTPServer):
     def handle_error(self, request: object, client_address: object) -> None:
         pass  # the client hung up on a damaged response: expected here
 
-    def __init__(self, upstream: str, fault: Fault) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, upstream: str, fault: Fault, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
         self.upstream = upstream
         self.fault = fault
 
 
+def _bound(make: Callable[[int], _HostileServer], ports: Iterable[int]) -> _HostileServer:
+    error: OSError | None = None
+    for port in ports:
+        try:
+            return make(port)
+        except OSError as exc:  # taken
+            error = exc
+    raise error or OSError("no port to bind")
+
+
 @contextmanager
-def hostile_front(upstream: str, fault: Fault) -> Iterator[str]:
-    """Yield the base URL of a front that relays to ``upstream`` and injects ``fault``."""
-    server = _HostileServer(upstream, fault)
+def hostile_front(upstream: str, fault: Fault, ports: Iterable[int] = (0,)) -> Iterator[str]:
+    """Yield the base URL of a front that relays to ``upstream`` and injects ``fault``, on the first of ``ports`` that is free."""
+    server = _bound(lambda port: _HostileServer(upstream, fault, port), ports)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
