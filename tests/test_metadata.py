@@ -6,8 +6,8 @@ import json
 import sys
 
 import pytest
-from support.project import Project
-from support.repos import FixtureSet
+from support.project import Project, ok
+from support.repos import FixtureSet, add_commit
 
 
 @pytest.fixture
@@ -164,3 +164,24 @@ def test_unmet_requirements_of_another_interpreter(project: Project, meta: Fixtu
     result = project.cli("sync", "--python", str(venv / "bin" / "python"))
 
     assert "requires 'packaging>=20', but it is not installed" in result.err
+
+
+def test_a_setup_py_project_inside_a_monorepo_does_not_take_the_roots_metadata(project: Project, mutable_repos: FixtureSet) -> None:
+    """The nearest project is the setup.py one, whose metadata only running it would give: no .dist-info, not the root's.
+
+    sync's metadata walk once went past a folder with only setup.py and gave
+    the package the repository root's ``[project]`` (toolbox), while the
+    whole-distribution walk stopped there: one question, two rules.
+    """
+    repo = mutable_repos["toolbox"].path
+    add_commit(
+        repo, {"libs/foo/setup.py": b"from setuptools import setup\nsetup(name='foo')\n", "libs/foo/foo/__init__.py": b"X = 1\n"}, "foo"
+    )
+    project.configure({"foo": f"{repo}@main:libs/foo"})
+
+    result = project.cli("sync")
+
+    assert result.code == 0, result.err
+    found = metadata_of(project, "[d.metadata['Name'] for d in md.distributions() if d.read_text('direct_url.json')]")
+    assert "toolbox" not in found
+    assert ok(project.python("import foo; print(foo.X)")) == "1\n"

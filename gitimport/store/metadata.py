@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import posixpath
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ from .. import atomic
 from . import layout
 from .metadata_formats import ProjectFiles, ProjectMetadata, normalize_name, read_project
 from .objects import TreeFiles
+from .top_level import nearest_project
 
 if TYPE_CHECKING:
     from dulwich.object_store import DiskObjectStore
@@ -42,21 +44,21 @@ def version_from_ref(ref: str, commit: str) -> str:
 def find_project(store: DiskObjectStore, commit: str, module_path: str, ref: str, notes: list[str] | None = None) -> ProjectMetadata | None:
     """Read the metadata of the project that contains ``module_path``, if any.
 
-    A version that only a tool could compute (setuptools-scm, hatch-vcs, an
-    ``attr:`` that is not a literal) comes from the ref (:func:`version_from_ref`).
-    What could not be read is appended to ``notes``, one sentence each.
+    The project is :func:`~gitimport.store.top_level.nearest_project`'s; one
+    configured only by a ``setup.py`` has no metadata gitimport can read
+    without running it, so none.  A version that only a tool could compute
+    (setuptools-scm, hatch-vcs, an ``attr:`` that is not a literal) comes
+    from the ref (:func:`version_from_ref`).  What could not be read is
+    appended to ``notes``, one sentence each.
     """
     files = TreeFiles.of_commit(store, commit)
-    folders = module_path.split("/")[:-1]
-    deepest = 0
-    while deepest < len(folders) and files.is_folder("/".join(folders[: deepest + 1])):
-        deepest += 1
-    for depth in range(deepest, -1, -1):
-        found = read_project(ProjectFiles(files, "/".join(folders[:depth]), [] if notes is None else notes))
-        if found is not None:
-            found.version = found.version or version_from_ref(ref, commit)
-            return found
-    return None
+    found = nearest_project(files, posixpath.dirname(module_path))
+    if found is None:
+        return None
+    meta = read_project(ProjectFiles(files, found.path, [] if notes is None else notes))
+    if meta is not None:
+        meta.version = meta.version or version_from_ref(ref, commit)
+    return meta
 
 
 def render_metadata(meta: ProjectMetadata) -> str:

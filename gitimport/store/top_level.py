@@ -11,11 +11,9 @@ the repository is ever run: a project configured only by a ``setup.py`` has no
 answer (None), and neither has a flat layout that setuptools itself would
 refuse to build.
 
-The project is the nearest folder at or above the root that holds a
-``pyproject.toml`` declaring one (``[project]`` or ``[tool.poetry]``), a
-``setup.cfg`` with ``[metadata]`` or ``[options]``, or a ``setup.py``: the
-walk :func:`gitimport.store.metadata.find_project` makes for the
-distribution's metadata, which stops only at a project with a name.  Objects
+The project is the nearest folder at or above the root that a build would
+make a distribution of (:func:`nearest_project`, which the distribution's
+metadata, :func:`gitimport.store.metadata.find_project`, asks too).  Objects
 are read with :mod:`gitimport.store.objects`, so each is re-hashed against its id.
 """
 
@@ -75,10 +73,10 @@ def shipped_names(store: DiskObjectStore, commit: str, root_path: str) -> Shippe
     ``root_path`` itself (a helper file next to a project is not part of it).
     """
     tree = TreeFiles.of_commit(store, commit)
-    found = _find_project(tree, posixpath.dirname(root_path))
-    if found is None:
+    found = nearest_project(tree, posixpath.dirname(root_path))
+    if found is None or not found.readable:
         return None
-    project_dir, pyproject, setup_cfg = found
+    project_dir, pyproject, setup_cfg = found.path, found.pyproject, found.setup_cfg
     try:
         relative = _discover(tree, project_dir, pyproject, setup_cfg)
     except _Unknown:
@@ -125,11 +123,6 @@ def _join(folder: str, *parts: str) -> str:
     return "" if joined == "." else joined
 
 
-def _text(tree: TreeFiles, folder: str, name: str) -> str | None:
-    data = tree.read(_join(folder, name))
-    return None if data is None else data.decode("utf-8", "replace")
-
-
 def _is_tree(entry: tuple[int, str] | None) -> bool:
     return entry is not None and entry[0] == MODE_TREE
 
@@ -138,41 +131,81 @@ def _is_file(entry: tuple[int, str] | None) -> bool:
     return entry is not None and entry[0] & 0o170000 == _FILE
 
 
-def _find_project(tree: TreeFiles, folder: str) -> tuple[str, dict[str, Any], configparser.ConfigParser | None] | None:
+@dataclass(frozen=True)
+class ProjectFolder:
+    """The project that holds a path, as :func:`nearest_project` found it."""
+
+    path: str  # '' for the repository root
+    pyproject: dict[str, Any]
+    setup_cfg: configparser.ConfigParser | None
+    readable: bool  # False: its pyproject.toml or setup.cfg is there but cannot be read, so what it ships is unknown
+
+
+class _Unreadable(Exception):
+    """A project file that is there but cannot be read: too large, or not valid TOML or INI."""
+
+
+def nearest_project(tree: TreeFiles, folder: str) -> ProjectFolder | None:
     """The nearest project folder at or above ``folder``, with its pyproject.toml and setup.cfg as read.
 
-    A pyproject.toml that declares no project (only ``[tool.ruff]``, say) does
-    not stop the walk: a monorepo's root file configures tools, not a distribution.
+    A project is a folder a build would make a distribution of: a
+    ``pyproject.toml`` that declares one (``[project]``, ``[tool.poetry]``,
+    flit's old ``[tool.flit.metadata]``), a ``setup.cfg`` with
+    ``[metadata]`` or ``[options]``, or a ``setup.py``; or a folder whose
+    pyproject.toml or setup.cfg cannot be read, which is most likely one.
+    A pyproject.toml that declares none (only ``[tool.ruff]``, say) does not
+    stop the walk: a monorepo's root file configures tools, not a
+    distribution.  A ``setup.py`` does, even though only running it would
+    say what it ships: the package belongs to it, never to a project further
+    up.  This is the one rule for "which project holds this path"; the
+    distribution's metadata and its top-level names both ask it.
     """
     parts = folder.split("/") if folder else []
     for depth in range(len(parts), -1, -1):
         here = "/".join(parts[:depth])
-        pyproject = _read_pyproject(_text(tree, here, "pyproject.toml"), here)
-        setup_cfg = _read_setup_cfg(_text(tree, here, "setup.cfg"))
-        declares = "project" in pyproject or "poetry" in toml_table(pyproject, "tool")
+        try:
+            pyproject = _read_pyproject(tree, here)
+            setup_cfg = _read_setup_cfg(tree, here)
+        except _Unreadable:
+            return ProjectFolder(here, {}, None, readable=False)
+        tool = toml_table(pyproject, "tool")
+        declares = "project" in pyproject or "poetry" in tool or "metadata" in toml_table(tool, "flit")
         if declares or setup_cfg is not None or _is_file(tree.entries(here).get("setup.py")):
-            return here, pyproject, setup_cfg
+            return ProjectFolder(here, pyproject, setup_cfg, readable=True)
     return None
 
 
-def _read_pyproject(text: str | None, folder: str) -> dict[str, Any]:
+def _project_text(tree: TreeFiles, folder: str, name: str) -> str | None:
+    """The file's text; None when there is no such regular file."""
+    path = _join(folder, name)
+    if tree.blob(path) is None:
+        return None
+    data = tree.read(path)
+    if data is None:
+        raise _Unreadable(path)
+    return data.decode("utf-8", "replace")
+
+
+def _read_pyproject(tree: TreeFiles, folder: str) -> dict[str, Any]:
+    text = _project_text(tree, folder, "pyproject.toml")
     if text is None:
         return {}
     try:
         return parse_toml(text, posixpath.join(folder, "pyproject.toml"), ConfigError)
-    except ConfigError:  # the project's own file, not the user's: an unreadable one says nothing
-        return {}
+    except ConfigError:
+        raise _Unreadable(folder) from None
 
 
-def _read_setup_cfg(text: str | None) -> configparser.ConfigParser | None:
+def _read_setup_cfg(tree: TreeFiles, folder: str) -> configparser.ConfigParser | None:
     """setup.cfg when it configures a distribution (``[metadata]`` or ``[options]``)."""
+    text = _project_text(tree, folder, "setup.cfg")
     if text is None:
         return None
     parser = configparser.ConfigParser(interpolation=None)
     try:
         parser.read_string(text)
     except configparser.Error:
-        return None
+        raise _Unreadable(folder) from None
     return parser if parser.has_section("metadata") or parser.has_section("options") else None
 
 
