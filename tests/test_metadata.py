@@ -154,6 +154,21 @@ def test_sync_names_unmet_requirements(project: Project, meta: FixtureSet) -> No
     assert "rich" not in err  # an extra nobody asked for
 
 
+def test_status_notes_unmet_requirements_without_failing_check(project: Project, meta: FixtureSet) -> None:
+    """What sync warns of once, status says every time it is asked (a note: the lock and cache are not out of date)."""
+    sync_meta(project, meta)
+
+    result = project.cli("status", "--offline", "--check")
+    data = json.loads(project.cli("status", "--offline", "--json").out)
+
+    assert result.code == 0, result.err
+    expected = "Meta_Pkg requires 'definitely-not-installed-xyz>=1.0', but it is not installed"
+    assert f"metapkg: {expected}" in result.out and f"metahelper: {expected}" in result.out
+    assert "colorama" not in result.out
+    notes = {module["name"]: module["notes"] for module in data["modules"]}
+    assert any(note.startswith(expected) for note in notes["metapkg"]), notes
+
+
 def test_unmet_requirements_of_another_interpreter(project: Project, meta: FixtureSet, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import subprocess
 

@@ -50,6 +50,12 @@ class Unmet:
     distribution: str
     requirement: str
     found: str | None  # the installed version that does not fit, or None when absent
+    dist_info: str  # the .dist-info folder that requires it
+
+    def sentence(self, python: str | None) -> str:
+        """What ``sync`` warns of and ``status`` notes, in one wording."""
+        found = f"{self.found} is installed" if self.found else "it is not installed"
+        return f"{self.distribution} requires {self.requirement!r}, but {found} for {python or sys.executable}"
 
 
 def unmet_requirements(dist_infos: list[str], python: str | None = None) -> list[Unmet]:
@@ -73,7 +79,7 @@ def unmet_requirements(dist_infos: list[str], python: str | None = None) -> list
                 continue
             version = available.get(canonicalize_name(requirement.name))
             if version is None or not requirement.specifier.contains(version, prereleases=True):
-                unmet.append(Unmet(name, text, version))
+                unmet.append(Unmet(name, text, version, dist_info))
     return unmet
 
 

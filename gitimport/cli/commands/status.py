@@ -2,7 +2,8 @@
 
 ``status`` reads the config, the lock and the cache, asks each repository for
 its refs once (``ls-remote``) to find tags that moved since the lock, and asks
-the target interpreter which pinned names it could also import by itself.
+the target interpreter which pinned names it could also import by itself, and
+which requirements of the pinned distributions it lacks.
 ``outdated`` asks each repository once for its tags and compares them with the
 locked ref as versions.  Neither changes anything: no lock, no cache, no fetch
 of objects.
@@ -106,6 +107,7 @@ def project_status(config: Config, *, offline: bool = False, python: str | None 
             for name, (_spec, entry) in members:
                 _check_ref(by_name[name], entry, refs)
     _check_shadowing(modules, python)
+    _check_requirements(by_name, _distributions(config, current), python)
     return Status(sorted(modules, key=lambda m: m.name), unreachable, remotes_checked=not (offline or config.offline))
 
 
@@ -160,6 +162,34 @@ def _check_shadowing(modules: list[ModuleStatus], python: str | None) -> None:
             status.notes.append(f"pinned, but {other.describe()} wins: it is imported before gitimport's finder is asked")
         else:
             status.notes.append(f"pinned, shadows {other.describe()}")
+
+
+def _distributions(config: Config, current: dict[str, tuple[Spec, LockEntry]]) -> dict[str, list[str]]:
+    """The .dist-info folder of each cached distribution that locked modules belong to, and those modules."""
+    from ...store.metadata import recorded_distribution
+
+    members: dict[str, list[str]] = {}
+    for name, (spec, entry) in sorted(current.items()):
+        dist_info = recorded_distribution(config.cache_dir, spec.repo.identity, entry.commit, entry.path)
+        if dist_info:
+            members.setdefault(dist_info, []).append(name)
+    return members
+
+
+def _check_requirements(by_name: dict[str, ModuleStatus], distributions: dict[str, list[str]], python: str | None) -> None:
+    """Note, on each of its modules, what a pinned distribution requires that the target interpreter lacks.
+
+    ``sync`` warns of it once, when it writes the lock; ``status`` is where
+    a user looks again later, after the environment changed.  A note, not a
+    problem: the lock and the cache are not out of date because of it.
+    """
+    if not distributions:
+        return
+    from ...target.requirements import unmet_requirements
+
+    for unmet in unmet_requirements(sorted(distributions), python):
+        for name in distributions[unmet.dist_info]:
+            by_name[name].notes.append(unmet.sentence(python))
 
 
 @dataclass

@@ -155,5 +155,4 @@ def _warn_unmet_requirements(state: ProjectState, python: str | None) -> None:
     from ...target.requirements import unmet_requirements
 
     for unmet in unmet_requirements(state.dist_infos(), python):
-        found = f"{unmet.found} is installed" if unmet.found else "it is not installed"
-        warn(f"{unmet.distribution} requires {unmet.requirement!r}, but {found} for {python or sys.executable}")
+        warn(unmet.sentence(python))
