@@ -152,3 +152,21 @@ def test_a_lock_without_scripts_still_takes_the_fast_path(project: Project, http
 
     assert "gitimport.cli.main" not in imports
     assert "scripts-v1" not in out  # an empty launcher folder is not put on PATH
+
+
+def test_the_pth_hook_installs_the_finder_in_an_interpreter_the_environment_marks(synced: Project) -> None:
+    code = "import sys; print([type(f).__name__ for f in sys.meta_path].count('GitImportFinder'))"
+
+    marked = synced.execute(sys.executable, "-c", code, env=synced.env(GITIMPORT_RUN="1", GITIMPORT_CONFIG=str(synced.config_path)))
+    unmarked = synced.execute(sys.executable, "-c", code, env=synced.env(GITIMPORT_CONFIG=str(synced.config_path)))
+
+    assert (marked.stdout.strip(), unmarked.stdout.strip()) == ("1", "0"), marked.stderr
+
+
+def test_a_broken_config_does_not_stop_a_marked_interpreter_from_starting(synced: Project, tmp_path: Path) -> None:
+    missing = tmp_path / "missing.toml"
+
+    done = synced.execute(sys.executable, "-c", "print('started')", env=synced.env(GITIMPORT_RUN="1", GITIMPORT_CONFIG=str(missing)))
+
+    assert done.returncode == 0 and done.stdout.strip() == "started"
+    assert f"gitimport: GITIMPORT_CONFIG names {missing}, which is not a file." in done.stderr
