@@ -28,11 +28,15 @@ if TYPE_CHECKING:
     from ..project.config import Config
 
 
-def launcher_folder(cache_dir: str, lockfile: "str | None", python: str) -> str:
-    """Where a project's launchers for ``python`` live: keyed by the lock's bytes, the interpreter and the cache."""
-    from ..state import fingerprint_of, read_bytes
+def launcher_folder(cache_dir: str, lock: "bytes | None", python: str) -> str:
+    """Where a project's launchers for ``python`` live: keyed by the lock (``lock`` is its fingerprint), the interpreter and the cache.
 
-    key = fingerprint_of((read_bytes(lockfile) or b"") + b"\0" + os.fsencode(python) + b"\0" + os.fsencode(cache_dir))
+    The fast path hands in the fingerprint the runtime snapshot was just
+    checked against, so the lock file is read once per ``gitimport run``.
+    """
+    from ..state import fingerprint_of
+
+    key = fingerprint_of((lock or b"") + b"\0" + os.fsencode(python) + b"\0" + os.fsencode(cache_dir))
     assert key is not None
     return os.path.join(cache_dir, layout.SCRIPTS, key.hex())
 
@@ -114,7 +118,7 @@ def run_vouched(argv: "Sequence[str]") -> None:
     snapshot = read_snapshot(config_path) if config_path else None
     if snapshot is None or not snapshot.get("complete"):
         return
-    folder = launcher_folder(snapshot["cache"], snapshot["lockfile"], sys.executable)
+    folder = launcher_folder(snapshot["cache"], snapshot["lock"], sys.executable)  # read_snapshot checked it against the lock
     try:
         launchers = folder if os.listdir(folder) else None
     except OSError:  # not written yet
