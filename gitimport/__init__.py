@@ -6,8 +6,6 @@ package's top level stays tiny because every interpreter started under
 ``gitimport run`` imports it: heavy machinery is imported only when needed.
 """
 
-from __future__ import annotations
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .project.config import Config
@@ -17,7 +15,7 @@ __version__ = "0.1.0"
 __all__ = ["__version__", "install", "uninstall"]
 
 
-def install(config: Config | None = None) -> GitImportFinder:
+def install(config: "Config | None" = None) -> "GitImportFinder":
     """Serve configured modules on import; see :func:`gitimport.runtime.finder.install`."""
     from .runtime.finder import install as install_finder
 

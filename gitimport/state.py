@@ -17,8 +17,6 @@ interpreter has loaded at start-up; the config, the lock and the cache
 machinery are imported inside the functions that compute the state.
 """
 
-from __future__ import annotations
-
 import marshal
 import os
 
@@ -53,7 +51,7 @@ SNAPSHOT_VERSION = 11
 _SNAPSHOT_KEYS = frozenset({"table", "parents", "dists", "verify", "farm"})
 
 
-def tree_ready(row: Row) -> bool:
+def tree_ready(row: "Row") -> bool:
     """A row's tree is in the cache (one ``stat``).
 
     Bytecode is no part of it: a module's first import writes its own
@@ -67,13 +65,13 @@ class ProjectState:
 
     def __init__(
         self,
-        config: Config,
-        lock: Lock,
-        table: Table,
-        parents: frozenset[str],
-        dists: Dists,
-        verify: Expected,
-        farm: str | None,
+        config: "Config",
+        lock: "Lock",
+        table: "Table",
+        parents: "frozenset[str]",
+        dists: "Dists",
+        verify: "Expected",
+        farm: "str | None",
     ) -> None:
         self.config = config
         self.lock = lock
@@ -84,7 +82,7 @@ class ProjectState:
         self.farm = farm  # a sys.path entry holding namespace parents of dotted names
 
     @classmethod
-    def load(cls, config: Config, lock: Lock | None = None) -> ProjectState:
+    def load(cls, config: "Config", lock: "Lock | None" = None) -> "ProjectState":
         """Compute the state from the config and ``lock`` (read from the config's lock file when None)."""
         from .project.lock import read_lock
 
@@ -102,12 +100,12 @@ class ProjectState:
         modules, locked = self.config.modules, self.lock.modules
         return set(locked) == set(modules) and all(locked[n].spec == s.redacted for n, s in modules.items())
 
-    def dist_infos(self) -> list[str]:
+    def dist_infos(self) -> "list[str]":
         """The ``.dist-info`` folders of the pinned distributions (for the requirements check)."""
         return [dist_info for dist_info, _ in self.dists.values()]
 
 
-def table_row(entry: LockEntry, name: str, cache_root: str) -> Row:
+def table_row(entry: "LockEntry", name: str, cache_root: str) -> "Row":
     """(kind, root, tree entry folder) of a locked entry, from the cache layout."""
     key = ""
     if entry.generated:
@@ -118,13 +116,13 @@ def table_row(entry: LockEntry, name: str, cache_root: str) -> Row:
     return entry.kind, os.path.join(entry_folder, layout.root_name(entry.path, name)), entry_folder
 
 
-def parents_of(name: str) -> list[str]:
+def parents_of(name: str) -> "list[str]":
     """``a.b.c`` -> ``a``, ``a.b``: the namespace parents a dotted name needs."""
     parts = name.split(".")
     return [".".join(parts[:i]) for i in range(1, len(parts))]
 
 
-def _build_table(config: Config, lock: Lock) -> tuple[Table, frozenset[str], Dists, Expected]:
+def _build_table(config: "Config", lock: "Lock") -> "tuple[Table, frozenset[str], Dists, Expected]":
     """Rows for every configured module whose lock entry matches its spec and is served by
     a cached tree bound to its ``commit:path``, the distributions those modules belong to,
     and (with ``verify = "import"``) what to check on first import."""
@@ -163,7 +161,7 @@ def snapshot_path(config_path: str) -> str:
     return os.path.join(folder, "__pycache__", f"{name}.gitimport-v{SNAPSHOT_VERSION}.marshal")
 
 
-def read_bytes(path: str | None) -> bytes | None:
+def read_bytes(path: "str | None") -> "bytes | None":
     if path is None:
         return None
     try:
@@ -173,18 +171,18 @@ def read_bytes(path: str | None) -> bytes | None:
         return None
 
 
-def fingerprint_of(data: bytes | None) -> bytes | None:
+def fingerprint_of(data: "bytes | None") -> "bytes | None":
     """A cryptographic hash of a file's bytes: the snapshot must not copy the config,
     which may hold a token in a URL.  ``_blake2`` is built into CPython and costs
     a tenth of ``hashlib``, which loads OpenSSL."""
     return None if data is None else _blake2b(data, digest_size=20).digest()
 
 
-def _environment() -> tuple[str | None, ...]:
+def _environment() -> "tuple[str | None, ...]":
     return tuple(os.environ.get(name) for name in SETTINGS_ENVIRONMENT)
 
 
-def _load_snapshot(config_path: str) -> dict[str, Any] | None:
+def _load_snapshot(config_path: str) -> "dict[str, Any] | None":
     data = read_bytes(snapshot_path(config_path))
     if data is None:
         return None
@@ -197,7 +195,7 @@ def _load_snapshot(config_path: str) -> dict[str, Any] | None:
     return snapshot
 
 
-def read_snapshot(config_path: str) -> dict[str, Any] | None:
+def read_snapshot(config_path: str) -> "dict[str, Any] | None":
     """The snapshot for this config, if it was computed from exactly today's inputs and serves only from its cache."""
     snapshot = _load_snapshot(config_path)
     if snapshot is None or snapshot.get("environment") != _environment():
@@ -209,7 +207,7 @@ def read_snapshot(config_path: str) -> dict[str, Any] | None:
     return snapshot if _inside_its_cache(snapshot) else None
 
 
-def _inside_its_cache(snapshot: dict[str, Any]) -> bool:
+def _inside_its_cache(snapshot: "dict[str, Any]") -> bool:
     """Every path the snapshot serves from lies in the cache folder it names, in the folder layout puts it in.
 
     The finder trusts the snapshot for speed, not for where code comes from:
@@ -252,7 +250,7 @@ def vouches(path: str, data: bytes) -> bool:
     return snapshot is not None and snapshot.get("config") == fingerprint_of(data)
 
 
-def ready_modules(config_path: str) -> tuple[int, list[str]] | None:
+def ready_modules(config_path: str) -> "tuple[int, list[str]] | None":
     """How many modules are locked and cached, and the cache folders serving them, when the snapshot proves all are.
 
     None when anything might need work: a stale or incomplete snapshot (the
@@ -271,13 +269,13 @@ def ready_modules(config_path: str) -> tuple[int, list[str]] | None:
     return len(snapshot["table"]), served_folders(snapshot["table"], snapshot["dists"])
 
 
-def served_folders(table: Table, dists: Dists) -> list[str]:
+def served_folders(table: "Table", dists: "Dists") -> "list[str]":
     """The cache entries a project's modules are served from: tree entries and distribution folders (for gc's "last used")."""
     trees = {row[2] for row in table.values() if row is not None}
     return sorted(trees | {os.path.dirname(dist_info) for dist_info, _members in dists.values()})
 
 
-def write_snapshot(state: ProjectState) -> None:
+def write_snapshot(state: "ProjectState") -> None:
     """Record the state for the next interpreter; a folder we cannot write is fine.
 
     Nothing is written while a configured module is not ready: the next

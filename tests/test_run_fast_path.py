@@ -9,6 +9,7 @@ of the ``gitimport`` process itself (the child is ``sh``, which prints none).
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 from support.project import Project
@@ -26,6 +27,51 @@ def run_traced(project: Project, *command: str) -> tuple[str, str, int]:
     """``python -X importtime -m gitimport run -- COMMAND``: (stdout, the modules gitimport loaded, exit status)."""
     done = project.execute(sys.executable, "-X", "importtime", "-m", "gitimport", "run", "--", *command)
     return done.stdout, done.stderr, done.returncode
+
+
+def imported(importtime: str) -> set[str]:
+    """The module names in ``-X importtime`` output."""
+    return {line.rsplit("|", 1)[1].strip() for line in importtime.splitlines() if line.startswith("import time:") and "|" in line}
+
+
+def installed_command() -> Path:
+    """The ``gitimport`` command that installing this checkout put beside the interpreter."""
+    command = Path(sys.executable).parent / "gitimport"
+    assert command.is_file(), f"{command} is missing: reinstall this checkout (pip install -e .)"
+    return command
+
+
+def test_the_installed_command_is_our_script_that_does_not_import_re() -> None:
+    command = installed_command()
+
+    first, *rest = command.read_text(encoding="utf-8").splitlines()
+
+    assert first.startswith("#!") and "python" in first  # the installer rewrote `#!python` to this interpreter
+    assert "from gitimport.cli.entry import main" in rest
+    assert "import re" not in rest, f"{command} is an entry-point wrapper: reinstall this checkout (pip install -e .)"
+
+
+def test_the_installed_command_runs_every_command(synced: Project) -> None:
+    command = str(installed_command())
+
+    listed = synced.execute(command, "list")
+    usage = synced.execute(command, "--help")
+    ran = synced.execute(command, "run", "--", "sh", "-c", ECHO)
+
+    assert listed.returncode == 0 and "hellotool" in listed.stdout
+    assert usage.returncode == 0 and all(word in usage.stdout for word in ("sync", "run", "verify", "gc", "which"))
+    assert ran.returncode == 0 and "RUN=1" in ran.stdout
+
+
+def test_a_vouched_run_through_the_installed_command_loads_no_re(synced: Project) -> None:
+    synced.run("true")
+
+    done = synced.execute(sys.executable, "-X", "importtime", str(installed_command()), "run", "--", "true")
+
+    assert done.returncode == 0, done.stderr
+    loaded = imported(done.stderr)
+    assert "gitimport.runtime.run" in loaded and "gitimport.cli.main" not in loaded
+    assert not loaded & {"re", "enum", "typing", "dataclasses", "argparse", "pathlib"}, loaded
 
 
 def test_a_vouched_run_loads_neither_the_parser_nor_the_config(synced: Project) -> None:
@@ -106,3 +152,21 @@ def test_a_lock_without_scripts_still_takes_the_fast_path(project: Project, http
 
     assert "gitimport.cli.main" not in imports
     assert "scripts-v1" not in out  # an empty launcher folder is not put on PATH
+
+
+def test_the_pth_hook_installs_the_finder_in_an_interpreter_the_environment_marks(synced: Project) -> None:
+    code = "import sys; print([type(f).__name__ for f in sys.meta_path].count('GitImportFinder'))"
+
+    marked = synced.execute(sys.executable, "-c", code, env=synced.env(GITIMPORT_RUN="1", GITIMPORT_CONFIG=str(synced.config_path)))
+    unmarked = synced.execute(sys.executable, "-c", code, env=synced.env(GITIMPORT_CONFIG=str(synced.config_path)))
+
+    assert (marked.stdout.strip(), unmarked.stdout.strip()) == ("1", "0"), marked.stderr
+
+
+def test_a_broken_config_does_not_stop_a_marked_interpreter_from_starting(synced: Project, tmp_path: Path) -> None:
+    missing = tmp_path / "missing.toml"
+
+    done = synced.execute(sys.executable, "-c", "print('started')", env=synced.env(GITIMPORT_RUN="1", GITIMPORT_CONFIG=str(missing)))
+
+    assert done.returncode == 0 and done.stdout.strip() == "started"
+    assert f"gitimport: GITIMPORT_CONFIG names {missing}, which is not a file." in done.stderr

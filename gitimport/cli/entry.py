@@ -7,8 +7,6 @@ configuration are loaded only when that cannot serve.  Nothing else belongs
 here: this module is loaded by every command.
 """
 
-from __future__ import annotations
-
 import sys
 
 

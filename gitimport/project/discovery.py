@@ -11,8 +11,6 @@ finder vouches for a file from the runtime snapshot computed from its exact
 bytes.  Even :mod:`gitimport.errors` is imported only when there is an error to raise.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 
@@ -53,11 +51,11 @@ SETTINGS_ENVIRONMENT = (
 
 
 def find_config_file(
-    start: str | os.PathLike[str] | None = None,
-    vouches: Callable[[str, bytes], bool] | None = None,
+    start: "str | os.PathLike[str] | None" = None,
+    vouches: "Callable[[str, bytes], bool] | None" = None,
     *,
     main_script: bool = False,
-) -> tuple[str | None, str | None]:
+) -> "tuple[str | None, str | None]":
     """Locate the config file: ``GITIMPORT_CONFIG``, else walk up from ``start`` (default: the current folder).
 
     ``vouches(path, data)`` may answer True when the caller knows that
@@ -104,7 +102,7 @@ def find_config_file(
         folder = parent
 
 
-def _running_script(vouches: Callable[[str, bytes], bool] | None) -> str | None:
+def _running_script(vouches: "Callable[[str, bytes], bool] | None") -> "str | None":
     """The ``__main__`` script, when it is a ``.py`` file whose PEP 723 block has a ``[tool.gitimport]`` table."""
     path = getattr(sys.modules.get("__main__"), "__file__", None)
     if not isinstance(path, str) or not path.endswith(".py"):
@@ -126,7 +124,7 @@ def _running_script(vouches: Callable[[str, bytes], bool] | None) -> str | None:
     return path if script_with_config(Path(path)) else None
 
 
-def has_gitimport_table(pyproject: str, vouches: Callable[[str, bytes], bool] | None = None) -> bool:
+def has_gitimport_table(pyproject: str, vouches: "Callable[[str, bytes], bool] | None" = None) -> bool:
     """True when ``pyproject`` is a file with a ``[tool.gitimport]`` table, in any TOML spelling.
 
     A file that never mentions gitimport is not read further; one that does

@@ -23,8 +23,6 @@ up a layer, and the only way the finder reaches the network.  Every failure
 there reaches the importer as an ``ImportError`` that says what to run.
 """
 
-from __future__ import annotations
-
 import _imp
 import _thread
 import os
@@ -65,12 +63,12 @@ class GitImportFinder:
 
     def __init__(
         self,
-        config_path: str | None,
-        table: Table,
-        parents: frozenset[str] = frozenset(),
-        dists: Dists | None = None,
-        verify: Expected | None = None,
-        farm: str | None = None,
+        config_path: "str | None",
+        table: "Table",
+        parents: "frozenset[str]" = frozenset(),
+        dists: "Dists | None" = None,
+        verify: "Expected | None" = None,
+        farm: "str | None" = None,
     ) -> None:
         self.config_path = config_path
         self.farm = farm  # a sys.path entry holding namespace parents of dotted names (see gitimport.store.namespaces)
@@ -87,7 +85,7 @@ class GitImportFinder:
         self._config: Config | None = None
 
     @classmethod
-    def load(cls, config_path: str | None = None) -> GitImportFinder:
+    def load(cls, config_path: "str | None" = None) -> "GitImportFinder":
         """Build the finder from the runtime snapshot, or from the config when it is stale."""
         path = os.path.abspath(config_path) if config_path else find_config_file(vouches=vouches, main_script=True)[0]
         if path is not None:
@@ -102,20 +100,20 @@ class GitImportFinder:
         return cls.from_state(state)
 
     @classmethod
-    def from_config(cls, config: Config) -> GitImportFinder:
+    def from_config(cls, config: "Config") -> "GitImportFinder":
         from ..state import ProjectState
 
         return cls.from_state(ProjectState.load(config))
 
     @classmethod
-    def from_state(cls, state: ProjectState) -> GitImportFinder:
+    def from_state(cls, state: "ProjectState") -> "GitImportFinder":
         config = state.config
         finder = cls(str(config.path) if config.path else None, dict(state.table), state.parents, state.dists, state.verify, state.farm)
         finder._config = config
         return finder
 
     @property
-    def config(self) -> Config:
+    def config(self) -> "Config":
         """The full configuration, parsed on first use (``pin()`` only).
 
         Parsing it imports tomli (before Python 3.11) and platformdirs, names a
@@ -132,26 +130,26 @@ class GitImportFinder:
                 self._own_imports.active = False
         return self._config
 
-    def names(self) -> list[str]:
+    def names(self) -> "list[str]":
         return sorted(self._table)
 
-    def register(self, name: str, entry: LockEntry, cache_root: str) -> None:
+    def register(self, name: str, entry: "LockEntry", cache_root: str) -> None:
         """Serve ``name`` from a resolved entry (used by ``pin()``)."""
         with self._mutex:
             self._serve(name, table_row(entry, name, cache_root))
             self._parents.update(parents_of(name))
 
-    def _serve(self, name: str, row: Row) -> None:
+    def _serve(self, name: str, row: "Row") -> None:
         """Serve ``name`` from ``row``; the first row names the cache's trees folder (see :meth:`_submodule`)."""
         self._table[name] = row
         self._trees = self._trees or os.path.dirname(row[2]) + "/"
 
-    def served_from(self, name: str) -> str | None:
+    def served_from(self, name: str) -> "str | None":
         """The root folder or file ``name`` is served from, when it is ready."""
         row = self._table.get(name)
         return row[1] if row else None
 
-    def find_spec(self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None) -> ModuleSpec | None:
+    def find_spec(self, fullname: str, path: "Sequence[str] | None" = None, target: "ModuleType | None" = None) -> "ModuleSpec | None":
         """A spec for a pinned name, a module of a cached tree, or pkg_resources (watched); ``None`` for the rest, quickly."""
         if fullname not in self._table:
             if fullname in self._parents:
@@ -173,7 +171,7 @@ class GitImportFinder:
             del self._unverified[fullname]  # only once it passed: a refused import is refused again
         return _spec_for(fullname, row[0], row[1], row[2])
 
-    def _submodule(self, fullname: str, folder: str) -> ModuleSpec | None:
+    def _submodule(self, fullname: str, folder: str) -> "ModuleSpec | None":
         """A module of a package served from the cache, found from the folder's one listing.
 
         A materialized tree never changes, so its folders are listed once and
@@ -191,7 +189,7 @@ class GitImportFinder:
             return _spec_for(fullname, "module", f"{folder}/{leaf}.py", entry)
         return None
 
-    def _listing(self, folder: str) -> dict[str, bool]:
+    def _listing(self, folder: str) -> "dict[str, bool]":
         """Names in a cached folder -> whether each is a folder (links are followed, as the path finder does)."""
         entries = self._listings.get(folder)
         if entries is None:
@@ -203,7 +201,7 @@ class GitImportFinder:
             self._listings[folder] = entries
         return entries
 
-    def _cold_path(self, name: str) -> Row:
+    def _cold_path(self, name: str) -> "Row":
         """Resolve, fetch and materialize one module in a child process (:mod:`.coldpath`); ImportError on failure."""
         from ..errors import GitImportError, import_error
         from .coldpath import prepare
@@ -230,7 +228,7 @@ class GitImportFinder:
             _share_with_pkg_resources(self)
             return row
 
-    def iter_modules(self, prefix: str = "") -> Iterator[tuple[str, bool]]:
+    def iter_modules(self, prefix: str = "") -> "Iterator[tuple[str, bool]]":
         """Top-level pinned names, for ``pkgutil.iter_modules()`` (as installed packages are listed)."""
         tops = {name: row for name, row in self._table.items() if "." not in name}
         for parent in self._parents:
@@ -240,11 +238,11 @@ class GitImportFinder:
             yield prefix + name, row is None or row[0] != "module"
 
     @property
-    def dists(self) -> Dists:
+    def dists(self) -> "Dists":
         """The pinned distributions: normalized name -> (.dist-info folder, its modules' roots)."""
         return self._dists
 
-    def find_distributions(self, context: Any = None) -> Iterator[Any]:
+    def find_distributions(self, context: "Any" = None) -> "Iterator[Any]":
         """Distributions of pinned packages, for ``importlib.metadata`` (pinned ones come first)."""
         if not self._dists:
             return iter(())
@@ -261,7 +259,7 @@ class GitImportFinder:
                 self._table[name] = None
 
 
-def _verify_on_import(name: str, row: Row, expected: tuple[str, str, str, dict[str, str]]) -> None:
+def _verify_on_import(name: str, row: "Row", expected: "tuple[str, str, str, dict[str, str]]") -> None:
     """``verify = "import"``: re-hash the cached files, and check their binding to the lock, before the first import."""
     from ..store.verify import tree_problems
 
@@ -278,7 +276,7 @@ def _verify_on_import(name: str, row: Row, expected: tuple[str, str, str, dict[s
         )
 
 
-def _spec_for(name: str, kind: str, root: str, entry: str) -> ModuleSpec:
+def _spec_for(name: str, kind: str, root: str, entry: str) -> "ModuleSpec":
     """The spec ``spec_from_file_location`` would build, without importing importlib.util; ``entry`` is the tree entry folder."""
     if kind == "namespace":
         spec = ModuleSpec(name, None, is_package=True)
@@ -314,7 +312,7 @@ class TreeLoader(SourceFileLoader):
         super().__init__(fullname, path)
         self.entry = entry  # the tree entry folder holding ``path``; "" for none: compile in memory
 
-    def get_code(self, fullname: str) -> Any:
+    def get_code(self, fullname: str) -> "Any":
         if _compile_bytecode is None or _PYC_SUFFIX is None:
             return super().get_code(fullname)
         bytecode_path = layout.pyc_path(self.path, _PYC_SUFFIX)
@@ -334,7 +332,7 @@ class TreeLoader(SourceFileLoader):
             return _compile_bytecode(memoryview(data)[16:], fullname, bytecode_path, self.path)
         return super().get_code(fullname)
 
-    def set_data(self, path: str, data: Any, *, _mode: int = 0o666) -> None:
+    def set_data(self, path: str, data: "Any", *, _mode: int = 0o666) -> None:
         """Write nothing: ``SourceFileLoader`` would put a timestamp-based ``.pyc`` with no record into the cache."""
 
 
@@ -342,13 +340,13 @@ _UNCHECKED_HASH_HEADER = MAGIC_NUMBER + (0b01).to_bytes(4, "little")  # magic, t
 _PYC_SUFFIX = layout.bytecode_suffix() if sys.implementation.cache_tag else None  # cpython-311, cpython-311.opt-1, …
 
 
-def _as_path(path: str) -> Path:
+def _as_path(path: str) -> "Path":
     from pathlib import Path
 
     return Path(path)
 
 
-def _share_with_pkg_resources(finder: GitImportFinder) -> None:
+def _share_with_pkg_resources(finder: "GitImportFinder") -> None:
     """pkg_resources, when it is already imported, lists the pinned distributions too (docs/import-fidelity.md)."""
     if "pkg_resources" in sys.modules and finder.dists:
         from .pkgres import add_pinned
@@ -356,7 +354,7 @@ def _share_with_pkg_resources(finder: GitImportFinder) -> None:
         add_pinned(finder.dists)
 
 
-def _namespace_parent(name: str, path: Sequence[str] | None) -> ModuleSpec | None:
+def _namespace_parent(name: str, path: "Sequence[str] | None") -> "ModuleSpec | None":
     """A missing parent of a dotted name becomes a namespace package.
 
     Portions found on ``sys.path`` are kept (PathFinder builds a dynamic
@@ -370,10 +368,10 @@ def _namespace_parent(name: str, path: Sequence[str] | None) -> ModuleSpec | Non
     return spec
 
 
-_installed: GitImportFinder | None = None
+_installed: "GitImportFinder | None" = None
 
 
-def install(config: Config | None = None, *, stacklevel: int = 2) -> GitImportFinder:
+def install(config: "Config | None" = None, *, stacklevel: int = 2) -> "GitImportFinder":
     """Put the finder on ``sys.meta_path`` just before the path finder (idempotent).
 
     Raises:
@@ -394,7 +392,21 @@ def install(config: Config | None = None, *, stacklevel: int = 2) -> GitImportFi
     return finder
 
 
-def _export_to_children(finder: GitImportFinder) -> None:
+def autorun() -> None:
+    """What ``gitimport-run.pth`` calls when the environment says ``GITIMPORT_RUN=1``: install, and never stop Python starting.
+
+    The ``.pth`` line calls this function of this module rather than importing
+    a module of its own, one module fewer in every interpreter under ``gitimport
+    run``.  A broken configuration is reported on stderr, and imports of pinned
+    names then fail with their own ImportError.
+    """
+    try:
+        install()
+    except Exception as exc:  # a GitImportError, or a bug: either way, let Python start
+        sys.stderr.write(f"gitimport: {exc}\n")
+
+
+def _export_to_children(finder: "GitImportFinder") -> None:
     """Child interpreters (subprocess, multiprocessing spawn/forkserver) install it too.
 
     The same environment ``gitimport run`` sets: ``gitimport-run.pth`` sees it
@@ -420,11 +432,11 @@ def uninstall() -> None:
     os.environ.pop(ENV_RUN, None)
 
 
-def installed_finder() -> GitImportFinder | None:
+def installed_finder() -> "GitImportFinder | None":
     return _installed
 
 
-def _warn_already_imported(finder: GitImportFinder, stacklevel: int) -> None:
+def _warn_already_imported(finder: "GitImportFinder", stacklevel: int) -> None:
     for name in finder.names():
         module = sys.modules.get(name)
         if module is None:

@@ -15,8 +15,6 @@ modules an interpreter loads anyway plus the snapshot reader, and must stay
 that light: no argparse, no TOML, no dataclasses, no pathlib.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 
@@ -30,16 +28,20 @@ if TYPE_CHECKING:
     from ..project.config import Config
 
 
-def launcher_folder(cache_dir: str, lockfile: str | None, python: str) -> str:
-    """Where a project's launchers for ``python`` live: keyed by the lock's bytes, the interpreter and the cache."""
-    from ..state import fingerprint_of, read_bytes
+def launcher_folder(cache_dir: str, lock: "bytes | None", python: str) -> str:
+    """Where a project's launchers for ``python`` live: keyed by the lock (``lock`` is its fingerprint), the interpreter and the cache.
 
-    key = fingerprint_of((read_bytes(lockfile) or b"") + b"\0" + os.fsencode(python) + b"\0" + os.fsencode(cache_dir))
+    The fast path hands in the fingerprint the runtime snapshot was just
+    checked against, so the lock file is read once per ``gitimport run``.
+    """
+    from ..state import fingerprint_of
+
+    key = fingerprint_of((lock or b"") + b"\0" + os.fsencode(python) + b"\0" + os.fsencode(cache_dir))
     assert key is not None
     return os.path.join(cache_dir, layout.SCRIPTS, key.hex())
 
 
-def child_environment(config: Config, base: dict[str, str] | None = None) -> dict[str, str]:
+def child_environment(config: "Config", base: "dict[str, str] | None" = None) -> "dict[str, str]":
     """The environment that makes every Python child install the finder."""
     from .scripts import ensure_launchers
 
@@ -47,7 +49,7 @@ def child_environment(config: Config, base: dict[str, str] | None = None) -> dic
     return _environment(str(config.path) if config.path is not None else None, launchers, base)
 
 
-def _environment(config_path: str | None, launchers: str | None, base: dict[str, str] | None = None) -> dict[str, str]:
+def _environment(config_path: "str | None", launchers: "str | None", base: "dict[str, str] | None" = None) -> "dict[str, str]":
     env = dict(os.environ if base is None else base)
     env[ENV_RUN] = "1"
     if config_path is not None:
@@ -57,7 +59,7 @@ def _environment(config_path: str | None, launchers: str | None, base: dict[str,
     return env
 
 
-def command_line(argv: Sequence[str]) -> list[str]:
+def command_line(argv: "Sequence[str]") -> "list[str]":
     """A ``.py`` file is run with the current interpreter, anything else as given."""
     if not argv:
         from ..errors import UsageError
@@ -68,13 +70,13 @@ def command_line(argv: Sequence[str]) -> list[str]:
     return list(argv)
 
 
-def run(config: Config, argv: Sequence[str]) -> int:
+def run(config: "Config", argv: "Sequence[str]") -> int:
     """Replace this process with the command (POSIX) or wait for it; return its status."""
     args = command_line(argv)
     return _start(args, child_environment(config))
 
 
-def _start(args: list[str], env: dict[str, str]) -> int:
+def _start(args: "list[str]", env: "dict[str, str]") -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     try:
@@ -91,7 +93,7 @@ def _start(args: list[str], env: dict[str, str]) -> int:
         raise UsageError(f"Command is not executable: {args[0]!r}.", "check its permissions") from None
 
 
-def run_vouched(argv: Sequence[str]) -> None:
+def run_vouched(argv: "Sequence[str]") -> None:
     """``gitimport run [--] COMMAND…`` without loading the configuration, when the runtime snapshot vouches for it.
 
     Replaces this process with the command (POSIX only), or returns when the
@@ -116,7 +118,7 @@ def run_vouched(argv: Sequence[str]) -> None:
     snapshot = read_snapshot(config_path) if config_path else None
     if snapshot is None or not snapshot.get("complete"):
         return
-    folder = launcher_folder(snapshot["cache"], snapshot["lockfile"], sys.executable)
+    folder = launcher_folder(snapshot["cache"], snapshot["lock"], sys.executable)  # read_snapshot checked it against the lock
     try:
         launchers = folder if os.listdir(folder) else None
     except OSError:  # not written yet

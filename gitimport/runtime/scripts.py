@@ -107,7 +107,10 @@ def ensure_launchers(config: Config, python: str) -> str | None:
 
 
 def _folder(config: Config, python: str) -> str:
-    return launcher_folder(str(config.cache_dir), str(config.lockfile) if config.lockfile is not None else None, python)
+    from ..state import fingerprint_of, read_bytes
+
+    lock = fingerprint_of(read_bytes(str(config.lockfile) if config.lockfile is not None else None))
+    return launcher_folder(str(config.cache_dir), lock, python)
 
 
 def which_script(config: Config, name: str, python: str) -> tuple[Script, str]:

@@ -30,8 +30,6 @@ neither writes into it nor removes it (docs/configuration.md#the-cache-folder).
 This module is on the warm import path: strings and ``os.path`` only.
 """
 
-from __future__ import annotations
-
 import sys
 
 REPOS = "repos-v1"
@@ -93,7 +91,7 @@ def tree_entry_name(object_id: str, root: str, generated_key: str = "") -> str:
     return f"{object_id}.{generated_key}-{root}" if generated_key else f"{object_id}-{root}"
 
 
-def bytecode_suffix(optimize: int | None = None) -> str:
+def bytecode_suffix(optimize: "int | None" = None) -> str:
     """``cpython-311``, or ``cpython-311.opt-1`` under ``python -O``: one set of .pyc per value."""
     level = sys.flags.optimize if optimize is None else optimize
     return sys.implementation.cache_tag + (f".opt-{level}" if level else "")
