@@ -9,7 +9,6 @@ of the ``gitimport`` process itself (the child is ``sh``, which prints none).
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import pytest
 from support.project import Project
@@ -27,51 +26,6 @@ def run_traced(project: Project, *command: str) -> tuple[str, str, int]:
     """``python -X importtime -m gitimport run -- COMMAND``: (stdout, the modules gitimport loaded, exit status)."""
     done = project.execute(sys.executable, "-X", "importtime", "-m", "gitimport", "run", "--", *command)
     return done.stdout, done.stderr, done.returncode
-
-
-def imported(importtime: str) -> set[str]:
-    """The module names in ``-X importtime`` output."""
-    return {line.rsplit("|", 1)[1].strip() for line in importtime.splitlines() if line.startswith("import time:") and "|" in line}
-
-
-def installed_command() -> Path:
-    """The ``gitimport`` command that installing this checkout put beside the interpreter."""
-    command = Path(sys.executable).parent / "gitimport"
-    assert command.is_file(), f"{command} is missing: reinstall this checkout (pip install -e .)"
-    return command
-
-
-def test_the_installed_command_is_our_script_that_does_not_import_re() -> None:
-    command = installed_command()
-
-    first, *rest = command.read_text(encoding="utf-8").splitlines()
-
-    assert first.startswith("#!") and "python" in first  # the installer rewrote `#!python` to this interpreter
-    assert "from gitimport.cli.entry import main" in rest
-    assert "import re" not in rest, f"{command} is an entry-point wrapper: reinstall this checkout (pip install -e .)"
-
-
-def test_the_installed_command_runs_every_command(synced: Project) -> None:
-    command = str(installed_command())
-
-    listed = synced.execute(command, "list")
-    usage = synced.execute(command, "--help")
-    ran = synced.execute(command, "run", "--", "sh", "-c", ECHO)
-
-    assert listed.returncode == 0 and "hellotool" in listed.stdout
-    assert usage.returncode == 0 and all(word in usage.stdout for word in ("sync", "run", "verify", "gc", "which"))
-    assert ran.returncode == 0 and "RUN=1" in ran.stdout
-
-
-def test_a_vouched_run_through_the_installed_command_loads_no_re(synced: Project) -> None:
-    synced.run("true")
-
-    done = synced.execute(sys.executable, "-X", "importtime", str(installed_command()), "run", "--", "true")
-
-    assert done.returncode == 0, done.stderr
-    loaded = imported(done.stderr)
-    assert "gitimport.runtime.run" in loaded and "gitimport.cli.main" not in loaded
-    assert not loaded & {"re", "enum", "typing", "dataclasses", "argparse", "pathlib"}, loaded
 
 
 def test_a_vouched_run_loads_neither_the_parser_nor_the_config(synced: Project) -> None:
