@@ -986,8 +986,19 @@ def scenario_run(ctx: Context) -> list[Row]:
             "s",
             'python -c "pass"',
             2.3,
+            _wrapper_note(),
         )
     ]
+
+
+def _wrapper_note() -> str:
+    """Whether the console script imports ``re`` before gitimport runs (pip 23 and 24's wrapper does; 25 and later do not)."""
+    command = gitimport_command()
+    if len(command) > 1:
+        return "gitimport run through python -m gitimport (no console script beside this interpreter)"
+    text = Path(command[0]).read_text(encoding="utf-8", errors="replace")
+    imports_re = any(line.strip() == "import re" for line in text.splitlines())
+    return f"console script {command[0]}: {'imports re first (pip before 25 wrote it)' if imports_re else 'no import re'}"
 
 
 # --------------------------------------------------------------------------
