@@ -114,7 +114,7 @@ def _packed_size(handle: IO[bytes], offset: int, object_id: str) -> int:
     handle.seek(offset)
     header = handle.read(32)  # type and size (10 bytes at most), then a base offset (10) or a base id (20)
     try:
-        type_num, size, position = _entry_header(header)
+        type_num, size, position = entry_header(header)
         if type_num not in (OFS_DELTA, REF_DELTA):
             return size
         if type_num == OFS_DELTA:
@@ -131,7 +131,7 @@ def _packed_size(handle: IO[bytes], offset: int, object_id: str) -> int:
         raise _corrupt(object_id) from None
 
 
-def _entry_header(header: bytes) -> tuple[int, int, int]:
+def entry_header(header: bytes) -> tuple[int, int, int]:
     """A pack entry's type and size (4 bits, then 7 a byte), and the position after them; IndexError if cut short."""
     byte = header[0]
     type_num, size, shift, position = (byte >> 4) & 7, byte & 0x0F, 4, 1
@@ -176,7 +176,7 @@ def _packed_blob_start(handle: IO[bytes], offset: int, object_id: str) -> int | 
     """Where the zlib stream of the blob entry at ``offset`` begins; None if the entry is not a whole blob."""
     handle.seek(offset)
     try:
-        type_num, _, position = _entry_header(handle.read(10))
+        type_num, _, position = entry_header(handle.read(10))
     except IndexError:
         raise _corrupt(object_id) from None
     return offset + position if TYPE_NAMES.get(type_num) == b"blob" else None
