@@ -137,3 +137,40 @@ def test_a_bad_pack_is_refused_and_leaves_nothing(tmp_path: Path, damage: object
         take(target, damage(pack_of(bare, "v1")))  # type: ignore[operator]
 
     assert pack_folder(target) == []
+
+
+def test_a_thin_pack_with_deltas_against_the_cache_is_completed_by_dulwich(tmp_path: Path) -> None:
+    """The upgrade case: v2's blob is a delta against v1's, which only the cache holds."""
+    import io
+
+    base = big_content(2 * 1024**2)
+    work = tmp_path / "repo"
+    bare = repository(work, {"big.bin": base})
+    (work / "big.bin").write_bytes(base + b"!")
+    git(work, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-am", "v2")
+    git(work, "push", "-q", str(bare), "HEAD:refs/heads/v2")
+    target = empty_repository(tmp_path / "target.git")
+    take(target, pack_of(bare, "v1"))
+    thin = git(bare, "pack-objects", "--thin", "--revs", "--stdout", "-q", stdin=b"v2\n^v1\n")
+
+    with Repo(str(target)) as repo:
+        StreamingPackStore(repo.object_store).add_thin_pack(io.BytesIO(thin).read, None)
+
+    with Repo(str(target)) as repo:
+        assert repo.object_store[repo.object_store[git(bare, "rev-parse", "v2:big.bin").strip()].id].as_raw_string() == base + b"!"
+    assert f"pack-{thin[-20:].hex()}.pack" not in pack_folder(target)  # dulwich completed it with the base it lacked
+    git(target, "fsck", "--strict")
+
+
+def test_a_thin_pack_without_deltas_is_indexed_a_chunk_at_a_time(tmp_path: Path) -> None:
+    import io
+
+    bare = repository(tmp_path / "repo", {"big.bin": big_content(3 * 1024**2)})
+    pack = pack_of(bare, "v1")
+    target = empty_repository(tmp_path / "target.git")
+
+    with Repo(str(target)) as repo:
+        StreamingPackStore(repo.object_store).add_thin_pack(io.BytesIO(pack).read, None)
+
+    assert pack_folder(target) == [f"pack-{pack[-20:].hex()}.idx", f"pack-{pack[-20:].hex()}.pack"]
+    git(target, "fsck", "--strict")

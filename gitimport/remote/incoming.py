@@ -12,8 +12,10 @@ CRC-32 and where it ends, and the index is written with dulwich's
 way the objects are checked again, against their ids, whenever they are read
 (:mod:`gitimport.store.objects`).
 
-Thin packs (deltas against objects the cache holds) still go through
-dulwich's ``add_thin_pack``: a blob fetch asks for a pack that is not thin.
+A thin pack (one that may hold deltas against objects the cache has) is
+taken the same way once dulwich has received it (it spools up to 16 MiB of
+it in memory first); one that does hold a delta goes to dulwich's
+``add_thin_pack``.
 Callers hold the repository's cache lock, so nothing reads ``objects/pack``
 while a pack is renamed into it.
 """
@@ -35,7 +37,7 @@ _PACK_MODE = 0o444 if os.name != "nt" else 0o644  # what dulwich and git give a 
 
 
 class StreamingPackStore:
-    """The cache's object store as a fetch sees it: everything dulwich's, but ``add_pack``."""
+    """The cache's object store as a fetch sees it: everything dulwich's, but ``add_pack`` and ``add_thin_pack``."""
 
     def __init__(self, store: Any) -> None:
         self._store = store
@@ -55,7 +57,7 @@ class StreamingPackStore:
             handle.close()
             try:
                 if os.path.getsize(path):
-                    self._complete(path)
+                    self._complete(path, self._added_by_dulwich)
             finally:
                 if os.path.exists(path):
                     os.remove(path)
@@ -66,12 +68,30 @@ class StreamingPackStore:
 
         return handle, commit, abort
 
-    def _complete(self, path: str) -> None:
-        """Index the pack at ``path`` and move it into place, or hand it to dulwich if it holds a delta."""
+    def add_thin_pack(self, read_all: Callable[[int], bytes], read_some: Any, progress: Any = None, **options: Any) -> None:
+        """A pack that may hold deltas against objects the cache has (dulwich hands it over once received).
+
+        Copied to a file and taken as :meth:`add_pack` takes one; a pack with
+        a delta goes to dulwich's ``add_thin_pack``, which resolves deltas
+        against the cache's objects.
+        """
+        fd, path = tempfile.mkstemp(dir=self._store.pack_dir, prefix="tmp_incoming_", suffix=".pack")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                for chunk in iter(lambda: read_all(_CHUNK), b""):
+                    handle.write(chunk)
+            if os.path.getsize(path):
+                self._complete(path, lambda whole: self._added_thin_by_dulwich(whole, progress, options))
+        finally:
+            if os.path.exists(path):
+                os.remove(path)
+
+    def _complete(self, path: str, with_deltas: Callable[[str], None]) -> None:
+        """Index the pack at ``path`` and move it into place; a pack that holds a delta goes to ``with_deltas``."""
         checksum = _checked_trailer(path)
         entries = _whole_entries(path)
         if entries is None:
-            self._added_by_dulwich(path)
+            with_deltas(path)
             return
         from dulwich.pack import write_pack_index
 
@@ -82,6 +102,10 @@ class StreamingPackStore:
             os.chmod(made, _PACK_MODE)
         os.replace(path, base + ".pack")
         os.replace(index.name, base + ".idx")  # last: dulwich and git see a pack only once its index is there
+
+    def _added_thin_by_dulwich(self, path: str, progress: Any, options: dict[str, Any]) -> None:
+        with open(path, "rb") as source:
+            self._store.add_thin_pack(source.read, None, progress=progress, **options)
 
     def _added_by_dulwich(self, path: str) -> None:
         handle, commit, abort = self._store.add_pack()
