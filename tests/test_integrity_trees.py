@@ -465,3 +465,25 @@ def test_a_large_blob_stored_as_a_delta_is_read_whole_and_one_stored_whole_in_ch
     for content, chunks in streamed.items():
         if chunks is not None:
             assert b"".join(chunks) == content
+
+
+def test_a_large_blob_comes_from_the_blob_store_only_while_its_copy_there_is_sound(project: Project, tmp_path: Path) -> None:
+    """A rebuilt tree links the stored copy; one changed on disk is passed over for the repository's, which replaces it."""
+    data = big_content(3 * 1024**2)
+    repo = package_repo(tmp_path / "repo", {b"big.bin": (FILE, data)})
+    project.configure({"pkg": f"{repo}@v1:pkg"})
+    assert project.cli("sync").code == 0
+    (stored,) = (project.cache / layout.BLOBS).rglob(f"{hashlib.sha1(b'blob %d' % len(data) + bytes(1) + data).hexdigest()}-*")
+
+    atomic.remove(project.cache / layout.TREES)
+    assert project.cli("sync", "--offline").code == 0
+    (linked,) = (project.cache / layout.TREES).rglob("big.bin")
+    assert os.path.samefile(linked, stored)
+
+    atomic.remove(project.cache / layout.TREES)
+    stored.chmod(0o644)
+    stored.write_bytes(data[::-1])
+    assert project.cli("sync", "--offline").code == 0
+    (rebuilt,) = (project.cache / layout.TREES).rglob("big.bin")
+    assert rebuilt.read_bytes() == data
+    assert stored.read_bytes() == data  # and the store holds the sound copy again

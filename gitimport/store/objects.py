@@ -5,7 +5,8 @@ a project's metadata, to check a signature) comes through :func:`read_object`,
 which re-hashes it: so what is read is exactly what the id names, whatever
 the server sent or the disk now holds.  :func:`object_size` answers first,
 from an object's header, so that size limits apply before anything is
-inflated.  Trees are parsed here rather than by dulwich, whose parser changed
+inflated; :func:`blob_chunks` reads a large blob a piece at a time, with the
+same checks at its end, so memory does not grow with a file.  Trees are parsed here rather than by dulwich, whose parser changed
 signature between the versions we support.
 """
 
