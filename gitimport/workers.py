@@ -80,11 +80,8 @@ PRELOAD = [
     "gitimport.store.verify",
     "dulwich.worktree",
     "dulwich.commit_graph",
-    "filelock",
     "py_compile",
-    "decimal",
     "netrc",
-    "secrets",
 ]
 
 #: Seconds a stopped worker gets to clean up before it is killed.

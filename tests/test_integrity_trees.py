@@ -369,3 +369,121 @@ def test_every_object_size_is_read_from_its_header(tmp_path: Path, deltas: str) 
         kind = {1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}[repo.object_store.get_raw(sha.encode())[0]]
         assert object_size(repo.object_store, sha) == sizes[sha] == len(read_object(repo.object_store, sha, kind)), sha
     repo.close()
+
+
+# 4. large files are written a chunk at a time ----------------------------------------------------
+
+
+def big_content(size: int) -> bytes:
+    """``size`` bytes that are not all alike (a misplaced chunk changes the hash), quick to make and to compress."""
+    return (bytes(range(256)) * (size // 256 + 1))[:size]
+
+
+def test_a_large_blob_is_materialized_byte_identical_without_holding_it_in_memory(project: Project, tmp_path: Path) -> None:
+    """A 96 MiB file must not cost 96 MiB of memory to write: it is inflated, hashed and written a chunk at a time.
+
+    As above, a first sync fetches the repository, so the measured sync only
+    materializes.  Before the fix it peaked at 224 MiB (the blob inflated,
+    then joined); after it, at the interpreter and its imports.
+    """
+    data = big_content(BIG)
+    repo = package_repo(tmp_path / "repo", {b"big.bin": (FILE, data), b"other/__init__.py": (FILE, b"")})
+    project.configure({"other": f"{repo}@v1:pkg/other"})
+    assert project.gitimport("sync").returncode == 0
+    project.configure({"pkg": f"{repo}@v1:pkg"}, settings='max-file-size = "200 MB"\nmax-tree-size = "400 MB"')
+
+    code, err, peak = measured(project, "sync")
+
+    assert code == 0, err
+    (written,) = (project.cache / layout.TREES).rglob("big.bin")
+    assert hashlib.sha256(written.read_bytes()).hexdigest() == hashlib.sha256(data).hexdigest()
+    assert peak < BIG / 2, f"peak RSS {peak / 1024**2:.1f} MiB"
+
+
+def damage_packed(project: Project, content: bytes) -> str:
+    """Flip one byte in the middle of ``content``'s compressed data in the cache's pack; return its id."""
+    (bare,) = (project.cache / layout.REPOS).iterdir()
+    (pack,) = (bare / "objects" / "pack").glob("*.pack")
+    with Repo(str(bare)) as cached:
+        (packed,) = cached.object_store.packs
+        object_id = blob(cached, content)
+        offset = packed.index.object_offset(object_id)
+    raw = bytearray(pack.read_bytes())
+    raw[offset + 64] ^= 0xFF
+    pack.chmod(0o644)
+    pack.write_bytes(bytes(raw))
+    return object_id.decode()
+
+
+def forge_loose(project: Project, content: bytes) -> str:
+    """Store other bytes of the same size under ``content``'s id, as a loose object; return the id."""
+    import zlib
+
+    bare = unpack_cached_repository(project)
+    with Repo(str(bare)) as cached:
+        object_id = blob(cached, content).decode()
+    loose = bare / "objects" / object_id[:2] / object_id[2:]
+    loose.chmod(0o644)
+    loose.write_bytes(zlib.compress(b"blob %d\x00" % len(content) + content[::-1]))
+    return object_id
+
+
+@pytest.mark.parametrize("damage", [damage_packed, forge_loose], ids=["packed-corrupt", "loose-forged"])
+def test_a_damaged_large_blob_is_refused_and_nothing_of_it_is_kept(project: Project, tmp_path: Path, damage: object) -> None:
+    """Streaming checks at the end what reading whole checked first: the same error, and no tree, no stored blob."""
+    data = big_content(3 * 1024**2)
+    repo = package_repo(tmp_path / "repo", {b"big.bin": (FILE, data)})
+    project.configure({"pkg": f"{repo}@v1:pkg"})
+    assert project.cli("sync").code == 0
+    lock = project.lock_text()
+    for folder in (layout.TREES, layout.BLOBS):  # the repository is now the only copy of the file
+        atomic.remove(project.cache / folder)
+    object_id = damage(project, data)  # type: ignore[operator]
+
+    result = project.cli("sync", "--offline")
+
+    assert result.code == 1
+    assert f"Git object {object_id} is corrupt" in result.err
+    assert project.lock_text() == lock
+    trees = project.cache / layout.TREES
+    assert not trees.exists() or not any(trees.iterdir())
+    assert not list((project.cache / layout.BLOBS).rglob(f"{object_id}-*"))
+
+
+@needs_git
+def test_a_large_blob_stored_as_a_delta_is_read_whole_and_one_stored_whole_in_chunks(tmp_path: Path) -> None:
+    """dulwich inflates a delta whole (its base too); a whole entry is streamed, and both give the blob's bytes."""
+    from gitimport.store.objects import STREAMED_BLOB_SIZE, blob_chunks
+
+    base = big_content(2 * STREAMED_BLOB_SIZE)
+    path = package_repo(tmp_path / "repo", {b"a.bin": (FILE, base), b"b.bin": (FILE, base + b"!")})
+    subprocess.run(["git", "-C", str(path), "repack", "-a", "-d", "-f", "-q"], check=True, timeout=TIMEOUT)
+    with Repo(str(path)) as repo:
+        ids = {content: blob(repo, content).decode() for content in (base, base + b"!")}
+        streamed = {content: blob_chunks(repo.object_store, object_id, len(content)) for content, object_id in ids.items()}
+    assert sum(chunks is None for chunks in streamed.values()) == 1  # one of the two is a delta against the other
+    for content, chunks in streamed.items():
+        if chunks is not None:
+            assert b"".join(chunks) == content
+
+
+def test_a_large_blob_comes_from_the_blob_store_only_while_its_copy_there_is_sound(project: Project, tmp_path: Path) -> None:
+    """A rebuilt tree links the stored copy; one changed on disk is passed over for the repository's, which replaces it."""
+    data = big_content(3 * 1024**2)
+    repo = package_repo(tmp_path / "repo", {b"big.bin": (FILE, data)})
+    project.configure({"pkg": f"{repo}@v1:pkg"})
+    assert project.cli("sync").code == 0
+    (stored,) = (project.cache / layout.BLOBS).rglob(f"{hashlib.sha1(b'blob %d' % len(data) + bytes(1) + data).hexdigest()}-*")
+
+    atomic.remove(project.cache / layout.TREES)
+    assert project.cli("sync", "--offline").code == 0
+    (linked,) = (project.cache / layout.TREES).rglob("big.bin")
+    assert os.path.samefile(linked, stored)
+
+    atomic.remove(project.cache / layout.TREES)
+    stored.chmod(0o644)
+    stored.write_bytes(data[::-1])
+    assert project.cli("sync", "--offline").code == 0
+    (rebuilt,) = (project.cache / layout.TREES).rglob("big.bin")
+    assert rebuilt.read_bytes() == data
+    assert stored.read_bytes() == data  # and the store holds the sound copy again

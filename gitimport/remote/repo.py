@@ -38,6 +38,7 @@ from dulwich.refs import Ref
 from dulwich.repo import Repo
 
 from .. import atomic
+from .incoming import StreamingPackStore
 
 PIN_REF_PREFIX = b"refs/gitimport/"
 TAG_REF_PREFIX = b"refs/gitimport-tags/"
@@ -45,7 +46,24 @@ REACHABLE_REF_PREFIX = b"refs/gitimport-reachable/"
 PARTIAL_REF_PREFIX = b"refs/gitimport-partial/"
 
 
-class OfferingPinnedCommits:
+class _FetchTarget:
+    """A repository as dulwich's fetch sees it: the repository's, but packs that are not thin are indexed a chunk at a time.
+
+    See :mod:`gitimport.remote.incoming`: memory does not grow with the objects fetched.
+    """
+
+    def __init__(self, repo: Repo) -> None:
+        self._repo = repo
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._repo, name)
+
+    @property
+    def object_store(self) -> StreamingPackStore:
+        return StreamingPackStore(self._repo.object_store)
+
+
+class OfferingPinnedCommits(_FetchTarget):
     """The cache's repository, as dulwich's fetch sees it, offering our commits as "haves".
 
     dulwich's graph walker offers only ``refs/heads/*``, which the cache never
@@ -62,11 +80,8 @@ class OfferingPinnedCommits:
     """
 
     def __init__(self, repo: Repo, filtering: Callable[[], bool] = lambda: False) -> None:
-        self._repo = repo
+        super().__init__(repo)
         self._filtering = filtering
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._repo, name)
 
     def get_graph_walker(self, heads: Any = None) -> Any:
         if heads is not None:
@@ -101,7 +116,7 @@ class _WalkerMadeOnFirstUse:
         return next(self._made())
 
 
-class OfferingOnly:
+class OfferingOnly(_FetchTarget):
     """A scratch repository, as dulwich's fetch sees it, claiming to have exactly ``haves`` and their history.
 
     A history check asks for the commits of some tips that one commit does
@@ -111,11 +126,8 @@ class OfferingOnly:
     """
 
     def __init__(self, repo: Repo, haves: set[str]) -> None:
-        self._repo = repo
+        super().__init__(repo)
         self._haves = haves
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._repo, name)
 
     def get_graph_walker(self, heads: Any = None) -> Any:
         return ObjectStoreGraphWalker([ObjectID(h.encode()) for h in sorted(self._haves)], lambda sha: [])

@@ -1,9 +1,9 @@
 """The finder's cold path, run in a process of its own.
 
 Bringing a module into the cache takes gitimport's own machinery: dulwich,
-urllib3, filelock, platformdirs, tomli.  Run in the importing process, those
+urllib3, packaging, platformdirs, tomli.  Run in the importing process, those
 imports would be answered by the finder too, so a project that pins a module
-of the same name (an older urllib3, a filelock of its own) would have its
+of the same name (an older urllib3, a packaging of its own) would have its
 copy run inside gitimport's sync: fetched code running while gitimport
 fetches and verifies, and an incompatible version breaking every later cold
 import.  So :func:`prepare` starts ``python -m gitimport.runtime.coldpath`` with

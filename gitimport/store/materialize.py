@@ -28,7 +28,20 @@ from .. import atomic
 from ..errors import IntegrityError, PathNotFoundError, UnsafeTreeError
 from . import layout
 from .cache import Cache, TreeLocation, keep_in_store, link_from_store
-from .objects import MODE_GITLINK, MODE_LINK, MODE_TREE, ObjectStore, commit_tree, git_hash, object_size, read_object, tree_entries
+from .objects import (
+    MODE_GITLINK,
+    MODE_LINK,
+    MODE_TREE,
+    STREAMED_BLOB_SIZE,
+    ObjectStore,
+    blob_chunks,
+    commit_tree,
+    git_hash,
+    object_size,
+    read_object,
+    size_mismatch,
+    tree_entries,
+)
 from .verify import dirhash
 
 if TYPE_CHECKING:
@@ -471,7 +484,7 @@ class _Links:
 
 
 def _write_entry(
-    store: ObjectStore, base: Path, entry: _Entry, hashes: dict[str, str], blob_store: Path, replacement: bytes | None
+    store: DiskObjectStore, base: Path, entry: _Entry, hashes: dict[str, str], blob_store: Path, replacement: bytes | None
 ) -> None:
     """Write one checked entry: a folder, a symlink, or a file (a hard link to the blob store when possible).
 
@@ -488,20 +501,10 @@ def _write_entry(
             hashes[entry.path] = hashlib.sha256(entry.target.encode("utf-8", "surrogateescape")).hexdigest()
             return
         stored = blob_store / f"{entry.object[:2]}/{entry.object}-{'755' if entry.mode & 0o111 else '644'}"
-        data = _stored_blob(stored, entry)
-        from_store = data is not None
-        if data is None:
-            data = read_object(store, entry.object, b"blob")
-            if len(data) != entry.size:
-                raise IntegrityError(
-                    f"Git object {entry.object} is corrupt: its header says {entry.size} bytes, its content has {len(data)}.",
-                    "run `gitimport sync --repair`; if it persists, the server sent bad data",
-                )
-        if replacement is not None:
-            _write_file(target, replacement, executable=bool(entry.mode & 0o111))
-        elif not (from_store and link_from_store(stored, target)):
-            _write_file(target, data, executable=bool(entry.mode & 0o111))
-            keep_in_store(target, stored)
+        large = entry.size >= STREAMED_BLOB_SIZE
+        digest = _write_large_file(store, target, entry, stored, replacement) if large else None
+        if digest is None:
+            digest = _write_small_file(store, target, entry, stored, replacement)
     except OSError as error:
         if error.errno != errno.ENAMETOOLONG:
             raise
@@ -509,7 +512,55 @@ def _write_entry(
             f"{entry.path} cannot be written: its name or path is too long for the file system.",
             "shorten it in the repository, or use a cache folder with a shorter path (GITIMPORT_CACHE_DIR)",
         ) from None
-    hashes[entry.path] = hashlib.sha256(data).hexdigest()
+    hashes[entry.path] = digest
+
+
+def _write_small_file(store: DiskObjectStore, target: Path, entry: _Entry, stored: Path, replacement: bytes | None) -> str:
+    """Write a file read whole, from the blob store or the repository; return the SHA-256 of its git content."""
+    data = _stored_blob(stored, entry)
+    from_store = data is not None
+    if data is None:
+        data = read_object(store, entry.object, b"blob")
+        if len(data) != entry.size:
+            raise size_mismatch(entry.object, entry.size, len(data))
+    if replacement is not None:
+        _write_file(target, replacement, executable=bool(entry.mode & 0o111))
+    elif not (from_store and link_from_store(stored, target)):
+        _write_file(target, data, executable=bool(entry.mode & 0o111))
+        keep_in_store(target, stored)
+    return hashlib.sha256(data).hexdigest()
+
+
+def _write_large_file(store: DiskObjectStore, target: Path, entry: _Entry, stored: Path, replacement: bytes | None) -> str | None:
+    """Write a large file a chunk at a time, so memory does not grow with it; None if it must be read whole (a delta).
+
+    A stored copy is linked if it still hashes to the blob's id; else the
+    blob is inflated from the repository into ``target``, which is in the
+    build folder: if the content turns out not to be the blob, the error
+    leaves with the build folder, and nothing reaches the blob store.
+    """
+    executable = bool(entry.mode & 0o111)
+    sound = _stored_blob_digest(stored, entry)
+    if sound is not None and (replacement is not None or link_from_store(stored, target)):
+        if replacement is not None:
+            _write_file(target, replacement, executable)
+        return sound
+    chunks = blob_chunks(store, entry.object, entry.size)
+    if chunks is None:
+        return None
+    digest = hashlib.sha256()
+    if replacement is not None:  # the git content is still hashed (and so checked) for the digest
+        for chunk in chunks:
+            digest.update(chunk)
+        _write_file(target, replacement, executable)
+        return digest.hexdigest()
+    with open(target, "xb") as handle:
+        for chunk in chunks:
+            digest.update(chunk)
+            handle.write(chunk)
+    os.chmod(target, 0o555 if executable else 0o444)
+    keep_in_store(target, stored)
+    return digest.hexdigest()
 
 
 def _write_file(target: Path, data: bytes, executable: bool) -> None:
@@ -526,6 +577,23 @@ def _stored_blob(stored: Path, entry: _Entry) -> bytes | None:
     except OSError:
         return None
     return data if git_hash(b"blob", data) == entry.object else None
+
+
+def _stored_blob_digest(stored: Path, entry: _Entry) -> str | None:
+    """The SHA-256 of a stored copy of a large blob, read a chunk at a time, only if it still hashes to its git id."""
+    git, sha256, size = hashlib.sha1(b"blob %d\x00" % entry.size), hashlib.sha256(), 0
+    try:
+        with open(stored, "rb") as handle:
+            while size <= entry.size:
+                chunk = handle.read(1024 * 1024)
+                if not chunk:
+                    break
+                git.update(chunk)
+                sha256.update(chunk)
+                size += len(chunk)
+    except OSError:
+        return None
+    return sha256.hexdigest() if size == entry.size and git.hexdigest() == entry.object else None
 
 
 def size_text(size: int) -> str:

@@ -5,7 +5,8 @@ a project's metadata, to check a signature) comes through :func:`read_object`,
 which re-hashes it: so what is read is exactly what the id names, whatever
 the server sent or the disk now holds.  :func:`object_size` answers first,
 from an object's header, so that size limits apply before anything is
-inflated.  Trees are parsed here rather than by dulwich, whose parser changed
+inflated; :func:`blob_chunks` reads a large blob a piece at a time, with the
+same checks at its end, so memory does not grow with a file.  Trees are parsed here rather than by dulwich, whose parser changed
 signature between the versions we support.
 """
 
@@ -114,11 +115,7 @@ def _packed_size(handle: IO[bytes], offset: int, object_id: str) -> int:
     handle.seek(offset)
     header = handle.read(32)  # type and size (10 bytes at most), then a base offset (10) or a base id (20)
     try:
-        byte = header[0]
-        type_num, size, shift, position = (byte >> 4) & 7, byte & 0x0F, 4, 1
-        while byte & 0x80:
-            byte = header[position]
-            size, shift, position = size | (byte & 0x7F) << shift, shift + 7, position + 1
+        type_num, size, position = entry_header(header)
         if type_num not in (OFS_DELTA, REF_DELTA):
             return size
         if type_num == OFS_DELTA:
@@ -133,6 +130,96 @@ def _packed_size(handle: IO[bytes], offset: int, object_id: str) -> int:
         return _varint(delta, position)[0]
     except IndexError:
         raise _corrupt(object_id) from None
+
+
+def entry_header(header: bytes) -> tuple[int, int, int]:
+    """A pack entry's type and size (4 bits, then 7 a byte), and the position after them; IndexError if cut short."""
+    byte = header[0]
+    type_num, size, shift, position = (byte >> 4) & 7, byte & 0x0F, 4, 1
+    while byte & 0x80:
+        byte = header[position]
+        size, shift, position = size | (byte & 0x7F) << shift, shift + 7, position + 1
+    return type_num, size, position
+
+
+#: Blobs this large or larger are written by :func:`blob_chunks`, a chunk at a time, rather than read whole.
+STREAMED_BLOB_SIZE = 1024 * 1024
+_CHUNK = 256 * 1024
+
+
+def blob_chunks(store: DiskObjectStore, object_id: str, size: int) -> Iterator[bytes] | None:
+    """A blob's content in chunks, never whole in memory; None when it is stored as a delta (read it whole).
+
+    dulwich returns an object inflated whole, and a delta needs its base whole
+    anyway; a blob stored whole (a pack entry of type blob, or a loose object)
+    is one zlib stream, inflated here a chunk at a time.  The chunks are
+    unchecked until the last: the generator then raises, as
+    :func:`read_object` does, if they do not make ``size`` bytes (the size the
+    header claimed, which the limits were checked against) hashing to
+    ``object_id``.  Callers write them somewhere disposable and use the
+    result only once the generator has ended.
+    """
+    for pack in store.packs:
+        try:
+            offset = pack.index.object_offset(_object_id(object_id))
+        except KeyError:
+            continue
+        with open(pack.data.path, "rb") as handle:
+            start = _packed_blob_start(handle, offset, object_id)
+        return None if start is None else _checked_chunks(pack.data.path, start, object_id, size, loose=False)
+    loose = os.path.join(store.path, object_id[:2], object_id[2:])
+    if not os.path.exists(loose):
+        raise _missing_blob(object_id)
+    return _checked_chunks(loose, 0, object_id, size, loose=True)
+
+
+def _packed_blob_start(handle: IO[bytes], offset: int, object_id: str) -> int | None:
+    """Where the zlib stream of the blob entry at ``offset`` begins; None if the entry is not a whole blob."""
+    handle.seek(offset)
+    try:
+        type_num, _, position = entry_header(handle.read(10))
+    except IndexError:
+        raise _corrupt(object_id) from None
+    return offset + position if TYPE_NAMES.get(type_num) == b"blob" else None
+
+
+def _checked_chunks(path: str | os.PathLike[str], start: int, object_id: str, size: int, *, loose: bool) -> Iterator[bytes]:
+    """Inflate the zlib stream at ``start`` a chunk at a time, hashing it; raise at the end if it is not the blob."""
+    digest = hashlib.sha1(b"blob %d\x00" % size)
+    inflater = zlib.decompressobj()
+    header = b"blob %d\x00" % size if loose else b""  # a loose object's stream begins with its header
+    produced = 0
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        try:
+            while not inflater.eof:
+                source = inflater.unconsumed_tail or handle.read(_CHUNK)
+                if not source:
+                    raise _corrupt(object_id)  # the stream ends before its end: a truncated file
+                piece = inflater.decompress(source, _CHUNK)
+                if header:
+                    taken = piece[: len(header)]
+                    if not header.startswith(taken):
+                        raise _corrupt(object_id)
+                    header, piece = header[len(taken) :], piece[len(taken) :]
+                produced += len(piece)
+                digest.update(piece)
+                if produced <= size and piece:
+                    yield piece
+        except zlib.error:
+            raise _corrupt(object_id) from None
+    if header or produced != size:
+        raise size_mismatch(object_id, size, produced)
+    if digest.hexdigest() != object_id:
+        raise DamagedRepositoryError(f"Git object {object_id} is corrupt: its content hashes to {digest.hexdigest()} (blob).", _DAMAGE_HINT)
+
+
+def size_mismatch(object_id: str, size: int, actual: int) -> IntegrityError:
+    """An object whose header claims another size than its content has (the limits were checked against the claim)."""
+    return IntegrityError(
+        f"Git object {object_id} is corrupt: its header says {size} bytes, its content has {actual}.",
+        "run `gitimport sync --repair`; if it persists, the server sent bad data",
+    )
 
 
 def _varint(data: bytes, position: int) -> tuple[int, int]:
