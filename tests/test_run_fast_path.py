@@ -9,6 +9,7 @@ of the ``gitimport`` process itself (the child is ``sh``, which prints none).
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 from support.project import Project
