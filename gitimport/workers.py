@@ -148,9 +148,10 @@ class _Pool(Generic[Item, Result]):
         self.helper_done = threading.Event()  # not Thread.join: a join that Ctrl-C interrupts can leave the thread looking ended
 
     def run(self) -> list[Result]:
+        first = self._next()  # taken before the workers can be: the first item is always this process's
         threading.Thread(target=self._serve_workers, name="gitimport-sync-workers", daemon=True).start()
         try:
-            self._work_here()
+            self._work_here(first)
             self.helper_done.wait()
         except BaseException:
             self._stop_helper()
@@ -182,13 +183,14 @@ class _Pool(Generic[Item, Result]):
             self.pending.clear()
             return None
 
-    def _work_here(self) -> None:
-        while (index := self._next()) is not None:
+    def _work_here(self, index: int | None) -> None:
+        while index is not None:
             try:
                 self.results[index] = self.work(self.items[index], self.warn, self.progress)
             except Exception as error:
                 with self.lock:
                     self.errors[index] = error
+            index = self._next()
 
     def _serve_workers(self) -> None:
         """The helper thread: start the workers, then serve them until all have stopped.
