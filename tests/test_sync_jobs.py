@@ -243,7 +243,7 @@ def processes_in_group(group: int) -> list[int]:
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="lists processes in /proc")
 def test_ctrl_c_stops_the_workers_and_leaves_lock_and_cache_consistent(project: Project, git_http_backend_server: Server) -> None:
-    fault = Fault("stall", times=-1, seconds=3)
+    fault = Fault("stall", times=-1, seconds=10)  # long enough that a loaded machine delivers the Ctrl-C first
     with hostile_front(git_http_backend_server.url.rstrip("/"), fault) as front:
         project.configure(modules(front), settings="timeout = 60")
         proc = subprocess.Popen(
