@@ -4,9 +4,10 @@ This module and :mod:`gitimport.remote.transport` are the only ones that speak
 git protocols.  It applies mirrors and the host policy to every URL it
 contacts (the transport applies it again to every HTTP redirect), bounds each
 attempt of an operation by ``timeout``, fetches as little as it can (the
-wanted commits at depth 1, with their trees but no blobs where the server
-filters, then the blobs sync names, by id; the whole commits where it does
-not; deeper fetches only for servers that refuse), and translates dulwich's
+wanted commits at depth 1, with the trees on the way to PATH but no blobs
+where the server filters, then the trees and blobs sync names, by id; the
+whole commits where it does not; deeper fetches only for servers that
+refuse), and translates dulwich's
 transport-specific exceptions into :class:`FetchError` with one sentence and
 a hint.  History checks fetch
 commits without trees where the server filters (:meth:`Remote.fetch_history`).
@@ -59,6 +60,8 @@ def trees_filter(depth: int) -> bytes:
     it.  A server may refuse either kind (``uploadpackfilter.*``).
     """
     return b"combine:tree:%d+blob:none" % depth
+
+
 _FILTER_NOTICE = "object filtering not recognized by server"
 
 
@@ -293,6 +296,8 @@ class Remote:
         if filtered and tree_depth is not None and (refs is None or refs.protocol == 2):  # only v2 filters
             refused = self._fetch_near_root(offering, missing, tree_depth, progress)
             missing = {c for c in missing if not has_object(target, c)}
+            if refused:  # a partial commit may lack trees the thin packs that follow could make deltas against
+                offering = OfferingPinnedCommits(target)
         attempts: list[tuple[set[str], int | None]] = [(missing, 1)] if missing else []
         if refs is not None:
             tips = {sha for name, sha in refs.advertised.items() if refs.peeled.get(name) in missing}

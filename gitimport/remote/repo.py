@@ -9,15 +9,18 @@ so the check runs once per cache (docs/security.md#history).  Callers hold the
 repository's cache lock (see :meth:`gitimport.store.cache.Cache.lock`) for
 everything here.
 
-A commit in the cache's repository always comes with every tree it reaches,
-but not always with every blob: a partial fetch (docs/how-it-works.md#partial-fetch)
-brings the commit and its trees, then only the blobs that materialization
-reads.  Such a commit is also recorded under ``refs/gitimport-partial/<commit>``.
-A blob missing from the repository is therefore never damage: it is fetched
-when a module needs it.  A blob that is present but does not hash to its id
-is damage, as before.  A partial commit is offered as a "have" only to a
-server that filters (:class:`OfferingPinnedCommits`), since a server that
-does not would leave out, or send deltas against, blobs we never had.
+A commit in the cache's repository comes with every tree and blob it
+reaches, unless it is recorded under ``refs/gitimport-partial/<commit>``: a
+partial fetch (docs/how-it-works.md#partial-fetch) brings the commit with the
+trees on the way to each PATH (or, from a server that refuses the tree
+filter, every tree), then only the trees and blobs below the imported roots
+that materialization reads.  A blob or tree missing from the repository is
+therefore never damage: it is fetched when a reader needs it.  An object that
+is present but does not hash to its id is damage, as before.  A partial
+commit is offered as a "have" only to a server that filters
+(:class:`OfferingPinnedCommits`), since a server that does not would leave
+out, or send deltas against, objects we never had; and the fetch that offers
+it asks for no thin pack (:meth:`gitimport.remote.fetch.Remote.fetch`).
 
 History checks fetch into a scratch repository instead (:func:`scratch_repository`):
 what they bring is commits without their trees, which the cache's repository
@@ -53,9 +56,11 @@ class OfferingPinnedCommits:
     commit.  Offering the pinned commits (``refs/gitimport/*``) makes an
     upgrade fetch only what changed.
 
-    Partial commits (blobs left out) are offered only when ``filtering()``
-    says the fetch is filtered: then the server sends no blobs anyway, and we
-    hold every tree it could leave out or make a delta against.  dulwich asks
+    Partial commits (blobs and trees left out) are offered only when
+    ``filtering()`` says the fetch is filtered: then the server sends no
+    blobs anyway, the trees it leaves out because we "have" them are either
+    held or fetched by id when read, and the fetch asks for no thin pack, so
+    nothing arrives as a delta against a tree we lack.  dulwich asks
     for the walker before it has read the server's capabilities and asks the
     walker for haves after, so the choice is made when the first have is
     asked for (:class:`_WalkerMadeOnFirstUse`).

@@ -169,7 +169,9 @@ def _missing(object_id: str) -> DamagedRepositoryError:
 
 
 def _missing_object(object_id: str, kind: str) -> MissingObjectError:
-    return MissingObjectError(f"Git {kind} {object_id} is missing from the cache.", "run `gitimport sync` with the network", object_id, kind)
+    return MissingObjectError(
+        f"Git {kind} {object_id} is missing from the cache.", "run `gitimport sync` with the network", object_id, kind
+    )
 
 
 def _corrupt(object_id: str) -> DamagedRepositoryError:
