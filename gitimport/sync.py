@@ -752,7 +752,7 @@ def _tree_depth(plans: list[_Plan]) -> int:
     packages, so a PATH that names a package's parent costs one request more
     (its module folder, by id).  The trees below the root come with its blobs.
     """
-    deepest = max((len(p.spec.path.split("/")) if p.spec.path else 0) for p in plans)
+    deepest = max((len(p.spec.path.split("/")) if p.spec.path else 0 for p in plans), default=0)
     return deepest + (2 if deepest <= 1 else 1)
 
 
