@@ -357,12 +357,23 @@ class Remote:
     ) -> str:
         """Ask for ``commits`` with the trees near the root only; what a refusal said ("" if none), for ``sync -v``.
 
-        One attempt, not retried: a server that refuses the filter refuses it
-        again, and the caller's attempts follow.  No thin pack: a partial
-        commit offered as a have lacks trees the server could make deltas against.
+        A timeout is retried once, as the caller's first attempt is; any other
+        failure is taken for a refusal (git's upload-pack refuses a filter by
+        hanging up, which looks transient) and the caller's attempts follow
+        at once.  No thin pack: a partial commit offered as a have lacks trees
+        the server could make deltas against.
         """
+
+        def attempt() -> None:
+            try:
+                self._fetch_once(offering, commits, 1, progress, 0, filter_spec=trees_filter(tree_depth), thin=False)
+            except FetchError as exc:
+                if self._timed_out:
+                    raise
+                raise FetchError(exc.message, exc.hint) from None  # not transient: not worth the same request again
+
         try:
-            self._fetch_once(offering, commits, 1, progress, 0, filter_spec=trees_filter(tree_depth), thin=False)
+            self._retrying(attempt, min(1, self.retries))
         except FetchError as exc:
             if self._timed_out:
                 raise
