@@ -39,7 +39,16 @@ from ..project.config import Config
 from ..project.discovery import ENV_TIMEOUT
 from ..project.spec import RepoURL, is_commit_id, redact_url
 from .policy import apply_mirrors, check_policy
-from .repo import OfferingOnly, OfferingPinnedCommits, has_object, holds_trees, pack_object_count, pack_sizes, pin_commits
+from .repo import (
+    OfferingOnly,
+    OfferingPinnedCommits,
+    has_object,
+    holds_trees,
+    pack_object_count,
+    pack_sizes,
+    partial_commits,
+    pin_commits,
+)
 from .transport import Deadline, open_client
 
 RETRY_BACKOFF_SECONDS = 0.5
@@ -294,7 +303,7 @@ class Remote:
         fetched = set(missing)
         refused = ""
         if filtered and tree_depth is not None and (refs is None or refs.protocol == 2):  # only v2 filters
-            refused = self._fetch_near_root(offering, missing, tree_depth, progress)
+            refused = self._fetch_near_root(offering, missing, tree_depth, progress, thin=not partial_commits(target))
             missing = {c for c in missing if not has_object(target, c)}
             if refused:  # a partial commit may lack trees the thin packs that follow could make deltas against
                 offering = OfferingPinnedCommits(target)
@@ -353,20 +362,29 @@ class Remote:
         return FetchStats(objects=sum(pack_object_count(p) for p in new), bytes=sum(new.values()), how=how)
 
     def _fetch_near_root(
-        self, offering: OfferingPinnedCommits | OfferingOnly, commits: set[str], tree_depth: int, progress: Callable[[bytes], None] | None
+        self,
+        offering: OfferingPinnedCommits | OfferingOnly,
+        commits: set[str],
+        tree_depth: int,
+        progress: Callable[[bytes], None] | None,
+        *,
+        thin: bool,
     ) -> str:
         """Ask for ``commits`` with the trees near the root only; what a refusal said ("" if none), for ``sync -v``.
 
         A timeout is retried once, as the caller's first attempt is; any other
         failure is taken for a refusal (git's upload-pack refuses a filter by
         hanging up, which looks transient) and the caller's attempts follow
-        at once.  No thin pack: a partial commit offered as a have lacks trees
-        the server could make deltas against.
+        at once.  ``thin`` is False where the repository holds partial
+        commits: one offered as a have (to a server that filters) lacks trees
+        the server could make deltas against.  It is decided before the
+        server's advertisement is read, so a server that does not filter
+        then sends whole objects too, safe but larger.
         """
 
         def attempt() -> None:
             try:
-                self._fetch_once(offering, commits, 1, progress, 0, filter_spec=trees_filter(tree_depth), thin=False)
+                self._fetch_once(offering, commits, 1, progress, 0, filter_spec=trees_filter(tree_depth), thin=thin)
             except FetchError as exc:
                 if self._timed_out:
                     raise
