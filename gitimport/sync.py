@@ -828,6 +828,10 @@ def _fetch_missing_blobs(
             _refuse_offline([plan.name for plan in plans])
         _fetch_by_id(plans, repo, report, remote, refs, trees, 0, progress, trees_only=True)
     before = lacking()
+    below = {tree for missing in before.values() for tree in missing.trees}
+    if below and _holds_other_commits(repo, plans):  # an upgrade: only what changed below the trees, not all of it
+        _fetch_by_id(plans, repo, report, remote, refs, below, 0, progress, trees_only=True)
+        before = lacking()
     read_too = set(lacked) - trees
     if not before and not read_too:
         return
@@ -859,6 +863,21 @@ def _fetch_missing_blobs(
                 f"{remote.display} did not send {lacked[object_id]} {object_id}, which materialization reads.",
                 "check the URL and your network, then run `gitimport sync` again",
             )
+
+
+def _holds_other_commits(repo: Repo, plans: list[_Plan]) -> bool:
+    """Whether the repository holds commits other than ``plans``': then a tree it lacks may hold blobs it has.
+
+    Below a module's root, a tree the repository lacks is asked for whole,
+    with its blobs, in the one blob request: right for a cold cache, where
+    none of them is there.  After an upgrade most of them are (the file
+    changed, its neighbours did not), so the trees are asked for first,
+    without blobs, and then only the blobs missing: one request more, much
+    less sent.
+    """
+    from .remote.repo import pinned_commits
+
+    return bool(pinned_commits(repo) - {p.commit for p in plans})
 
 
 def _refuse_offline(names: list[str]) -> NoReturn:

@@ -39,16 +39,7 @@ from ..project.config import Config
 from ..project.discovery import ENV_TIMEOUT
 from ..project.spec import RepoURL, is_commit_id, redact_url
 from .policy import apply_mirrors, check_policy
-from .repo import (
-    OfferingOnly,
-    OfferingPinnedCommits,
-    has_object,
-    holds_trees,
-    pack_object_count,
-    pack_sizes,
-    partial_commits,
-    pin_commits,
-)
+from .repo import OfferingOnly, OfferingPinnedCommits, has_object, holds_trees, pack_object_count, pack_sizes, pin_commits
 from .transport import Deadline, open_client
 
 RETRY_BACKOFF_SECONDS = 0.5
@@ -303,9 +294,9 @@ class Remote:
         fetched = set(missing)
         refused = ""
         if filtered and tree_depth is not None and (refs is None or refs.protocol == 2):  # only v2 filters
-            refused = self._fetch_near_root(offering, missing, tree_depth, progress, thin=not partial_commits(target))
+            refused = self._fetch_near_root(offering, missing, tree_depth, progress)
             missing = {c for c in missing if not has_object(target, c)}
-            if refused:  # a partial commit may lack trees the thin packs that follow could make deltas against
+            if refused:  # perhaps a thin pack's delta against a tree a partial commit lacks: offer none
                 offering = OfferingPinnedCommits(target)
         attempts: list[tuple[set[str], int | None]] = [(missing, 1)] if missing else []
         if refs is not None:
@@ -362,29 +353,24 @@ class Remote:
         return FetchStats(objects=sum(pack_object_count(p) for p in new), bytes=sum(new.values()), how=how)
 
     def _fetch_near_root(
-        self,
-        offering: OfferingPinnedCommits | OfferingOnly,
-        commits: set[str],
-        tree_depth: int,
-        progress: Callable[[bytes], None] | None,
-        *,
-        thin: bool,
+        self, offering: OfferingPinnedCommits | OfferingOnly, commits: set[str], tree_depth: int, progress: Callable[[bytes], None] | None
     ) -> str:
         """Ask for ``commits`` with the trees near the root only; what a refusal said ("" if none), for ``sync -v``.
 
         A timeout is retried once, as the caller's first attempt is; any other
         failure is taken for a refusal (git's upload-pack refuses a filter by
         hanging up, which looks transient) and the caller's attempts follow
-        at once.  ``thin`` is False where the repository holds partial
-        commits: one offered as a have (to a server that filters) lacks trees
-        the server could make deltas against.  It is decided before the
-        server's advertisement is read, so a server that does not filter
-        then sends whole objects too, safe but larger.
+        at once.  The pack may be thin, as every first attempt's: git then
+        sends only the trees that changed since the haves (a whole pack, here,
+        holds every tree near the root again).  A partial commit offered as a
+        have may lack a tree such a delta is made against; dulwich then fails
+        to complete the pack, which fails this attempt, and the caller's
+        follow without partial haves.
         """
 
         def attempt() -> None:
             try:
-                self._fetch_once(offering, commits, 1, progress, 0, filter_spec=trees_filter(tree_depth), thin=thin)
+                self._fetch_once(offering, commits, 1, progress, 0, filter_spec=trees_filter(tree_depth))
             except FetchError as exc:
                 if self._timed_out:
                     raise

@@ -19,8 +19,10 @@ therefore never damage: it is fetched when a reader needs it.  An object that
 is present but does not hash to its id is damage, as before.  A partial
 commit is offered as a "have" only to a server that filters
 (:class:`OfferingPinnedCommits`), since a server that does not would leave
-out, or send deltas against, objects we never had; and the fetch that offers
-it asks for no thin pack (:meth:`gitimport.remote.fetch.Remote.fetch`).
+out, or send deltas against, objects we never had).  A server that filters
+may still send a delta against a tree a partial commit lacks (off the way to
+the PATH it was fetched for): the pack then fails to complete, and the fetch
+is made again without partial haves (:meth:`gitimport.remote.fetch.Remote.fetch`).
 
 History checks fetch into a scratch repository instead (:func:`scratch_repository`):
 what they bring is commits without their trees, which the cache's repository
@@ -58,9 +60,8 @@ class OfferingPinnedCommits:
 
     Partial commits (blobs and trees left out) are offered only when
     ``filtering()`` says the fetch is filtered: then the server sends no
-    blobs anyway, the trees it leaves out because we "have" them are either
-    held or fetched by id when read, and the fetch asks for no thin pack, so
-    nothing arrives as a delta against a tree we lack.  dulwich asks
+    blobs anyway, and the trees it leaves out because we "have" them are
+    either held or fetched by id when read.  dulwich asks
     for the walker before it has read the server's capabilities and asks the
     walker for haves after, so the choice is made when the first have is
     asked for (:class:`_WalkerMadeOnFirstUse`).
@@ -245,6 +246,11 @@ def pin_commits(repo: Repo, commits: set[str], *, partial: bool | None) -> None:
             repo.refs[mark] = ObjectID(commit.encode())
         elif partial is False and mark in repo.refs:
             del repo.refs[mark]
+
+
+def pinned_commits(repo: Repo) -> set[str]:
+    """Every commit a fetch brought into the repository (whole or partial)."""
+    return {sha.decode() for sha in repo.refs.as_dict(Ref(PIN_REF_PREFIX.rstrip(b"/"))).values()}
 
 
 def partial_commits(repo: Repo) -> list[str]:
