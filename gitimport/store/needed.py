@@ -2,12 +2,12 @@
 
 A partial fetch (docs/how-it-works.md#partial-fetch) brings a commit with the
 trees on the way to PATH and no blob; sync then asks the server, by id, for
-the trees and blobs its modules need.  What a module needs is decided here and nowhere else: every
-blob below its imported root, and the files of :data:`BUILD_FILES` in each
+the trees and blobs its modules need.  What a module needs is decided here
+and nowhere else: every blob below its imported root, and the files of :data:`BUILD_FILES` in each
 folder from the repository root down to the folder that holds the root.
 Anything that reads another file outside the root at materialization must add
 its name there: a blob read that this list misses is still fetched, when the
-read fails (:class:`gitimport.errors.MissingBlobError`, caught by sync), but
+read fails (:class:`gitimport.errors.MissingObjectError`, caught by sync), but
 with one more request per blob.
 
 This module only reads trees (each one re-hashed, as everywhere); it never
