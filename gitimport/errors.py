@@ -127,17 +127,20 @@ class DamagedRepositoryError(IntegrityError):
     """
 
 
-class MissingBlobError(DamagedRepositoryError):
-    """A blob the cache's bare repository does not hold, which was read.
+class MissingObjectError(DamagedRepositoryError):
+    """A blob or tree the cache's bare repository does not hold, which was read.
 
-    A partial fetch leaves blobs out on purpose (docs/how-it-works.md#partial-fetch):
-    sync catches this, fetches the blob by ``object_id`` and reads again, so it
-    reaches the user only where nothing can be fetched.
+    A partial fetch leaves blobs out on purpose, and the trees off the way to
+    the PATHs synced (docs/how-it-works.md#partial-fetch): sync catches this,
+    fetches the object by ``object_id`` and reads again, so it reaches the
+    user only where nothing can be fetched.  ``kind`` is ``"blob"`` or
+    ``"tree"``: what the reader expected, which decides how it is asked for.
     """
 
-    def __init__(self, message: str, hint: str | None, object_id: str) -> None:
+    def __init__(self, message: str, hint: str | None, object_id: str, kind: str = "blob") -> None:
         super().__init__(message, hint)
         self.object_id = object_id
+        self.kind = kind
 
 
 class SignatureError(IntegrityError):

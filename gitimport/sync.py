@@ -20,7 +20,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, TypeVar
+from typing import TYPE_CHECKING, Callable, NoReturn, TypeVar
 
 from . import atomic
 from .errors import (
@@ -28,7 +28,7 @@ from .errors import (
     DamagedRepositoryError,
     FetchError,
     IntegrityError,
-    MissingBlobError,
+    MissingObjectError,
     OfflineError,
     OutOfDateError,
     UnsafeTreeError,
@@ -665,7 +665,7 @@ def _fetch_and_materialize(
                 from .remote.progress import watching_fetch
 
                 with watching_fetch(remote.display, repo.path, progress) as on_message:
-                    stats = remote.fetch(repo, wanted, refs, progress=on_message)
+                    stats = remote.fetch(repo, wanted, refs, progress=on_message, tree_depth=_tree_depth(needs_tree))
                 _count_fetch(report, remote.display, stats)
             for plan in checks.pinned:  # proved, and now in the cache: a later sync neither asks again nor contacts the remote for it
                 record_reachable(repo, plan.spec.ref)
@@ -681,7 +681,7 @@ def _fetch_and_materialize(
                     outcome.unpinned = unpinned.get(outcome.name)
                 return outcomes
 
-            def fetch_blobs(extra: set[str]) -> None:
+            def fetch_blobs(extra: dict[str, str]) -> None:
                 _fetch_missing_blobs(needs_tree, repo, config, cache, report, remote, refs, extra, offline=offline, progress=progress)
 
             outcomes = _fetching_what_is_read(materialize_all, fetch_blobs)  # fetch what materializing reads, then materialize
@@ -742,23 +742,39 @@ def _root(plan: _Plan, repo: Repo) -> Root:
     return plan.root
 
 
-def _fetching_what_is_read(read: Callable[[], Outcome], fetch: Callable[[set[str]], None]) -> Outcome:
-    """``read()`` after ``fetch``; when it reads a blob the repository lacks, fetch that one too and read again.
+def _tree_depth(plans: list[_Plan]) -> int:
+    """How deep the trees of a commit fetch go (:func:`gitimport.remote.fetch.trees_filter`): to each PATH's own tree.
+
+    Finding what PATH imports (``find_root``) reads PATH's tree, and when it
+    holds no ``__init__.py`` the folder named for the module below it.  That
+    level is fetched too for a PATH at most one folder deep (``:src``, or
+    none), where it is small; deeper, in a monorepo, it holds every project's
+    packages, so a PATH that names a package's parent costs one request more
+    (its module folder, by id).  The trees below the root come with its blobs.
+    """
+    deepest = max((len(p.spec.path.split("/")) if p.spec.path else 0 for p in plans), default=0)
+    return deepest + (2 if deepest <= 1 else 1)
+
+
+def _fetching_what_is_read(read: Callable[[], Outcome], fetch: Callable[[dict[str, str]], None]) -> Outcome:
+    """``read()`` after ``fetch``; when either reads a blob or tree the repository lacks, fetch that one too and try again.
 
     :func:`_fetch_missing_blobs` brings what ``gitimport/store/needed.py``
-    says materialization reads; a reader that reads a blob it does not list
-    still works (one more request per such blob), and the blob is never
-    taken for damage.  A blob fetched and still missing ends it.
+    says materialization reads, and the commit fetch the trees on the way
+    to each PATH; a reader that reads an object neither lists (a tree off
+    that way, a blob needed.py does not name) still works, with one more
+    request per such object, which is never taken for damage.  ``fetch`` is
+    given those objects (id to kind).  One fetched and still missing ends it.
     """
-    extra: set[str] = set()
+    extra: dict[str, str] = {}
     while True:
-        fetch(extra)
         try:
+            fetch(extra)
             return read()
-        except MissingBlobError as missing:
+        except MissingObjectError as missing:
             if missing.object_id in extra:
                 raise
-            extra.add(missing.object_id)
+            extra[missing.object_id] = missing.kind
 
 
 def _fetch_missing_blobs(
@@ -769,7 +785,7 @@ def _fetch_missing_blobs(
     report: SyncReport,
     remote: Remote,
     refs: RemoteRefs | None,
-    extra: set[str],
+    extra: dict[str, str],
     *,
     offline: bool,
     progress: FetchProgress | None,
@@ -777,9 +793,11 @@ def _fetch_missing_blobs(
     """Bring the blobs that materializing ``plans`` reads and a partial fetch left out (docs/how-it-works.md#partial-fetch).
 
     What each module needs comes from :mod:`gitimport.store.needed`, plus
-    ``extra`` blobs that materialization was seen to read.  One request by id
-    where the server filters, with ``max-file-size`` as a size filter; else
-    the whole commits again.  A blob the server withheld for its size is
+    ``extra`` objects that materialization was seen to read (id to kind).
+    Where the server filters: the extra trees first, with the trees below
+    them, in one request; then in one request by id the blobs, and the trees
+    below the roots the repository lacks, with ``max-file-size`` as a size
+    filter.  Else the whole commits again.  A blob the server withheld for its size is
     refused here, by name, before anything is written.  Blobs the repository
     holds are read and re-hashed by materialization as ever; a missing one is
     only ever fetched, never taken for damage.
@@ -803,23 +821,26 @@ def _fetch_missing_blobs(
             per_module[plan.name] = missing_blobs(repo.object_store, plan.commit, root, below_root=not cached)
         return {name: missing for name, missing in per_module.items() if missing}
 
+    lacked = {object_id: kind for object_id, kind in extra.items() if not holds_object(repo.object_store, object_id)}
+    trees = {object_id for object_id, kind in lacked.items() if kind == "tree"}
+    if trees:  # first, for what is below them to be known
+        if offline:
+            _refuse_offline([plan.name for plan in plans])
+        _fetch_by_id(plans, repo, report, remote, refs, trees, 0, progress, trees_only=True)
     before = lacking()
-    read_too = {blob for blob in extra if not holds_object(repo.object_store, blob)}
+    below = {tree for missing in before.values() for tree in missing.trees}
+    if below and _holds_other_commits(repo, plans):  # an upgrade: only what changed below the trees, not all of it
+        _fetch_by_id(plans, repo, report, remote, refs, below, 0, progress, trees_only=True)
+        before = lacking()
+    read_too = set(lacked) - trees
     if not before and not read_too:
         return
     if offline:
-        names = ", ".join(before or [plan.name for plan in plans])
-        raise OfflineError(f"Offline mode, but {names} is not in the cache.", "run `gitimport sync` once with the network")
+        _refuse_offline(list(before) or [plan.name for plan in plans])
     asked = Missing(asks=set(read_too))
     for missing in before.values():
         asked.update(missing)
-    from .remote.progress import watching_fetch
-
-    with watching_fetch(remote.display, repo.path, progress) as on_message:
-        stats = remote.fetch_objects(repo, asked.asks, config.max_file_size, progress=on_message)
-        if stats is None:  # the server cannot send objects by id: the whole commits, as before partial fetches
-            stats = remote.fetch(repo, {p.commit for p in plans if p.commit}, refs, progress=on_message, whole=True)
-    _count_fetch(report, remote.display, stats)
+    _fetch_by_id(plans, repo, report, remote, refs, asked.asks, config.max_file_size, progress)
     for name, still in sorted(lacking().items()):
         withheld = sorted((path, blob) for blob, path in still.blobs.items() if not asked.asked_by_id(blob))  # below a wanted tree
         if withheld:
@@ -831,17 +852,58 @@ def _fetch_missing_blobs(
                 f"{remote.display} left it out of the fetch for its size.",
                 f"raise max-file-size in the config if this file is expected; if it is small, blob {blob} may be unreadable on the server",
             )
-        blob, path = min(still.blobs.items(), key=lambda item: item[1])
+        object_id, path = min({**still.blobs, **still.trees}.items(), key=lambda item: item[1])
         raise FetchError(
-            f"{remote.display} did not send {path} ({blob[:12]}), which {name} needs.",
+            f"{remote.display} did not send {path} ({object_id[:12]}), which {name} needs.",
             "check the URL and your network, then run `gitimport sync` again",
         )
-    for blob in sorted(read_too):
-        if not holds_object(repo.object_store, blob):
+    for object_id in sorted(lacked):
+        if not holds_object(repo.object_store, object_id):
             raise FetchError(
-                f"{remote.display} did not send blob {blob}, which materialization reads.",
+                f"{remote.display} did not send {lacked[object_id]} {object_id}, which materialization reads.",
                 "check the URL and your network, then run `gitimport sync` again",
             )
+
+
+def _holds_other_commits(repo: Repo, plans: list[_Plan]) -> bool:
+    """Whether the repository holds commits other than ``plans``': then a tree it lacks may hold blobs it has.
+
+    Below a module's root, a tree the repository lacks is asked for whole,
+    with its blobs, in the one blob request: right for a cold cache, where
+    none of them is there.  After an upgrade most of them are (the file
+    changed, its neighbours did not), so the trees are asked for first,
+    without blobs, and then only the blobs missing: one request more, much
+    less sent.
+    """
+    from .remote.repo import pinned_commits
+
+    return bool(pinned_commits(repo) - {p.commit for p in plans})
+
+
+def _refuse_offline(names: list[str]) -> NoReturn:
+    raise OfflineError(f"Offline mode, but {', '.join(names)} is not in the cache.", "run `gitimport sync` once with the network")
+
+
+def _fetch_by_id(
+    plans: list[_Plan],
+    repo: Repo,
+    report: SyncReport,
+    remote: Remote,
+    refs: RemoteRefs | None,
+    wants: set[str],
+    max_file_size: int,
+    progress: FetchProgress | None,
+    *,
+    trees_only: bool = False,
+) -> None:
+    """One request for objects by id (:meth:`Remote.fetch_objects`); the whole commits where the server cannot send them so."""
+    from .remote.progress import watching_fetch
+
+    with watching_fetch(remote.display, repo.path, progress) as on_message:
+        stats = remote.fetch_objects(repo, wants, max_file_size, progress=on_message, trees_only=trees_only)
+        if stats is None:  # the server cannot send objects by id: the whole commits, as before partial fetches
+            stats = remote.fetch(repo, {p.commit for p in plans if p.commit}, refs, progress=on_message, whole=True)
+    _count_fetch(report, remote.display, stats)
 
 
 def _count_fetch(report: SyncReport, display: str, stats: FetchStats) -> None:

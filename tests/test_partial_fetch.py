@@ -70,7 +70,8 @@ def test_a_cold_sync_brings_the_blobs_under_path_and_the_project_file_only(
 
     assert result.code == 0, result.err
     assert fetch_lines(result.out) == [  # the wants: the tree src/mylib (for all its blobs) and pyproject.toml
-        f"fetch: {server.repo_url('toolbox')}: commits and trees, filter blob:none; then the blobs, by id (2 wants), filter blob:limit=104857601"
+        f"fetch: {server.repo_url('toolbox')}: commits and the trees near the root, filter combine:tree:3+blob:none; "
+        "then the blobs, by id (2 wants), filter blob:limit=104857601"
     ]
     code = "import mylib, importlib.metadata as m; print(mylib.VERSION, m.version('toolbox'))"
     assert ok(project.python(code)) == "1 1.0.0\n"  # the .dist-info read pyproject.toml at the repository root

@@ -26,7 +26,7 @@ from support.project import Project
 from support.servers import Server
 
 import gitimport.workers
-from gitimport.errors import GitImportError, MissingBlobError, RefNotFoundError, SignatureError
+from gitimport.errors import GitImportError, MissingObjectError, RefNotFoundError, SignatureError
 from gitimport.project.config import load_config
 from gitimport.remote.progress import FetchEvent
 from gitimport.store import layout
@@ -313,7 +313,7 @@ def behave(item: Task, warn: Callable[[str], None], progress: Any) -> str:
             progress(FetchEvent(what, done=True))
         warn(f"{what}: two")
     elif what == "missing-blob":
-        raise MissingBlobError("a blob is missing.", "fetch it", "0" * 40)
+        raise MissingObjectError("a blob is missing.", "fetch it", "0" * 40)
     elif what == "unsigned":
         raise SignatureError("not signed.", "sign it", reason="unsigned", signer=None, trusted_signers=Path("/x"))
     elif what == "unpicklable":
@@ -384,12 +384,12 @@ def test_without_a_progress_callback_the_worker_gets_none(folder: str) -> None:
 def test_the_first_error_in_item_order_is_raised_with_its_class_message_and_attributes(folder: str) -> None:
     items = [("first", folder, ("missing-blob", "unsigned")), ("missing-blob", folder, ("unsigned",)), ("unsigned", folder, ())]
 
-    with pytest.raises(MissingBlobError) as raised:
+    with pytest.raises(MissingObjectError) as raised:
         run(items, jobs=3)
 
     error = raised.value
     assert (error.message, error.hint, error.object_id, error.exit_code) == ("a blob is missing.", "fetch it", "0" * 40, 1)
-    assert "In the worker process" in str(error.__cause__) and "raise MissingBlobError" in str(error.__cause__)
+    assert "In the worker process" in str(error.__cause__) and "raise MissingObjectError" in str(error.__cause__)
 
 
 def test_an_error_that_does_not_pickle_comes_back_as_a_runtime_error(folder: str) -> None:

@@ -4,9 +4,10 @@ This module and :mod:`gitimport.remote.transport` are the only ones that speak
 git protocols.  It applies mirrors and the host policy to every URL it
 contacts (the transport applies it again to every HTTP redirect), bounds each
 attempt of an operation by ``timeout``, fetches as little as it can (the
-wanted commits at depth 1, with their trees but no blobs where the server
-filters, then the blobs sync names, by id; the whole commits where it does
-not; deeper fetches only for servers that refuse), and translates dulwich's
+wanted commits at depth 1, with the trees on the way to PATH but no blobs
+where the server filters, then the trees and blobs sync names, by id; the
+whole commits where it does not; deeper fetches only for servers that
+refuse), and translates dulwich's
 transport-specific exceptions into :class:`FetchError` with one sentence and
 a hint.  History checks fetch
 commits without trees where the server filters (:meth:`Remote.fetch_history`).
@@ -48,8 +49,20 @@ T = TypeVar("T")
 #: The filter of a history fetch: commits and tags, no trees or blobs.
 HISTORY_FILTER = b"tree:0"
 #: The filter of a commit fetch where the server filters: the commits and every tree, no blob
-#: (docs/how-it-works.md#partial-fetch).
+#: (docs/how-it-works.md#partial-fetch); also of trees wanted by id, which then come with every tree below them.
 PARTIAL_FILTER = b"blob:none"
+
+
+def trees_filter(depth: int) -> bytes:
+    """The filter of a commit fetch that brings only the trees near the root: those less than ``depth`` folders deep, no blob.
+
+    git's ``tree:<depth>`` leaves out every tree and blob at ``depth`` or
+    deeper (the root tree is at 0); ``blob:none`` leaves out the blobs above
+    it.  A server may refuse either kind (``uploadpackfilter.*``).
+    """
+    return b"combine:tree:%d+blob:none" % depth
+
+
 _FILTER_NOTICE = "object filtering not recognized by server"
 
 
@@ -244,6 +257,7 @@ class Remote:
         progress: Callable[[bytes], None] | None = None,
         *,
         whole: bool = False,
+        tree_depth: int | None = None,
     ) -> FetchStats:
         """Bring ``commits`` into ``target`` and keep them reachable from our own refs.
 
@@ -260,6 +274,13 @@ class Remote:
         ``whole`` asks for the whole commits again even if they are present,
         without a filter and without haves: how blobs are brought from a
         server that cannot send them by id.
+
+        ``tree_depth`` first asks for the commits with only the trees less
+        than that many folders deep (:func:`trees_filter`): the way to each
+        PATH, whatever the size of the repository.  Such a commit lacks trees
+        as well as blobs, and is marked partial all the same; a reader that
+        needs a tree off that way fetches it (see :meth:`fetch_objects`).  A
+        server that refuses this filter gets the attempts above.
         """
         missing = set(commits) if whole else {c for c in commits if not has_object(target, c)}
         if not missing:
@@ -272,12 +293,19 @@ class Remote:
             OfferingOnly(target, set()) if whole else OfferingPinnedCommits(target, filtering=lambda: self._filters())
         )
         fetched = set(missing)
-        attempts: list[tuple[set[str], int | None]] = [(missing, 1)]
+        refused = ""
+        if filtered and tree_depth is not None and (refs is None or refs.protocol == 2):  # only v2 filters
+            refused = self._fetch_near_root(offering, missing, tree_depth, progress)
+            missing = {c for c in missing if not has_object(target, c)}
+            if refused:  # perhaps a thin pack's delta against a tree a partial commit lacks: offer none
+                offering = OfferingPinnedCommits(target)
+        attempts: list[tuple[set[str], int | None]] = [(missing, 1)] if missing else []
         if refs is not None:
             tips = {sha for name, sha in refs.advertised.items() if refs.peeled.get(name) in missing}
             if tips:
                 attempts.append((tips, 1))
-        attempts.append((set(), None))
+        if missing:
+            attempts.append((set(), None))
         error: FetchError | None = None
         for number, (wants, depth) in enumerate(attempts):
             try:
@@ -311,8 +339,10 @@ class Remote:
         new = {p: s for p, s in pack_sizes(target).items() if p not in before}
         if self.repo.is_local:
             how = "whole commits, read from the local repository"
+        elif partial and tree_depth is not None and not refused:
+            how = f"commits and the trees near the root, filter {trees_filter(tree_depth).decode()}"
         elif partial:
-            how = f"commits and trees, filter {PARTIAL_FILTER.decode()}"
+            how = f"commits and trees, filter {PARTIAL_FILTER.decode()}{refused}"
         else:
             if self.advertised is None:
                 why = "the server's capabilities are unknown"
@@ -323,8 +353,46 @@ class Remote:
             how = f"whole commits{', again' if whole else ''}: {why}"
         return FetchStats(objects=sum(pack_object_count(p) for p in new), bytes=sum(new.values()), how=how)
 
+    def _fetch_near_root(
+        self, offering: OfferingPinnedCommits | OfferingOnly, commits: set[str], tree_depth: int, progress: Callable[[bytes], None] | None
+    ) -> str:
+        """Ask for ``commits`` with the trees near the root only; what a refusal said ("" if none), for ``sync -v``.
+
+        A timeout is retried once, as the caller's first attempt is; any other
+        failure is taken for a refusal (git's upload-pack refuses a filter by
+        hanging up, which looks transient) and the caller's attempts follow
+        at once.  The pack may be thin, as every first attempt's: git then
+        sends only the trees that changed since the haves (a whole pack, here,
+        holds every tree near the root again).  A partial commit offered as a
+        have may lack a tree such a delta is made against; dulwich then fails
+        to complete the pack, which fails this attempt, and the caller's
+        follow without partial haves.
+        """
+
+        def attempt() -> None:
+            try:
+                self._fetch_once(offering, commits, 1, progress, 0, filter_spec=trees_filter(tree_depth))
+            except FetchError as exc:
+                if self._timed_out:
+                    raise
+                raise FetchError(exc.message, exc.hint) from None  # not transient: not worth the same request again
+
+        try:
+            self._retrying(attempt, min(1, self.retries))
+        except FetchError as exc:
+            if self._timed_out:
+                raise
+            return f" (the server refused filter {trees_filter(tree_depth).decode()}: {exc.message})"
+        return ""
+
     def fetch_objects(
-        self, target: Repo, wants: set[str], max_file_size: int, progress: Callable[[bytes], None] | None = None
+        self,
+        target: Repo,
+        wants: set[str],
+        max_file_size: int,
+        progress: Callable[[bytes], None] | None = None,
+        *,
+        trees_only: bool = False,
     ) -> FetchStats | None:
         """Bring the trees and blobs ``wants`` names, by id, in one request; None if the server cannot.
 
@@ -338,6 +406,10 @@ class Remote:
         a pack that dulwich indexes as any other: each one hashed on arrival,
         and again when it is read.
 
+        ``trees_only`` asks for trees with ``filter blob:none`` instead: each
+        one with every tree below it and no blob, for a reader that walks
+        trees a fetch of the trees near the root left out.
+
         The decision is made after the server's advertisement is read, before
         anything is asked: a server that does not filter (see
         :class:`Advertised`) is asked for nothing, and None tells the caller
@@ -347,7 +419,7 @@ class Remote:
             return None  # read from disk, where nothing is saved by asking for less
         _hush_filter_notice()
         before = pack_sizes(target)
-        limit = f"blob:limit={max_file_size + 1}".encode()
+        limit = PARTIAL_FILTER if trees_only else f"blob:limit={max_file_size + 1}".encode()
         try:
             self._fetch_once(
                 OfferingOnly(target, set()), wants, None, progress, self.retries, filter_spec=limit, thin=False, unless_filtering=True
@@ -359,7 +431,7 @@ class Remote:
         if not self._filters():
             return None
         new = {p: s for p, s in pack_sizes(target).items() if p not in before}
-        how = f"the blobs, by id ({len(wants)} wants), filter {limit.decode()}"
+        how = f"the {'trees' if trees_only else 'blobs'}, by id ({len(wants)} wants), filter {limit.decode()}"
         return FetchStats(objects=sum(pack_object_count(p) for p in new), bytes=sum(new.values()), how=how)
 
     def _filters(self) -> bool:

@@ -9,15 +9,20 @@ so the check runs once per cache (docs/security.md#history).  Callers hold the
 repository's cache lock (see :meth:`gitimport.store.cache.Cache.lock`) for
 everything here.
 
-A commit in the cache's repository always comes with every tree it reaches,
-but not always with every blob: a partial fetch (docs/how-it-works.md#partial-fetch)
-brings the commit and its trees, then only the blobs that materialization
-reads.  Such a commit is also recorded under ``refs/gitimport-partial/<commit>``.
-A blob missing from the repository is therefore never damage: it is fetched
-when a module needs it.  A blob that is present but does not hash to its id
-is damage, as before.  A partial commit is offered as a "have" only to a
-server that filters (:class:`OfferingPinnedCommits`), since a server that
-does not would leave out, or send deltas against, blobs we never had.
+A commit in the cache's repository comes with every tree and blob it
+reaches, unless it is recorded under ``refs/gitimport-partial/<commit>``: a
+partial fetch (docs/how-it-works.md#partial-fetch) brings the commit with the
+trees on the way to each PATH (or, from a server that refuses the tree
+filter, every tree), then only the trees and blobs below the imported roots
+that materialization reads.  A blob or tree missing from the repository is
+therefore never damage: it is fetched when a reader needs it.  An object that
+is present but does not hash to its id is damage, as before.  A partial
+commit is offered as a "have" only to a server that filters
+(:class:`OfferingPinnedCommits`), since a server that does not would leave
+out, or send deltas against, objects we never had).  A server that filters
+may still send a delta against a tree a partial commit lacks (off the way to
+the PATH it was fetched for): the pack then fails to complete, and the fetch
+is made again without partial haves (:meth:`gitimport.remote.fetch.Remote.fetch`).
 
 History checks fetch into a scratch repository instead (:func:`scratch_repository`):
 what they bring is commits without their trees, which the cache's repository
@@ -71,9 +76,10 @@ class OfferingPinnedCommits(_FetchTarget):
     commit.  Offering the pinned commits (``refs/gitimport/*``) makes an
     upgrade fetch only what changed.
 
-    Partial commits (blobs left out) are offered only when ``filtering()``
-    says the fetch is filtered: then the server sends no blobs anyway, and we
-    hold every tree it could leave out or make a delta against.  dulwich asks
+    Partial commits (blobs and trees left out) are offered only when
+    ``filtering()`` says the fetch is filtered: then the server sends no
+    blobs anyway, and the trees it leaves out because we "have" them are
+    either held or fetched by id when read.  dulwich asks
     for the walker before it has read the server's capabilities and asks the
     walker for haves after, so the choice is made when the first have is
     asked for (:class:`_WalkerMadeOnFirstUse`).
@@ -252,6 +258,11 @@ def pin_commits(repo: Repo, commits: set[str], *, partial: bool | None) -> None:
             repo.refs[mark] = ObjectID(commit.encode())
         elif partial is False and mark in repo.refs:
             del repo.refs[mark]
+
+
+def pinned_commits(repo: Repo) -> set[str]:
+    """Every commit a fetch brought into the repository (whole or partial)."""
+    return {sha.decode() for sha in repo.refs.as_dict(Ref(PIN_REF_PREFIX.rstrip(b"/"))).values()}
 
 
 def partial_commits(repo: Repo) -> list[str]:

@@ -19,7 +19,7 @@ import zlib
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any, Protocol, cast
 
-from ..errors import DamagedRepositoryError, IntegrityError, MissingBlobError
+from ..errors import DamagedRepositoryError, IntegrityError, MissingObjectError
 
 if TYPE_CHECKING:
     from dulwich.object_store import DiskObjectStore
@@ -41,7 +41,7 @@ class ObjectStore(Protocol):
 
 def read_object(store: ObjectStore, object_id: str, expected_type: bytes) -> bytes:
     """Read a raw object and check that it hashes to its id and has the right type."""
-    type_name, data = read_typed(store, object_id, blob_expected=expected_type == b"blob")
+    type_name, data = read_typed(store, object_id, fetchable=expected_type if expected_type in (b"blob", b"tree") else None)
     if type_name != expected_type:
         raise DamagedRepositoryError(
             f"Git object {object_id} is corrupt: its content hashes to {object_id} ({type_name.decode()}).", _DAMAGE_HINT
@@ -49,16 +49,17 @@ def read_object(store: ObjectStore, object_id: str, expected_type: bytes) -> byt
     return data
 
 
-def read_typed(store: ObjectStore, object_id: str, *, blob_expected: bool = False) -> tuple[bytes, bytes]:
+def read_typed(store: ObjectStore, object_id: str, *, fetchable: bytes | None = None) -> tuple[bytes, bytes]:
     """Read an object of any type and check that it hashes to its id: (type name, content).
 
-    A missing object is a :class:`MissingBlobError` when a blob is expected
-    (a partial fetch leaves blobs out), damage otherwise.
+    A missing object is a :class:`MissingObjectError` when a blob or a tree
+    is expected (``fetchable``: a partial fetch leaves blobs out, and trees off
+    the way to PATH), damage otherwise (a commit, a tag).
     """
     try:
         type_num, data = store.get_raw(_object_id(object_id))
     except KeyError:
-        raise (_missing_blob(object_id) if blob_expected else _missing(object_id)) from None
+        raise (_missing_object(object_id, fetchable.decode()) if fetchable else _missing(object_id)) from None
     except Exception:  # a damaged pack fails in dulwich's own ways (zlib, checksum, offsets): all mean the same here
         unreadable = True
     else:
@@ -103,7 +104,7 @@ def object_size(store: DiskObjectStore, object_id: str) -> int:
         with open(os.path.join(store.path, object_id[:2], object_id[2:]), "rb") as handle:
             header = _inflated_start(handle, 32, object_id)  # "<type> <size>\0": at most 27 bytes
     except FileNotFoundError:
-        raise _missing_blob(object_id) from None
+        raise _missing_object(object_id, "blob") from None
     kind, _, size = header.partition(b"\x00")[0].partition(b" ")
     if kind not in TYPE_NAMES.values() or not size.isdigit() or b"\x00" not in header:
         raise _corrupt(object_id)
@@ -254,8 +255,10 @@ def _missing(object_id: str) -> DamagedRepositoryError:
     return DamagedRepositoryError(f"Git object {object_id} is missing from the cache.", _DAMAGE_HINT)
 
 
-def _missing_blob(object_id: str) -> MissingBlobError:
-    return MissingBlobError(f"Git blob {object_id} is missing from the cache.", "run `gitimport sync` with the network", object_id)
+def _missing_object(object_id: str, kind: str) -> MissingObjectError:
+    return MissingObjectError(
+        f"Git {kind} {object_id} is missing from the cache.", "run `gitimport sync` with the network", object_id, kind
+    )
 
 
 def _corrupt(object_id: str) -> DamagedRepositoryError:
