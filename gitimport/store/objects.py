@@ -170,7 +170,7 @@ def blob_chunks(store: DiskObjectStore, object_id: str, size: int) -> Iterator[b
         return None if start is None else _checked_chunks(pack.data.path, start, object_id, size, loose=False)
     loose = os.path.join(store.path, object_id[:2], object_id[2:])
     if not os.path.exists(loose):
-        raise _missing_blob(object_id)
+        raise _missing_object(object_id, "blob")
     return _checked_chunks(loose, 0, object_id, size, loose=True)
 
 
