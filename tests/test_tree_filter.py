@@ -126,7 +126,7 @@ def test_a_server_that_refuses_the_tree_filter_gets_the_fetch_with_every_tree(
 
     assert result.code == 0, result.err
     (line,) = fetch_lines(result.out)
-    assert line.startswith(f"fetch: {url}: commits and trees, filter blob:none (the server refused filter combine:tree:5+blob:none: ")
+    assert line.startswith(f"fetch: {url}: commits and trees, filter blob:none (filter combine:tree:5+blob:none refused or failed: ")
     assert server.fetches("toolbox") == 3  # refused at once, not retried; then every tree; then the blobs
     assert cached_trees(project, mutable_repos["toolbox"].path, commit) == all_trees(mutable_repos["toolbox"].path, commit)
     assert ok(project.python("import pkg; print(pkg.VALUE)")) == "1\n"

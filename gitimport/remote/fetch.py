@@ -382,7 +382,7 @@ class Remote:
         except FetchError as exc:
             if self._timed_out:
                 raise
-            return f" (the server refused filter {trees_filter(tree_depth).decode()}: {exc.message})"
+            return f" (filter {trees_filter(tree_depth).decode()} refused or failed: {exc.message})"
         return ""
 
     def fetch_objects(
