@@ -65,3 +65,14 @@ def test_which_script_of_an_unknown_name_errors_with_a_hint(synced: Project) -> 
     assert result.code == 2
     assert "No pinned distribution provides a script named 'nope-gi'." in result.err
     assert "hint:" in result.err
+
+
+def test_a_launcher_loads_nothing_before_the_scripts_own_module(synced: Project) -> None:
+    """The launcher is gitimport run's, so its cost lands on every command: no ``import re`` as pip 23 and 24 wrote."""
+    result = synced.cli("which", "--script", "hello-gi")
+    launcher = Path(result.out.split()[-1])
+
+    lines = [line.strip() for line in launcher.read_text().splitlines() if line.strip().startswith(("import", "from"))]
+
+    assert lines == ["import sys", "from hellotool.cli import main"], lines
+    assert synced.run("hello-gi", "x").stdout.strip().endswith("x")

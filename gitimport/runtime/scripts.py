@@ -25,13 +25,13 @@ from .run import launcher_folder
 #: The entry point groups that become launchers.
 GROUPS = ("console_scripts", "gui_scripts")
 
+#: A pinned script's launcher, as pip 25 and later write an entry point's: pip 23 and 24 began with
+#: ``import re`` (to strip a Windows ``.exe``/``-script.pyw`` from ``argv[0]``, which a POSIX launcher
+#: never has), and under ``gitimport run`` that cost lands on every command.
 _LAUNCHER = """#!{python}
-# -*- coding: utf-8 -*-
-import re
 import sys
 from {module} import {head}
 if __name__ == '__main__':
-    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])
     sys.exit({call}())
 """
 
@@ -74,7 +74,7 @@ def _declared(dist_info: str) -> dict[str, Script]:
 
 
 def launcher_text(script: Script, python: str) -> str:
-    """What pip writes for one entry point, for the interpreter ``python``."""
+    """What pip writes for one entry point, for the interpreter ``python`` (on POSIX, where these launchers run)."""
     head = script.attr.split(".")[0]
     return _LAUNCHER.format(python=python, module=script.module, head=head, call=script.attr)
 
