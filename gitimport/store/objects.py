@@ -93,13 +93,10 @@ def object_size(store: DiskObjectStore, object_id: str) -> int:
     Packs are searched before loose objects, as dulwich does.  The size is a
     claim, not a check: :func:`read_object` still re-hashes the content.
     """
-    for pack in store.packs:
-        try:
-            offset = pack.index.object_offset(_object_id(object_id))
-        except KeyError:
-            continue
-        with open(pack.data.path, "rb") as handle:
-            return _packed_size(handle, offset, object_id)
+    packed = _pack_entry(store, object_id)
+    if packed is not None:
+        with open(packed[0], "rb") as handle:
+            return _packed_size(handle, packed[1], object_id)
     try:
         with open(os.path.join(store.path, object_id[:2], object_id[2:]), "rb") as handle:
             header = _inflated_start(handle, 32, object_id)  # "<type> <size>\0": at most 27 bytes
@@ -148,6 +145,20 @@ STREAMED_BLOB_SIZE = 1024 * 1024
 _CHUNK = 256 * 1024
 
 
+def _pack_entry(store: DiskObjectStore, object_id: str) -> tuple[str, int] | None:
+    """The pack file that holds ``object_id`` and the offset of its entry; None when no pack does.
+
+    Packs are searched before loose objects, and in dulwich's order, so what
+    is read here is the copy dulwich itself would read.
+    """
+    for pack in store.packs:
+        try:
+            return os.fspath(pack.data.path), pack.index.object_offset(_object_id(object_id))
+        except KeyError:
+            continue
+    return None
+
+
 def blob_chunks(store: DiskObjectStore, object_id: str, size: int) -> Iterator[bytes] | None:
     """A blob's content in chunks, never whole in memory; None when it is stored as a delta (read it whole).
 
@@ -160,14 +171,11 @@ def blob_chunks(store: DiskObjectStore, object_id: str, size: int) -> Iterator[b
     ``object_id``.  Callers write them somewhere disposable and use the
     result only once the generator has ended.
     """
-    for pack in store.packs:
-        try:
-            offset = pack.index.object_offset(_object_id(object_id))
-        except KeyError:
-            continue
-        with open(pack.data.path, "rb") as handle:
-            start = _packed_blob_start(handle, offset, object_id)
-        return None if start is None else _checked_chunks(pack.data.path, start, object_id, size, loose=False)
+    packed = _pack_entry(store, object_id)
+    if packed is not None:
+        with open(packed[0], "rb") as handle:
+            start = _packed_blob_start(handle, packed[1], object_id)
+        return None if start is None else _checked_chunks(packed[0], start, object_id, size, loose=False)
     loose = os.path.join(store.path, object_id[:2], object_id[2:])
     if not os.path.exists(loose):
         raise _missing_object(object_id, "blob")
