@@ -361,10 +361,12 @@ def test_export_names_what_the_cache_cannot_export(tmp_path: Path, exported: tup
 # --------------------------------------------------------------------------
 
 
-def pack_bytes(*entries: bytes) -> bytes:
+def pack_bytes(*entries: bytes, claimed: int | None = None) -> bytes:
+    """A pack of ``entries`` with its right checksum; its header claims ``claimed`` objects (default: as many as there are)."""
     import hashlib
 
-    body = b"PACK" + (2).to_bytes(4, "big") + len(entries).to_bytes(4, "big") + b"".join(entries)
+    count = len(entries) if claimed is None else claimed
+    body = b"PACK" + (2).to_bytes(4, "big") + count.to_bytes(4, "big") + b"".join(entries)
     return body + hashlib.sha1(body).digest()
 
 
@@ -384,10 +386,13 @@ def entry(type_num: int, size: int, data: bytes) -> bytes:
         (pack_bytes(entry(7, 4, b"\x00" * 20 + b"x")), "delta"),
         (pack_bytes(entry(3, 3, b"four")), "more than its header says"),
         (pack_bytes(entry(3, 5, b"four")), "less than its header says"),
-        (pack_bytes(entry(3, 4, b"four"))[:-25], "ends in the middle"),
-        (pack_bytes(entry(3, 4, b"four"))[:-1] + b"!", "checksum"),
-        (pack_bytes(entry(3, 4, b"four")) + b"more", "checksum is wrong or bytes follow"),
-        (b"PK\x03\x04" + b"\x00" * 40, "not a version 2 git pack"),
+        (pack_bytes(entry(3, 4, b"four"))[:-25], "checksum is wrong"),  # cut short: the last 20 bytes are no checksum
+        (pack_bytes(entry(3, 4, b"four"))[:-1] + b"!", "checksum is wrong"),
+        (pack_bytes(entry(3, 4, b"four")) + b"more", "checksum is wrong"),
+        (pack_bytes(entry(3, 4, b"four"), claimed=2), "cut short"),  # the checksum is right, the second object is missing
+        (pack_bytes(entry(3, 4, b"")[:1] + b"\xff" * 8), "not a valid zlib stream"),
+        (pack_bytes(entry(0, 4, b"four")), "no object type"),
+        (b"PK\x03\x04" + b"\x00" * 40, "checksum is wrong"),
     ],
 )
 def test_index_pack_refuses_what_is_not_a_sound_archive(tmp_path: Path, pack: bytes, why: str) -> None:

@@ -88,8 +88,8 @@ class StreamingPackStore:
 
     def _complete(self, path: str, with_deltas: Callable[[str], None]) -> None:
         """Index the pack at ``path`` and move it into place; a pack that holds a delta goes to ``with_deltas``."""
-        checksum = _checked_trailer(path)
-        entries = _whole_entries(path)
+        checksum = checked_trailer(path)
+        entries = whole_entries(path)
         if entries is None:
             with_deltas(path)
             return
@@ -118,7 +118,7 @@ class StreamingPackStore:
         commit()
 
 
-def _checked_trailer(path: str) -> bytes:
+def checked_trailer(path: str) -> bytes:
     """The pack's checksum, once it is known to be the SHA-1 of everything before it."""
     from dulwich.errors import ChecksumMismatch
 
@@ -138,8 +138,19 @@ def _checked_trailer(path: str) -> bytes:
     return trailer
 
 
-def _whole_entries(path: str) -> list[tuple[bytes, int, int]] | None:
-    """(binary id, offset, CRC-32) of every object in the pack; None as soon as one is a delta."""
+def whole_entries(path: str, max_object_size: int | None = None) -> list[tuple[bytes, int, int]] | None:
+    """(binary id, offset, CRC-32) of every object in the pack; None as soon as one is a delta.
+
+    Each id is computed here from the object's type and content, so no
+    object can stand under an id it does not hash to; with
+    ``max_object_size``, an object's size is checked from its header before
+    it is inflated.  The one reader of packs gitimport indexes itself: those
+    a fetch brings, and a tree mirror's archives (:mod:`.mirror`).
+
+    Raises:
+      ValueError: not a pack, an entry cut short, of no type, larger than
+        ``max_object_size`` or unlike its header, or bytes after the last.
+    """
     end = os.path.getsize(path) - _TRAILER
     with open(path, "rb") as handle:
         header = handle.read(12)
@@ -148,7 +159,7 @@ def _whole_entries(path: str) -> list[tuple[bytes, int, int]] | None:
         entries = []
         offset = 12
         for _ in range(int.from_bytes(header[8:12], "big")):
-            entry = _whole_entry(handle, offset, end)
+            entry = _whole_entry(handle, offset, end, max_object_size)
             if entry is None:
                 return None
             object_id, crc, after = entry
@@ -159,38 +170,46 @@ def _whole_entries(path: str) -> list[tuple[bytes, int, int]] | None:
     return entries
 
 
-def _whole_entry(handle: IO[bytes], offset: int, end: int) -> tuple[bytes, int, int] | None:
+def _whole_entry(handle: IO[bytes], offset: int, end: int, max_object_size: int | None) -> tuple[bytes, int, int] | None:
     """The binary id and CRC-32 of the object at ``offset``, and where the next begins; None for a delta.
 
-    The content is inflated a chunk at a time and hashed as it comes; the
-    CRC-32 covers the entry's bytes as stored (header and compressed data).
+    The content is inflated a chunk at a time and hashed as it comes, never
+    more than its header claims; the CRC-32 covers the entry's bytes as
+    stored (header and compressed data).
     """
     handle.seek(offset)
     try:
-        type_num, size, position = entry_header(handle.read(16))
+        type_num, size, position = entry_header(handle.read(min(16, end - offset)))  # never the trailer
     except IndexError:
         raise _corrupt(f"its entry at {offset} is cut short") from None
     if type_num in (OFS_DELTA, REF_DELTA):
         return None
     if type_num not in TYPE_NAMES:
         raise _corrupt(f"its entry at {offset} has no object type ({type_num})")
+    if max_object_size is not None and size > max_object_size:
+        raise _corrupt(f"its entry at {offset} is {size} bytes, over the limit of {max_object_size}")
     handle.seek(offset)
     crc = zlib.crc32(handle.read(position))
     digest = hashlib.sha1(b"%s %d\x00" % (TYPE_NAMES[type_num], size))
     inflater = zlib.decompressobj()
     where, produced, raw = offset + position, 0, b""
-    while not inflater.eof:
-        if not inflater.unconsumed_tail:
-            crc, where = zlib.crc32(raw, crc), where + len(raw)
-            raw = handle.read(min(_CHUNK, end - where))
-            if not raw:
-                raise _corrupt(f"the object at {offset} is cut short")
-        piece = inflater.decompress(inflater.unconsumed_tail or raw, _CHUNK)
-        produced += len(piece)
-        digest.update(piece)
+    try:
+        while not inflater.eof:
+            if not inflater.unconsumed_tail:
+                crc, where = zlib.crc32(raw, crc), where + len(raw)
+                raw = handle.read(min(_CHUNK, end - where))
+                if not raw:
+                    raise _corrupt(f"the object at {offset} is cut short")
+            piece = inflater.decompress(inflater.unconsumed_tail or raw, min(_CHUNK, size + 1 - produced))
+            produced += len(piece)
+            if produced > size:
+                raise _corrupt(f"the object at {offset} inflates to more than its header says ({size} bytes)")
+            digest.update(piece)
+    except zlib.error:
+        raise _corrupt(f"the object at {offset} is not a valid zlib stream") from None
     used = len(raw) - len(inflater.unused_data)
     if produced != size:
-        raise _corrupt(f"the object at {offset} has {produced} bytes, its header says {size}")
+        raise _corrupt(f"the object at {offset} inflates to less than its header says ({produced} of {size} bytes)")
     return digest.digest(), zlib.crc32(raw[:used], crc), where + used
 
 

@@ -43,7 +43,6 @@ if TYPE_CHECKING:
 
 LAYOUT = "gitimport-mirror-v1"
 PACK_TYPES = {b"commit": 1, b"tree": 2, b"blob": 3, b"tag": 4}
-_TYPE_NAMES = {number: name for name, number in PACK_TYPES.items()}
 _CHUNK = 1 << 16
 
 
@@ -100,112 +99,32 @@ def _entry_header(type_num: int, size: int) -> bytes:
 def index_pack(pack: Path, max_object_size: int) -> tuple[bytes, int]:
     """Check a pack a mirror sent and write its index (``.idx`` beside it); return the pack's checksum and object count.
 
-    Each object's id is computed here from its type and content, so no
-    object can stand under an id it does not hash to; its size is checked
-    against ``max_object_size`` from its header, before it is inflated.
+    The pack is read by :func:`~gitimport.remote.incoming.whole_entries`, as
+    a fetched one is: each object's id computed from its type and content,
+    its size checked against ``max_object_size`` from its header, before it
+    is inflated.  A mirror sends whole objects only, so a delta is refused.
 
     Raises:
-      MirrorError: not a version 2 pack, a delta or an unknown type, an object
-        too large or unlike its header, a wrong checksum, or trailing bytes.
+      MirrorError: not a git pack, a delta or an unknown type, an object too
+        large or unlike its header, a wrong checksum, or trailing bytes.
     """
+    from dulwich.errors import ChecksumMismatch
     from dulwich.pack import write_pack_index_v2
 
-    entries: list[tuple[bytes, int, int | None]] = []
-    with open(pack, "rb") as handle:
-        reader = _PackReader(handle)
-        header = reader.take(12)
-        if header[:4] != b"PACK" or int.from_bytes(header[4:8], "big") != 2:
-            raise MirrorError("it is not a version 2 git pack", damaged=True)
-        for _ in range(int.from_bytes(header[8:12], "big")):
-            offset = reader.offset
-            reader.crc = 0
-            type_num, size = reader.entry_header()
-            if type_num not in _TYPE_NAMES:
-                raise MirrorError(
-                    f"the entry at byte {offset} is a delta or of unknown type {type_num}; mirrors send whole objects", damaged=True
-                )
-            if size > max_object_size:
-                raise MirrorError(f"the entry at byte {offset} is {size} bytes, over the limit of {max_object_size}", damaged=True)
-            content = reader.inflate(size)
-            object_id = hashlib.sha1(b"%s %d\x00" % (_TYPE_NAMES[type_num], size) + content).digest()
-            entries.append((object_id, offset, reader.crc))
-        checksum = reader.pack_digest()
-        if reader.take(20, checked=False) != checksum or not reader.at_end():
-            raise MirrorError("its checksum is wrong or bytes follow it", damaged=True)
-    index = pack.with_suffix(".idx")
-    with open(index, "wb") as out:
+    from .incoming import checked_trailer, whole_entries
+
+    try:
+        checksum = checked_trailer(str(pack))
+        entries = whole_entries(str(pack), max_object_size)
+    except ChecksumMismatch:
+        raise MirrorError("its checksum is wrong: it is truncated, changed, or bytes follow it", damaged=True) from None
+    except ValueError as exc:
+        raise MirrorError(str(exc), damaged=True) from None
+    if entries is None:
+        raise MirrorError("it holds a delta; mirrors send whole objects", damaged=True)
+    with open(pack.with_suffix(".idx"), "wb") as out:
         write_pack_index_v2(out, sorted(entries), checksum)
     return checksum, len(entries)
-
-
-class _PackReader:
-    """A pack read front to back once: its offset, the running SHA-1 of its bytes, and the CRC-32 of the current entry."""
-
-    def __init__(self, handle: IO[bytes]) -> None:
-        self._handle = handle
-        self._buffer = b""
-        self._sha = hashlib.sha1()
-        self.offset = 0
-        self.crc = 0
-
-    def _fill(self) -> None:
-        if not self._buffer:
-            self._buffer = self._handle.read(_CHUNK)
-            if not self._buffer:
-                raise MirrorError("it ends in the middle of an object", damaged=True)
-
-    def _consume(self, count: int, checked: bool = True) -> bytes:
-        data, self._buffer = self._buffer[:count], self._buffer[count:]
-        if checked:
-            self._sha.update(data)
-            self.crc = zlib.crc32(data, self.crc)
-        self.offset += len(data)
-        return data
-
-    def take(self, count: int, checked: bool = True) -> bytes:
-        data = b""
-        while len(data) < count:
-            self._fill()
-            data += self._consume(count - len(data), checked)
-        return data
-
-    def entry_header(self) -> tuple[int, int]:
-        byte = self.take(1)[0]
-        type_num, size, shift = (byte >> 4) & 7, byte & 0x0F, 4
-        while byte & 0x80:
-            if shift > 70:
-                raise MirrorError("an entry header never ends", damaged=True)
-            byte = self.take(1)[0]
-            size, shift = size | (byte & 0x7F) << shift, shift + 7
-        return type_num, size
-
-    def inflate(self, size: int) -> bytes:
-        """The entry's zlib stream, which must inflate to exactly ``size`` bytes: never more is held."""
-        inflater = zlib.decompressobj()
-        parts: list[bytes] = []
-        held = 0
-        try:
-            while not inflater.eof:
-                self._fill()
-                source = self._buffer
-                out = inflater.decompress(source, size + 1 - held)
-                used = len(source) - len(inflater.unconsumed_tail) - len(inflater.unused_data)
-                self._consume(used)
-                held += len(out)
-                parts.append(out)
-                if held > size:
-                    raise MirrorError("an object inflates to more than its header says", damaged=True)
-        except zlib.error:
-            raise MirrorError("an object's data is not a valid zlib stream", damaged=True) from None
-        if held != size:
-            raise MirrorError("an object inflates to less than its header says", damaged=True)
-        return b"".join(parts)
-
-    def at_end(self) -> bool:
-        return not self._buffer and not self._handle.read(1)
-
-    def pack_digest(self) -> bytes:
-        return self._sha.digest()
 
 
 # --------------------------------------------------------------------------
