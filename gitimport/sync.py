@@ -287,6 +287,7 @@ def _map_in_order(
     busy = sum(1 for group in groups if work.has_work(group)) if jobs > 1 else 0
     if busy < 2:
         return [work(group, warn, progress) for group in groups]
+    _import_repository_modules()
     if busy < PROCESSES_FROM:
         from concurrent.futures import ThreadPoolExecutor
 
@@ -296,7 +297,52 @@ def _map_in_order(
     from .workers import map_in_processes
 
     labels = [group[0].spec.repo.normalized for group in groups]
-    return map_in_processes(work, groups, min(jobs, busy), warn, progress, labels)
+    return map_in_processes(work, groups, min(jobs, busy), warn, progress, labels, preload=(__name__, *REPOSITORY_MODULES))
+
+
+#: What a repository's sync imports, at module level or inside its functions.
+REPOSITORY_MODULES = (
+    "gitimport.remote.fetch",
+    "gitimport.remote.repo",
+    "gitimport.remote.incoming",
+    "gitimport.remote.mirror",
+    "gitimport.remote.progress",
+    "gitimport.remote.credentials",
+    "gitimport.store.materialize",
+    "gitimport.store.bytecode",
+    "gitimport.store.metadata",
+    "gitimport.store.generated",
+    "gitimport.store.needed",
+    "gitimport.store.top_level",
+    "gitimport.store.binding",
+    "gitimport.store.usage",
+    "gitimport.store.verify",
+    "dulwich.worktree",
+    "dulwich.commit_graph",
+    "packaging.requirements",
+    "packaging.specifiers",
+    "packaging.version",
+    "email.parser",
+    "encodings.idna",  # urllib3 encodes host names with the codec, looked up on first use
+    "py_compile",
+    "netrc",
+)
+
+
+def _import_repository_modules() -> None:
+    """Import everything a repository's sync needs, here, before other threads can.
+
+    Two threads importing one package for the first time at once can each
+    hold a module lock the other waits for: Python 3.9 then raises
+    ``_DeadlockError`` in one of them (seen with urllib3 in ``sync --jobs``
+    from a tree mirror).  The worker processes' fork server imports the
+    same list (:func:`gitimport.workers.map_in_processes`), so each worker
+    starts with it loaded.
+    """
+    import importlib
+
+    for name in REPOSITORY_MODULES:
+        importlib.import_module(name)
 
 
 def _register_project(config: Config) -> None:

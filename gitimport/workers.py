@@ -12,7 +12,7 @@ in order and reads what they send back.  Workers are started by the
 ``forkserver`` method where the platform has it (Linux, macOS; ``spawn``
 elsewhere), never by a ``fork`` of this process, which may hold threads and
 locks.  The fork server is a fresh interpreter that imports
-:data:`PRELOAD` once; each worker is a fork of it, so a worker costs a few
+the modules the caller names (``preload``) once; each worker is a fork of it, so a worker costs a few
 milliseconds instead of an interpreter start and dulwich's import (~0.15 s
 of CPU each), and the first ~0.2 s it takes to come up are not lost, since
 this process is at work meanwhile.  The server starts once per process and
@@ -61,29 +61,6 @@ Item = TypeVar("Item")
 Result = TypeVar("Result")
 Work = Callable[[Item, Callable[[str], None], "FetchProgress | None"], Result]
 
-#: What a repository's sync imports: the fork server imports it once, for every worker.
-#: Only a hint for speed (a name missing here is imported by each worker).
-PRELOAD = [
-    "gitimport.sync",
-    "gitimport.remote.fetch",
-    "gitimport.remote.repo",
-    "gitimport.remote.progress",
-    "gitimport.remote.credentials",
-    "gitimport.store.materialize",
-    "gitimport.store.bytecode",
-    "gitimport.store.metadata",
-    "gitimport.store.generated",
-    "gitimport.store.needed",
-    "gitimport.store.top_level",
-    "gitimport.store.binding",
-    "gitimport.store.usage",
-    "gitimport.store.verify",
-    "dulwich.worktree",
-    "dulwich.commit_graph",
-    "py_compile",
-    "netrc",
-]
-
 #: Seconds a stopped worker gets to clean up before it is killed.
 STOP_GRACE = 5.0
 
@@ -100,6 +77,7 @@ def map_in_processes(
     warn: Callable[[str], None],
     progress: FetchProgress | None,
     labels: Sequence[str],
+    preload: Sequence[str] = (),
 ) -> list[Result]:
     """``work(item, warn, progress)`` for every item, ``jobs`` at a time: here, and in ``jobs - 1`` worker processes.
 
@@ -109,10 +87,13 @@ def map_in_processes(
     that order is raised once every item before it has finished; items after
     the first failure that have not started are not started.  ``labels``
     name each item (a redacted URL) in the error for a worker that died.
+    ``preload`` names the modules the work imports, for the fork server to
+    import once for every worker (only a hint for speed: a name missing
+    there is imported by each worker).
     """
     context = multiprocessing.get_context(start_method())
     if context.get_start_method() == "forkserver":
-        context.set_forkserver_preload(PRELOAD)
+        context.set_forkserver_preload(list(preload))
     return _Pool(context, work, items, jobs - 1, warn, progress, labels).run()
 
 

@@ -25,6 +25,7 @@ from support.hostile import Fault, hostile_front
 from support.project import Project
 from support.servers import Server
 
+import gitimport.sync
 import gitimport.workers
 from gitimport.errors import GitImportError, MissingObjectError, RefNotFoundError, SignatureError
 from gitimport.project.config import load_config
@@ -51,9 +52,9 @@ def pools(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     started: list[int] = []
     real = gitimport.workers.map_in_processes
 
-    def counting(work: Any, items: Any, jobs: int, *args: Any) -> Any:
+    def counting(work: Any, items: Any, jobs: int, *args: Any, **kwargs: Any) -> Any:
         started.append(jobs)
-        return real(work, items, jobs, *args)
+        return real(work, items, jobs, *args, **kwargs)
 
     monkeypatch.setattr(gitimport.workers, "map_in_processes", counting)
     return started
@@ -468,7 +469,7 @@ def test_workers_are_started_by_the_fork_server_where_there_is_one() -> None:
 def test_every_preloaded_module_exists() -> None:
     import importlib.util
 
-    assert [name for name in gitimport.workers.PRELOAD if importlib.util.find_spec(name) is None] == []
+    assert [name for name in gitimport.sync.REPOSITORY_MODULES if importlib.util.find_spec(name) is None] == []
 
 
 def test_sync_options_and_config_pickle(project: Project, git_http_backend_server: Server) -> None:
@@ -479,3 +480,34 @@ def test_sync_options_and_config_pickle(project: Project, git_http_backend_serve
 
     assert pickle.loads(pickle.dumps(config)) == config
     assert pickle.loads(pickle.dumps(SyncOptions(upgrade=frozenset({"a"})))) == SyncOptions(upgrade=frozenset({"a"}))
+
+
+IMPORTS_BY_THREAD = """
+import sys, threading
+seen = {}
+def record(event, args):
+    if event == "import" and args[0] not in sys.modules:
+        seen.setdefault(threading.current_thread().name, set()).add(args[0])
+sys.addaudithook(record)
+from gitimport.cli.main import main
+code = main(sys.argv[1:])
+loaded = {name for thread, names in seen.items() if thread != "MainThread" for name in names if name in sys.modules}
+print(sorted(loaded), file=sys.stderr)  # what a thread imported for the first time (not optional imports that failed)
+sys.exit(code)
+"""
+
+
+def test_threads_start_with_the_work_imported(project: Project, git_http_backend_server: Server, tmp_path: Path) -> None:
+    """Two threads importing urllib3 for the first time at once raise _DeadlockError on Python 3.9 (seen in CI with
+    a tree mirror): everything a repository's sync imports is imported before the threads start."""
+    url = git_http_backend_server.url
+    project.configure({"helper": f"{url}/toolbox@v1:tools/helper.py", "othermod": f"{url}/other@v1"})
+    script = tmp_path / "imports_by_thread.py"
+    script.write_text(IMPORTS_BY_THREAD)
+
+    result = subprocess.run(
+        [sys.executable, str(script), "sync", "--jobs", "2"], cwd=project.root, env=project.env(), capture_output=True, text=True, timeout=120
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "[]", result.stderr
