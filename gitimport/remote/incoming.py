@@ -95,13 +95,9 @@ class StreamingPackStore:
             return
         from dulwich.pack import write_pack_index
 
-        base = os.path.join(self._store.pack_dir, f"pack-{checksum.hex()}")
         with tempfile.NamedTemporaryFile(dir=self._store.pack_dir, prefix="tmp_incoming_", suffix=".idx", delete=False) as index:
             write_pack_index(index, sorted(entries), checksum)
-        for made in (path, index.name):
-            os.chmod(made, _PACK_MODE)
-        os.replace(path, base + ".pack")
-        os.replace(index.name, base + ".idx")  # last: dulwich and git see a pack only once its index is there
+        publish_pack(path, index.name, self._store.pack_dir, checksum)
 
     def _added_thin_by_dulwich(self, path: str, progress: Any, options: dict[str, Any]) -> None:
         with open(path, "rb") as source:
@@ -116,6 +112,19 @@ class StreamingPackStore:
             abort()
             raise
         commit()
+
+
+def publish_pack(pack: str, index: str, pack_dir: str, checksum: bytes) -> None:
+    """Move a checked pack and its index into ``pack_dir`` under git's name for them, read-only.
+
+    The index goes last, as git's own ``index-pack`` does: git and dulwich
+    take a pack only once its index is there, so no reader sees half of one.
+    """
+    base = os.path.join(pack_dir, f"pack-{checksum.hex()}")
+    for made in (pack, index):
+        os.chmod(made, _PACK_MODE)
+    os.replace(pack, base + ".pack")
+    os.replace(index, base + ".idx")
 
 
 def checked_trailer(path: str) -> bytes:

@@ -284,13 +284,15 @@ def configured_mirrors(config: Config) -> list[Mirror]:
 def fetch_archives(mirror: Mirror, archives: list[str], pack_dir: Path, limit: int, max_object_size: int) -> tuple[int, int]:
     """Copy ``archives`` from ``mirror`` into ``pack_dir`` as checked, indexed packs; return (objects, bytes) copied.
 
-    Each archive is copied under a temporary name and moved into place, index
-    first, only when it checked out, so a store opened on ``pack_dir`` sees
-    whole packs only.
+    Each archive is copied under a temporary name and moved into place only
+    when it checked out (:func:`~gitimport.remote.incoming.publish_pack`, as
+    a fetched pack is), so a store opened on ``pack_dir`` sees whole packs only.
 
     Raises:
       MirrorError: see :meth:`Mirror.copy` and :func:`index_pack`.
     """
+    from .incoming import publish_pack
+
     objects = size = 0
     for relative in archives:
         incoming = pack_dir / f"incoming-{os.getpid()}-{threading.get_ident()}.pack"
@@ -298,8 +300,7 @@ def fetch_archives(mirror: Mirror, archives: list[str], pack_dir: Path, limit: i
             mirror.copy(relative, incoming, limit)
             checksum, count = index_pack(incoming, max_object_size)
             objects, size = objects + count, size + incoming.stat().st_size
-            os.replace(incoming.with_suffix(".idx"), pack_dir / f"pack-{checksum.hex()}.idx")
-            os.replace(incoming, pack_dir / f"pack-{checksum.hex()}.pack")
+            publish_pack(str(incoming), str(incoming.with_suffix(".idx")), str(pack_dir), checksum)
         finally:
             for leftover in (incoming, incoming.with_suffix(".idx")):
                 with contextlib.suppress(FileNotFoundError):
