@@ -22,11 +22,13 @@ while a pack is renamed into it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
 import tempfile
 import zlib
+from collections.abc import Iterator
 from typing import IO, Any, Callable
 
 from ..store.objects import OFS_DELTA, REF_DELTA, TYPE_NAMES, entry_header
@@ -50,17 +52,14 @@ class StreamingPackStore:
 
     def add_pack(self) -> tuple[IO[bytes], Callable[[], None], Callable[[], None]]:
         """A file for the pack, and what to call when it is complete (``commit``) or the fetch failed (``abort``)."""
-        fd, path = tempfile.mkstemp(dir=self._store.pack_dir, prefix="tmp_incoming_", suffix=".pack")
+        fd, path = self._temporary_pack()
         handle = os.fdopen(fd, "w+b")
 
         def commit() -> None:
             handle.close()
-            try:
+            with _removed_unless_moved(path):
                 if os.path.getsize(path):
                     self._complete(path, self._added_by_dulwich)
-            finally:
-                if os.path.exists(path):
-                    os.remove(path)
 
         def abort() -> None:
             handle.close()
@@ -75,16 +74,17 @@ class StreamingPackStore:
         a delta goes to dulwich's ``add_thin_pack``, which resolves deltas
         against the cache's objects.
         """
-        fd, path = tempfile.mkstemp(dir=self._store.pack_dir, prefix="tmp_incoming_", suffix=".pack")
-        try:
+        fd, path = self._temporary_pack()
+        with _removed_unless_moved(path):
             with os.fdopen(fd, "wb") as handle:
                 for chunk in iter(lambda: read_all(_CHUNK), b""):
                     handle.write(chunk)
             if os.path.getsize(path):
                 self._complete(path, lambda whole: self._added_thin_by_dulwich(whole, progress, options))
-        finally:
-            if os.path.exists(path):
-                os.remove(path)
+
+    def _temporary_pack(self) -> tuple[int, str]:
+        """A new file in ``objects/pack`` for a pack as it arrives (dulwich's own temporary packs go there too)."""
+        return tempfile.mkstemp(dir=self._store.pack_dir, prefix="tmp_incoming_", suffix=".pack")
 
     def _complete(self, path: str, with_deltas: Callable[[str], None]) -> None:
         """Index the pack at ``path`` and move it into place; a pack that holds a delta goes to ``with_deltas``."""
@@ -112,6 +112,16 @@ class StreamingPackStore:
             abort()
             raise
         commit()
+
+
+@contextlib.contextmanager
+def _removed_unless_moved(path: str) -> Iterator[None]:
+    """Remove the temporary pack at ``path`` after the block, unless the block moved it into place."""
+    try:
+        yield
+    finally:
+        if os.path.exists(path):
+            os.remove(path)
 
 
 def publish_pack(pack: str, index: str, pack_dir: str, checksum: bytes) -> None:
