@@ -19,7 +19,7 @@ therefore never damage: it is fetched when a reader needs it.  An object that
 is present but does not hash to its id is damage, as before.  A partial
 commit is offered as a "have" only to a server that filters
 (:class:`OfferingPinnedCommits`), since a server that does not would leave
-out, or send deltas against, objects we never had).  A server that filters
+out, or send deltas against, objects we never had.  A server that filters
 may still send a delta against a tree a partial commit lacks (off the way to
 the PATH it was fetched for): the pack then fails to complete, and the fetch
 is made again without partial haves (:meth:`gitimport.remote.fetch.Remote.fetch`).
