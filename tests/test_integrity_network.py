@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+from dulwich.errors import HangupException
 from support.hostile import Drip, DrippingSsh, dripping_relay
 from support.project import Project
 from support.redirects import Front, front, self_signed_certificate
@@ -32,6 +33,7 @@ from support.repos import FixtureSet
 from support.servers import Server, git_available, serve_git_daemon, serve_git_http_backend
 
 from gitimport.project.lock import read_lock
+from gitimport.remote.transport import Deadline
 from gitimport.store import layout
 
 USER, TOKEN = "ci-bot", "s3cr3t-t0ken-value"
@@ -289,6 +291,21 @@ def test_a_server_that_drips_the_pack_times_out_and_leaves_lock_and_cache_as_the
         assert done.returncode == 0, done.stderr  # the cache the timeout left behind is sound
     assert read_lock(project.lock_path).modules["helper"].ref == "v2"
     assert project.cli("verify").code == 0
+
+
+def test_a_process_an_operation_abandons_is_stopped_and_waited_for() -> None:
+    """dulwich leaves its ssh process running on some errors; the deadline stops and reaps it as the operation ends.
+
+    Otherwise the connection's finalizer waits for it, up to 60 s, at interpreter exit if not before:
+    CI once saw a timed-out sync still running 30 s after it had printed its error.
+    """
+    deadline = Deadline()
+    with pytest.raises(HangupException), deadline.running(60):
+        process = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        deadline.track_process(process)
+        raise HangupException()  # as dulwich raises it, with the connection open
+
+    assert process.returncode is not None
 
 
 def test_an_import_on_the_cold_path_is_bounded_by_the_timeout_too(project: Project, git_http_backend_server: Server) -> None:

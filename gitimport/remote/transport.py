@@ -98,6 +98,8 @@ class Deadline:
             yield
         finally:
             timer.cancel()
+            timer.join()  # a timer that fired has finished cutting before the operation's outcome is handled
+            self._reap_processes()
 
     def refuse_if_expired(self) -> None:
         """Stop a new connection before it reaches the network once the time is up (urllib3 retries on its own)."""
@@ -118,6 +120,26 @@ class Deadline:
             else:
                 self._processes.add(process)
 
+    def _reap_processes(self) -> None:
+        """Stop and wait for every ssh process the operation started: none outlives it.
+
+        dulwich closes its connection, and waits for the process, when an
+        operation ends well, but not on every error: a hang-up while reading
+        the protocol version leaves the process to the ``Protocol``'s
+        finalizer, which waits up to 60 s for it, at interpreter exit if not
+        before.  CI once caught a timed-out sync there, its error printed and
+        its process still waiting 30 s later.  Sockets are left as they are:
+        urllib3 keeps them for the next request.
+        """
+        with self._lock:
+            processes = list(self._processes)
+            self._processes = weakref.WeakSet()
+        for process in processes:
+            if process.poll() is None:
+                _stop(process)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=_REAP_SECONDS)
+
     def _expire(self, generation: int) -> None:
         with self._lock:
             if generation != self._generation:
@@ -127,6 +149,10 @@ class Deadline:
                 _cut(sock)
             for process in list(self._processes):
                 _stop(process)
+
+
+_REAP_SECONDS = 5.0
+"""How long a killed ssh process is waited for; the kernel needs far less, but an operation's end must never hang on one."""
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
