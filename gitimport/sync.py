@@ -19,6 +19,7 @@ import dataclasses
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, NoReturn, TypeVar
 
@@ -872,11 +873,11 @@ def _fetch_missing_blobs(
     if trees:  # first, for what is below them to be known
         if offline:
             _refuse_offline([plan.name for plan in plans])
-        _fetch_by_id(plans, repo, report, remote, refs, trees, 0, progress, trees_only=True)
+        _fetch_by_id(plans, repo, report, remote, refs, partial(remote.fetch_trees, repo, trees), progress)
     before = lacking()
     below = {tree for missing in before.values() for tree in missing.trees}
     if below and _holds_other_commits(repo, plans):  # an upgrade: only what changed below the trees, not all of it
-        _fetch_by_id(plans, repo, report, remote, refs, below, 0, progress, trees_only=True)
+        _fetch_by_id(plans, repo, report, remote, refs, partial(remote.fetch_trees, repo, below), progress)
         before = lacking()
     read_too = set(lacked) - trees
     if not before and not read_too:
@@ -886,7 +887,7 @@ def _fetch_missing_blobs(
     asked = Missing(asks=set(read_too))
     for missing in before.values():
         asked.update(missing)
-    _fetch_by_id(plans, repo, report, remote, refs, asked.asks, config.max_file_size, progress)
+    _fetch_by_id(plans, repo, report, remote, refs, partial(remote.fetch_blobs, repo, asked.asks, config.max_file_size), progress)
     for name, still in sorted(lacking().items()):
         withheld = sorted((path, blob) for blob, path in still.blobs.items() if not asked.asked_by_id(blob))  # below a wanted tree
         if withheld:
@@ -936,17 +937,14 @@ def _fetch_by_id(
     report: SyncReport,
     remote: Remote,
     refs: RemoteRefs | None,
-    wants: set[str],
-    max_file_size: int,
+    fetch: Callable[..., FetchStats | None],
     progress: FetchProgress | None,
-    *,
-    trees_only: bool = False,
 ) -> None:
-    """One request for objects by id (:meth:`Remote.fetch_objects`); the whole commits where the server cannot send them so."""
+    """``fetch`` (:meth:`Remote.fetch_blobs` or :meth:`Remote.fetch_trees`); the whole commits where the server cannot."""
     from .remote.progress import watching_fetch
 
     with watching_fetch(remote.display, repo.path, progress) as on_message:
-        stats = remote.fetch_objects(repo, wants, max_file_size, progress=on_message, trees_only=trees_only)
+        stats = fetch(progress=on_message)
         if stats is None:  # the server cannot send objects by id: the whole commits, as before partial fetches
             stats = remote.fetch(repo, {p.commit for p in plans if p.commit}, refs, progress=on_message, whole=True)
     _count_fetch(report, remote.display, stats)

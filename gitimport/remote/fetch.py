@@ -269,7 +269,7 @@ class Remote:
 
         Each attempt asks for the commits and their trees without blobs
         (``filter blob:none``); a server that filters sends just that, and the
-        commits are marked partial, for :meth:`fetch_objects` to complete with
+        commits are marked partial, for :meth:`fetch_blobs` to complete with
         what each module needs.  Any other server sends the whole commits.
         ``whole`` asks for the whole commits again even if they are present,
         without a filter and without haves: how blobs are brought from a
@@ -279,7 +279,7 @@ class Remote:
         than that many folders deep (:func:`trees_filter`): the way to each
         PATH, whatever the size of the repository.  Such a commit lacks trees
         as well as blobs, and is marked partial all the same; a reader that
-        needs a tree off that way fetches it (see :meth:`fetch_objects`).  A
+        needs a tree off that way fetches it (see :meth:`fetch_trees`).  A
         server that refuses this filter gets the attempts above.
         """
         missing = set(commits) if whole else {c for c in commits if not has_object(target, c)}
@@ -385,30 +385,36 @@ class Remote:
             return f" (filter {trees_filter(tree_depth).decode()} refused or failed: {exc.message})"
         return ""
 
-    def fetch_objects(
-        self,
-        target: Repo,
-        wants: set[str],
-        max_file_size: int,
-        progress: Callable[[bytes], None] | None = None,
-        *,
-        trees_only: bool = False,
+    def fetch_blobs(
+        self, target: Repo, wants: set[str], max_file_size: int, progress: Callable[[bytes], None] | None = None
     ) -> FetchStats | None:
-        """Bring the trees and blobs ``wants`` names, by id, in one request; None if the server cannot.
+        """Bring the blobs and trees ``wants`` names, by id, in one request; None if the server cannot.
+
+        The request carries ``filter blob:limit=<max_file_size + 1>``: the
+        server leaves out every blob below a wanted tree that is larger than
+        ``max-file-size``, so such a blob is never sent or inflated here; the
+        caller refuses it by name.  (git applies the filter only to what it
+        reaches from a want, never to an object wanted by its own id.)
+        """
+        return self._fetch_by_id(target, wants, f"blob:limit={max_file_size + 1}".encode(), "blobs", progress)
+
+    def fetch_trees(self, target: Repo, trees: set[str], progress: Callable[[bytes], None] | None = None) -> FetchStats | None:
+        """Bring the trees ``trees`` names, by id, each with every tree below it and no blob; None if the server cannot.
+
+        For a reader that walks trees the fetch of the trees near the root
+        left out, before it knows which blobs it lacks.
+        """
+        return self._fetch_by_id(target, trees, PARTIAL_FILTER, "trees", progress)
+
+    def _fetch_by_id(
+        self, target: Repo, wants: set[str], filter_spec: bytes, what: str, progress: Callable[[bytes], None] | None
+    ) -> FetchStats | None:
+        """One request for objects by id, under ``filter_spec``.
 
         The request carries no haves (a have would make the server leave out
-        the very blobs it reaches, which we lack) and asks for a whole pack,
-        with ``filter blob:limit=<max_file_size + 1>``: the server leaves out
-        every blob below a wanted tree that is larger than ``max-file-size``,
-        so such a blob is never sent or inflated here; the caller refuses it
-        by name.  (git applies the filter only to what it reaches from a
-        want, never to an object wanted by its own id.)  The objects arrive in
-        a pack that dulwich indexes as any other: each one hashed on arrival,
-        and again when it is read.
-
-        ``trees_only`` asks for trees with ``filter blob:none`` instead: each
-        one with every tree below it and no blob, for a reader that walks
-        trees a fetch of the trees near the root left out.
+        the very objects it reaches, which we lack) and asks for a whole
+        pack.  The objects arrive in a pack that dulwich indexes as any
+        other: each one hashed on arrival, and again when it is read.
 
         The decision is made after the server's advertisement is read, before
         anything is asked: a server that does not filter (see
@@ -419,10 +425,9 @@ class Remote:
             return None  # read from disk, where nothing is saved by asking for less
         _hush_filter_notice()
         before = pack_sizes(target)
-        limit = PARTIAL_FILTER if trees_only else f"blob:limit={max_file_size + 1}".encode()
         try:
             self._fetch_once(
-                OfferingOnly(target, set()), wants, None, progress, self.retries, filter_spec=limit, thin=False, unless_filtering=True
+                OfferingOnly(target, set()), wants, None, progress, self.retries, filter_spec=filter_spec, thin=False, unless_filtering=True
             )
         except FetchError:
             if self._timed_out:
@@ -431,7 +436,7 @@ class Remote:
         if not self._filters():
             return None
         new = {p: s for p, s in pack_sizes(target).items() if p not in before}
-        how = f"the {'trees' if trees_only else 'blobs'}, by id ({len(wants)} wants), filter {limit.decode()}"
+        how = f"the {what}, by id ({len(wants)} wants), filter {filter_spec.decode()}"
         return FetchStats(objects=sum(pack_object_count(p) for p in new), bytes=sum(new.values()), how=how)
 
     def _filters(self) -> bool:
