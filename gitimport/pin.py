@@ -30,6 +30,10 @@ from .store import layout
 from .store.binding import serves
 from .store.cache import Cache
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 _warned: set[str] = set()
 
 
@@ -102,9 +106,8 @@ def _resolve(finder: GitImportFinder, spec: Spec, request: _Request, name: str, 
         remembered = _read_record(record)
         if remembered is not None and serves(cache.locked_tree(name, remembered), remembered):
             return remembered
-    from .runtime.coldpath import lock_pin
-
-    entry = LockEntry(**lock_pin(finder.config_path, request.spec, request.base, name, request.allow_unreachable))
+    fields = finder.own_code(_lock_in_child, finder.config_path, request, name)
+    entry = LockEntry(**fields)
     if commit is not None and entry.commit != commit:
         raise IntegrityError(
             f"{spec.redacted} resolved to commit {entry.commit[:12]}, but commit= requires {commit[:12]}.",
@@ -115,6 +118,13 @@ def _resolve(finder: GitImportFinder, spec: Spec, request: _Request, name: str, 
         record.parent.mkdir(exist_ok=True)
         atomic.write_json(record, {"name": name, **asdict(entry)})
     return entry
+
+
+def _lock_in_child(config_path: str | None, request: _Request, name: str) -> dict[str, Any]:
+    """:func:`.coldpath.lock_pin`, with the import of its module (json, subprocess) among gitimport's own imports."""
+    from .runtime.coldpath import lock_pin
+
+    return lock_pin(config_path, request.spec, request.base, name, request.allow_unreachable)
 
 
 def _record_path(cache: Cache, spec: Spec, name: str) -> Path:

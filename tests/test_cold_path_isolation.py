@@ -1,8 +1,8 @@
 """The finder's cold path never runs a pinned module in gitimport's own machinery.
 
 A project may pin a module that gitimport itself imports to fetch and lock:
-``urllib3`` (HTTP), ``filelock`` (the cache's locks), ``dulwich``,
-``platformdirs``.  If the cold path ran in the importing process, the finder
+``urllib3`` (HTTP), ``packaging`` (requirements), ``fcntl`` (the cache's
+locks, imported when first taken), ``dulwich``, ``platformdirs``.  If the cold path ran in the importing process, the finder
 would serve gitimport its user's pinned copy: fetched code would run inside a
 sync, and an incompatible version would break every later cold import.  Each
 decoy below writes a marker file when it is imported, so a test sees whether
@@ -46,7 +46,7 @@ def marker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-@pytest.mark.parametrize("decoy", ["urllib3", "filelock", "dulwich", "platformdirs"])
+@pytest.mark.parametrize("decoy", ["urllib3", "packaging", "fcntl", "dulwich", "platformdirs"])
 def test_a_cold_import_over_http_never_imports_a_pinned_dependency_of_gitimport(
     project: Project, tmp_path: Path, git_http_backend_server: Server, marker: Path, decoy: str
 ) -> None:
@@ -62,9 +62,9 @@ def test_a_cold_import_over_http_never_imports_a_pinned_dependency_of_gitimport(
     assert not marker.exists(), marker.read_text()
 
 
-def test_bytecode_for_another_optimization_level_never_imports_a_pinned_filelock(project: Project, tmp_path: Path, marker: Path) -> None:
-    repo = decoy_repository(tmp_path, ["filelock"])
-    project.configure({"filelock": f"{repo}@v1", "innocent": f"{repo}@v1"})
+def test_bytecode_for_another_optimization_level_never_imports_a_pinned_fcntl(project: Project, tmp_path: Path, marker: Path) -> None:
+    repo = decoy_repository(tmp_path, ["fcntl"])
+    project.configure({"fcntl": f"{repo}@v1", "innocent": f"{repo}@v1"})
     assert project.cli("sync").code == 0
 
     run = project.python("import innocent; print(innocent.VALUE)", "-OO")  # no -OO bytecode yet: the cold path compiles it
@@ -86,7 +86,7 @@ def test_a_cold_path_failure_still_reads_as_one_import_error(project: Project, t
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("decoy", ["urllib3", "filelock"])
+@pytest.mark.parametrize("decoy", ["urllib3", "packaging", "fcntl"])
 def test_pin_never_imports_a_pinned_dependency_of_gitimport(
     project: Project, tmp_path: Path, git_http_backend_server: Server, marker: Path, decoy: str
 ) -> None:

@@ -48,14 +48,16 @@ except ImportError:  # pragma: no cover - interpreters other than CPython
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
     from pathlib import Path
     from types import ModuleType
-    from typing import Any
+    from typing import Any, TypeVar
 
     from ..project.config import Config
     from ..project.lock import LockEntry
     from ..state import Dists, Expected, ProjectState, Row, Table
+
+    T = TypeVar("T")
 
 
 class GitImportFinder:
@@ -123,12 +125,24 @@ class GitImportFinder:
         if self._config is None:
             from ..project.config import load_config
 
-            self._own_imports.active = True
-            try:
-                self._config = load_config(_as_path(self.config_path) if self.config_path else None)
-            finally:
-                self._own_imports.active = False
+            self._config = self.own_code(load_config, _as_path(self.config_path) if self.config_path else None)
         return self._config
+
+    def own_code(self, work: "Callable[..., T]", *args: "Any") -> "T":
+        """``work(*args)``, with this thread's imports of pinned names going to the path finder.
+
+        gitimport's code in the importing process (parsing the config, asking
+        the cold path's child) imports modules a project may pin: tomli,
+        platformdirs, and standard-library names such as ``fcntl``, which
+        ``subprocess`` imports on Python 3.11.  Served from the cache, a pinned
+        copy would run inside gitimport's machinery.
+        """
+        outer = getattr(self._own_imports, "active", False)
+        self._own_imports.active = True
+        try:
+            return work(*args)
+        finally:
+            self._own_imports.active = outer
 
     def names(self) -> "list[str]":
         return sorted(self._table)
@@ -204,14 +218,13 @@ class GitImportFinder:
     def _cold_path(self, name: str) -> "Row":
         """Resolve, fetch and materialize one module in a child process (:mod:`.coldpath`); ImportError on failure."""
         from ..errors import GitImportError, import_error
-        from .coldpath import prepare
 
         with self._mutex:
             if name in self._busy:
                 raise import_error(name, f"gitimport cannot import {name!r} while fetching it.")
             self._busy.add(name)
             try:
-                row, dists = prepare(self.config_path, name, self._table.get(name))
+                row, dists = self.own_code(_prepare_in_child, self.config_path, name, self._table.get(name))
             except GitImportError as exc:
                 hint = exc.hint or ""
                 if "gitimport sync" not in hint:
@@ -338,6 +351,13 @@ class TreeLoader(SourceFileLoader):
 
 _UNCHECKED_HASH_HEADER = MAGIC_NUMBER + (0b01).to_bytes(4, "little")  # magic, then flags: hash-based, not checked
 _PYC_SUFFIX = layout.bytecode_suffix() if sys.implementation.cache_tag else None  # cpython-311, cpython-311.opt-1, …
+
+
+def _prepare_in_child(config_path: "str | None", name: str, served: "Row | None") -> "tuple[Row, Dists]":
+    """:func:`.coldpath.prepare`, with the import of its module (json, subprocess) among gitimport's own imports."""
+    from .coldpath import prepare
+
+    return prepare(config_path, name, served)
 
 
 def _as_path(path: str) -> "Path":
