@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
 
@@ -242,6 +243,16 @@ def processes_in_group(group: int) -> list[int]:
     return found
 
 
+def _ctrl_c_heard() -> None:
+    """SIGINT back to its default in a child, as an interactive shell gives a command it starts.
+
+    A test suite run as a background job (``pytest &`` in a script) starts
+    with SIGINT ignored, every child inherits that, and Python installs no
+    KeyboardInterrupt handler where it finds SIGINT ignored.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="lists processes in /proc")
 def test_ctrl_c_stops_the_workers_and_leaves_lock_and_cache_consistent(project: Project, git_http_backend_server: Server) -> None:
     fault = Fault("stall", times=-1, seconds=10)  # long enough that a loaded machine delivers the Ctrl-C first
@@ -255,6 +266,7 @@ def test_ctrl_c_stops_the_workers_and_leaves_lock_and_cache_consistent(project: 
             stderr=subprocess.PIPE,
             text=True,
             start_new_session=True,  # its own process group, as a shell gives a command
+            preexec_fn=_ctrl_c_heard,
         )
         deadline = time.monotonic() + 60
         while not fault.damaged and time.monotonic() < deadline:  # a worker is waiting on the stalled server
@@ -428,6 +440,15 @@ def test_workers_see_the_environment_as_it_is_now(folder: str, monkeypatch: pyte
     assert run([("first", folder, ("env:GITIMPORT_TEST_WORKER",)), ("env:GITIMPORT_TEST_WORKER", folder, ())])[0] == ["first", "now"]
 
 
+@pytest.fixture
+def ctrl_c_heard() -> Iterator[None]:
+    """This process raises KeyboardInterrupt on SIGINT for the test, even where the suite runs with SIGINT ignored (see :func:`_ctrl_c_heard`)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("ctrl_c_heard")
 def test_an_interrupt_here_stops_the_workers(folder: str) -> None:
     import threading
 
