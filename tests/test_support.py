@@ -16,6 +16,7 @@ import pytest
 from dulwich import porcelain
 from dulwich.client import HTTPUnauthorized, get_transport_and_path
 from dulwich.errors import GitProtocolError, HangupException, NotGitRepository
+from dulwich.object_store import iter_tree_contents
 from dulwich.objects import Commit, Tag
 from dulwich.repo import Repo
 from support.repos import (
@@ -292,7 +293,7 @@ def test_fetch_non_tip_commit_by_id(kind: str, serve: Callable[..., Server], fix
     other = fixture_repos["other"]
     server = serve(kind, fixture_repos.root)
     with fetch_commit(server.repo_url("other"), tmp_path / "t", other.commits[0]) as repo:
-        blob = repo.object_store.iter_tree_contents(repo[other.commits[0].encode()].tree)
+        blob = iter_tree_contents(repo.object_store, repo[other.commits[0].encode()].tree)
         assert [entry.path for entry in blob] == [b"othermod.py"]
 
 
@@ -311,7 +312,7 @@ def test_partial_fetch_with_filter(kind: str, serve: Callable[..., Server], fixt
         )
         commit = repo[toolbox.commits[0].encode()]
         assert commit.tree in repo.object_store
-        blobs = [e.sha for e in repo.object_store.iter_tree_contents(commit.tree)]
+        blobs = [e.sha for e in iter_tree_contents(repo.object_store, commit.tree)]
         assert not any(sha in repo.object_store for sha in blobs)
 
 

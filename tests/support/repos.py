@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from dulwich.index import commit_tree
+from dulwich.object_store import iter_tree_contents
 from dulwich.objects import Blob, Commit, ObjectID, Tag
 from dulwich.refs import Ref
 from dulwich.repo import Repo
@@ -276,7 +277,7 @@ def _tree_entries(repo: Repo, commit_id: str) -> Entries:
     """Flatten a commit's tree back into the ``Entries`` form."""
     commit = _commit(repo, commit_id)
     entries: Entries = {}
-    for item in repo.object_store.iter_tree_contents(commit.tree):
+    for item in iter_tree_contents(repo.object_store, commit.tree):
         entries[item.path.decode("utf-8")] = (item.mode, repo[item.sha].as_raw_string())
     return entries
 
