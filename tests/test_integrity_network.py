@@ -16,6 +16,9 @@ test instead of hanging the suite.
 from __future__ import annotations
 
 import base64
+import contextlib
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -24,6 +27,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Callable
 
+import dulwich
 import pytest
 from dulwich.errors import HangupException
 from support.hostile import Drip, DrippingSsh, dripping_relay
@@ -291,6 +295,62 @@ def test_a_server_that_drips_the_pack_times_out_and_leaves_lock_and_cache_as_the
         assert done.returncode == 0, done.stderr  # the cache the timeout left behind is sound
     assert read_lock(project.lock_path).modules["helper"].ref == "v2"
     assert project.cli("verify").code == 0
+
+
+@pytest.fixture
+def proxy_left_behind(tmp_path: Path) -> Iterator[Callable[[str], str]]:
+    """Wraps an ssh command so that it leaves a process behind holding its stderr, as ``ProxyCommand nc %h %p`` does.
+
+    OpenSSH's proxy command inherits ssh's stderr, and ``nc`` stays until the
+    server closes its end, whatever becomes of ssh.
+    """
+    folder = tmp_path / "proxy"
+    folder.mkdir()
+
+    def wrap(command: str) -> str:
+        wrapper = folder / "ssh-with-proxy"
+        wrapper.write_text(f'#!/bin/sh\nsleep 60 </dev/null >/dev/null &\necho $! >> "{folder}/holders"\nexec {command} "$@"\n')
+        wrapper.chmod(0o755)
+        return str(wrapper)
+
+    yield wrap
+    holders = folder / "holders"
+    for pid in holders.read_text().split() if holders.exists() else []:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pid), signal.SIGKILL)
+
+
+def test_a_proxy_left_holding_stderr_does_not_outlast_the_deadline(
+    project: Project, fixture_repos: FixtureSet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, proxy_left_behind: Callable[[str], str]
+) -> None:
+    with dripping("ssh", fixture_repos, tmp_path, monkeypatch, start_at=b"") as (base, drip):
+        monkeypatch.setenv("GIT_SSH_COMMAND", proxy_left_behind(str(drip.command)))  # type: ignore[union-attr]
+        project.configure({"helper": spec_through(base)}, settings=DRIP_SETTINGS)
+
+        done, elapsed = gitimport_sync(project)
+
+        assert done.returncode == 1, done.stderr
+        assert elapsed < 15
+        assert error_lines(done.stderr)[0].startswith("error: Timed out after 2 s talking to ")
+    assert_nothing_cached(project)
+
+
+def test_an_ssh_refusal_is_reported_at_once_while_a_proxy_holds_stderr(
+    project: Project, fixture_repos: FixtureSet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, proxy_left_behind: Callable[[str], str]
+) -> None:
+    refusing = tmp_path / "refusing-ssh"
+    refusing.write_text('#!/bin/sh\necho "git@example.test: Permission denied (publickey)." >&2\nexit 255\n')
+    refusing.chmod(0o755)
+    monkeypatch.setenv("GIT_SSH_COMMAND", proxy_left_behind(str(refusing)))
+    project.configure({"helper": spec_through(f"ssh://git@example.test:2222{fixture_repos.root}")}, settings="timeout = 20\nretries = 1")
+
+    done, elapsed = gitimport_sync(project)
+
+    assert done.returncode == 1, done.stderr
+    assert elapsed < 15  # not the 20 s deadline, nor the 60 s the proxy lives
+    message, _ = error_lines(done.stderr)
+    if dulwich.__version__ >= (1,):  # 0.24 (Python 3.9) does not read ssh's stderr when ssh ends before its first line
+        assert message.endswith(" hung up: git@example.test: Permission denied (publickey).")
 
 
 def test_a_process_an_operation_abandons_is_stopped_and_waited_for() -> None:

@@ -685,7 +685,8 @@ def _explain(exc: BaseException, display: str) -> str:
     if status is not None:
         return f"{display} answered HTTP {status}."
     if isinstance(exc, HangupException):
-        return f"{display} hung up during the transfer."
+        said = [line for line in str(exc).splitlines() if line.strip()] if exc.stderr_lines else []
+        return f"{display} hung up: {redact_url(said[-1].strip()).rstrip('.')}." if said else f"{display} hung up during the transfer."
     if isinstance(exc, zlib.error):
         return f"{display} sent corrupt data."
     text = redact_url(str(exc))

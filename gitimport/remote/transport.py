@@ -29,6 +29,8 @@ the connections, so they are kept here, below dulwich:
 from __future__ import annotations
 
 import contextlib
+import os
+import select
 import socket
 import subprocess
 import threading
@@ -436,6 +438,56 @@ class _TrackedSSHVendor(SSHVendor):
         self._deadline.refuse_if_expired()
         connection = self._vendor.run_command(*args, **kwargs)
         process = getattr(connection, "proc", None)  # a SubprocessWrapper, unless the user plugged in another vendor
-        if isinstance(process, subprocess.Popen):
-            self._deadline.track_process(process)
-        return connection
+        if not isinstance(process, subprocess.Popen):
+            return connection
+        self._deadline.track_process(process)
+        if process.stderr is None or os.name == "nt":  # no select() on Windows pipes
+            return connection
+        return _WithStderrOfProcess(connection, process)
+
+
+class _WithStderrOfProcess:
+    """dulwich's connection to an ssh process, whose stderr is read no longer than ssh lives (:class:`_StderrOfProcess`)."""
+
+    def __init__(self, connection: Any, process: subprocess.Popen[bytes]) -> None:
+        self._connection = connection
+        self.stderr = _StderrOfProcess(process)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._connection, name)
+
+
+class _StderrOfProcess:
+    """An ssh process's stderr, read to its end, or until ssh has exited and the pipe has gone quiet.
+
+    dulwich reads it to the end after a hang-up, to explain the hang-up.  But
+    ssh's children inherit it: a ``ProxyCommand`` such as ``nc %h %p`` stays
+    as long as the server keeps the connection open, so the end could come
+    long after ssh is gone (by the deadline's kill, or refused), and neither
+    the error nor the deadline would reach the user until then.
+    """
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self._process = process
+
+    def readlines(self) -> list[bytes]:
+        return self.read().splitlines(keepends=True)
+
+    def read(self) -> bytes:
+        pipe = self._process.stderr
+        assert pipe is not None
+        chunks = []
+        while True:
+            ready, _, _ = select.select([pipe], [], [], _QUIET_SECONDS)
+            if ready:
+                data = os.read(pipe.fileno(), 65536)
+                if not data:  # every process that held it has closed it
+                    break
+                chunks.append(data)
+            elif self._process.poll() is not None:  # ssh has ended, and what still holds the pipe is not ssh
+                break
+        return b"".join(chunks)
+
+
+_QUIET_SECONDS = 0.2
+"""How long ssh's stderr must stay silent after ssh has exited before it is taken as ended."""
